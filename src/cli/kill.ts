@@ -1,0 +1,11 @@
+import type { Globals } from '../main.js';
+import { signalContainer } from '../container.js';
+import { parseSignal } from '../signals.js';
+import { storeFor } from './options.js';
+
+export default function kill(globals: Globals, args: string[], o: Record<string, unknown>): number {
+  const [id, signal = 'SIGTERM'] = args;
+  const number = parseSignal(signal);
+  signalContainer(storeFor(globals), id, number, !!o.all);
+  return 0;
+}

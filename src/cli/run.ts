@@ -1,0 +1,35 @@
+// `run`: create and start in one process; in the foreground, wait for the
+// container, pass on the signals the caller sends us, delete it, and exit
+// with its status (128+signal when it was killed), as runc does.
+import type { Globals } from '../main.js';
+import { createContainer, deleteContainer, startContainer } from '../container.js';
+import { PR, prctl, tryKill, waitpidAsync } from '../sys/libc.js';
+import { createOptions } from './create.js';
+import { storeFor } from './options.js';
+
+const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+
+export default async function run(globals: Globals, args: string[], o: Record<string, unknown>): Promise<number> {
+  const store = storeFor(globals);
+  const opts = createOptions(args, o);
+  // An init made by a second fork (joined namespaces) is re-parented to us.
+  if (!o.detach) prctl(PR.SET_CHILD_SUBREAPER, 1);
+  const { state, lock } = createContainer(store, opts);
+  try {
+    startContainer(store, opts.id, state);
+  } catch (err) {
+    lock.release();
+    deleteContainer(store, opts.id, true);
+    throw err;
+  }
+  lock.release();
+  if (o.detach) return 0;
+
+  const { constants } = await import('node:os');
+  const forward = (sig: NodeJS.Signals) => tryKill(state.pid, constants.signals[sig]);
+  for (const sig of FORWARDED) process.on(sig, forward);
+  const status = await waitpidAsync(state.pid);
+  for (const sig of FORWARDED) process.off(sig, forward);
+  deleteContainer(store, opts.id, true);
+  return status & 0x7f ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
+}

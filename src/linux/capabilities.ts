@@ -1,0 +1,92 @@
+// Capability names to numbers and applying the five sets
+// (capabilities(7): bounding, then credentials, then capset, then ambient).
+import { readFileSync } from 'node:fs';
+import type { Capabilities } from '../spec/types.js';
+import { PR, SysError, capset, prctl } from '../sys/libc.js';
+
+export const CAPABILITY_NAMES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
+  'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT',
+  'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE',
+  'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL',
+  'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND',
+  'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+] as const;
+
+export function lastCap(): number {
+  try {
+    return Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+  } catch {
+    return CAPABILITY_NAMES.length - 1;
+  }
+}
+
+export interface CapabilityMasks {
+  bounding: bigint;
+  effective: bigint;
+  inheritable: bigint;
+  permitted: bigint;
+  ambient: bigint;
+}
+
+/** Unknown names are left out here; validation warns about them. */
+export function toMasks(caps: Capabilities): CapabilityMasks {
+  const mask = (names: string[] = []) =>
+    names.reduce((acc, name) => {
+      const bit = CAPABILITY_NAMES.indexOf(name as (typeof CAPABILITY_NAMES)[number]);
+      return bit < 0 || bit > lastCap() ? acc : acc | (1n << BigInt(bit));
+    }, 0n);
+  return {
+    bounding: mask(caps.bounding),
+    effective: mask(caps.effective),
+    inheritable: mask(caps.inheritable),
+    permitted: mask(caps.permitted),
+    ambient: mask(caps.ambient),
+  };
+}
+
+export function namesOf(mask: bigint): string[] {
+  return CAPABILITY_NAMES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
+
+/** The bounding set this process may still grant from. */
+export function ownBoundingSet(): bigint {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const line = status.split('\n').find((l) => l.startsWith('CapBnd:'));
+  return line ? BigInt(`0x${line.split(/\s+/)[1]}`) : (1n << 64n) - 1n;
+}
+
+export function dropBoundingSet(masks: CapabilityMasks): void {
+  const last = lastCap();
+  for (let cap = 0; cap <= last; cap++) {
+    if (!((masks.bounding >> BigInt(cap)) & 1n)) prctl(PR.CAPBSET_DROP, cap);
+  }
+}
+
+/**
+ * After the switch to the container's user. A capability missing from the
+ * runtime's own bounding set cannot be granted (capset fails with EPERM):
+ * say which one instead of the bare errno.
+ */
+export function applyCapabilitySets(masks: CapabilityMasks, available: bigint): void {
+  const wanted = masks.permitted | masks.effective | masks.inheritable | masks.ambient;
+  const missing = wanted & ~available;
+  if (missing !== 0n) {
+    throw new Error(
+      `cannot grant ${namesOf(missing).join(', ')}: the host does not give ${missing & (missing - 1n) ? 'them' : 'it'} to ocirun (not in its bounding set); remove it from process.capabilities`,
+    );
+  }
+  try {
+    capset({ effective: masks.effective, permitted: masks.permitted, inheritable: masks.inheritable });
+  } catch (err) {
+    throw new Error(`setting capabilities: ${err instanceof SysError ? err.message : String(err)}`);
+  }
+  // The kernel only lets a capability be ambient when it is both permitted and
+  // inheritable (capabilities(7)); runc skips the others silently, and so do we.
+  const ambient = masks.ambient & masks.permitted & masks.inheritable;
+  prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL);
+  for (let cap = 0; cap < 64; cap++) {
+    if ((ambient >> BigInt(cap)) & 1n) prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, cap);
+  }
+}

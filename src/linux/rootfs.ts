@@ -1,0 +1,213 @@
+// Building the container's root filesystem inside its new mount namespace:
+// propagation, the bundle's mounts in order, /dev, pivot_root, then masked
+// and read-only paths. Runs in the container's init before it execs.
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Mount, Spec } from '../spec/types.js';
+import {
+  MNT_DETACH, MS, O, SysError, chdir, chroot, close, fchdir, mount, open, pivotRoot, statfsFlags, umount2,
+} from '../sys/libc.js';
+import { setupDev } from './devices.js';
+import { mountCgroupFs } from './cgroup-mount.js';
+import { parseMountOptions, propagationFlag, type ParsedMountOptions } from './mount-options.js';
+import { ensureInRoot, fdPath, lookupInRoot, openRoot } from './paths.js';
+
+export interface RootfsPlan {
+  config: Spec;
+  rootfs: string;
+  bundle: string;
+  inUserNamespace: boolean;
+  newCgroupNamespace: boolean;
+  noPivot: boolean;
+}
+
+/** Everything up to and including the switch into the new root. */
+export function buildRootfs(plan: RootfsPlan): void {
+  const { config, rootfs } = plan;
+  const rootPropagation = propagationFlag(config.linux?.rootfsPropagation) ?? MS.SLAVE;
+  mount(null, '/', null, rootPropagation | MS.REC, null);
+  makeParentMountPrivate(rootfs);
+  mount(rootfs, rootfs, null, MS.BIND | MS.REC, null);
+
+  const rootFd = openRoot(rootfs);
+  try {
+    for (const m of config.mounts ?? []) mountOne(rootFd, m, plan);
+    if (!isBindMounted(config.mounts, '/dev')) setupDev(rootFd, config.linux?.devices ?? [], plan.inUserNamespace);
+  } finally {
+    close(rootFd);
+  }
+  if (plan.noPivot) moveRoot(rootfs);
+  else pivotInto(rootfs);
+}
+
+/** What happens inside the new root after the process settings are known. */
+export function finishRootfs(config: Spec): void {
+  const rootFd = openRoot('/');
+  try {
+    for (const p of config.linux?.readonlyPaths ?? []) makeReadonly(rootFd, p);
+    for (const p of config.linux?.maskedPaths ?? []) mask(rootFd, p);
+  } finally {
+    close(rootFd);
+  }
+  if (config.root.readonly) {
+    mount(null, '/', null, MS.BIND | MS.REMOUNT | MS.RDONLY | lockedFlags('/'), null);
+  }
+  // rootfsPropagation applies to the new root too (runtime-spec config-linux.md).
+  const finalPropagation = propagationFlag(config.linux?.rootfsPropagation);
+  if (finalPropagation !== undefined) mount(null, '/', null, finalPropagation, null);
+}
+
+function isBindMounted(mounts: Mount[] | undefined, destination: string): boolean {
+  return (mounts ?? []).some(
+    (m) => path.posix.normalize(`/${m.destination}`) === destination && parseMountOptions(m.options, m.type).isBind,
+  );
+}
+
+function mountOne(rootFd: number, m: Mount, plan: RootfsPlan): void {
+  const options = parseMountOptions(m.options, m.type);
+  try {
+    if (m.type === 'cgroup' || m.type === 'cgroup2') {
+      mountCgroupFs(rootFd, m.destination, options, plan.newCgroupNamespace);
+    } else if (options.isBind) {
+      bindMount(rootFd, m, options, plan.bundle);
+    } else {
+      const fd = ensureInRoot(rootFd, m.destination, 'dir');
+      try {
+        mount(m.source ?? m.type ?? 'none', fdPath(fd), m.type ?? null, options.flags, options.data.join(',') || null);
+        applyPropagation(rootFd, m.destination, options);
+      } finally {
+        close(fd);
+      }
+    }
+  } catch (err) {
+    throw new Error(`mount ${m.destination} (${m.type ?? 'bind'}${m.source ? ` from ${m.source}` : ''}): ${describe(err)}`);
+  }
+}
+
+function bindMount(rootFd: number, m: Mount, options: ParsedMountOptions, bundle: string): void {
+  const source = path.resolve(bundle, m.source ?? '');
+  let isDir: boolean;
+  try {
+    isDir = statSync(source).isDirectory();
+  } catch {
+    throw new Error(`source ${source} does not exist`);
+  }
+  const fd = ensureInRoot(rootFd, m.destination, isDir ? 'dir' : 'file');
+  try {
+    mount(source, fdPath(fd), null, MS.BIND | (options.flags & MS.REC), null);
+  } finally {
+    close(fd);
+  }
+  // A bind mount ignores every other flag: they need a remount of the new mount,
+  // keeping the flags the kernel locked when the source came from a more
+  // privileged mount namespace (mount(2), "locked" mounts in user namespaces).
+  const extraFlags = options.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
+  if (extraFlags !== 0) {
+    const mounted = ensureInRoot(rootFd, m.destination, 'dir');
+    try {
+      const target = fdPath(mounted);
+      mount(null, target, null, MS.BIND | MS.REMOUNT | extraFlags | (lockedFlags(target) & ~clearedFlags(m.options)), null);
+    } finally {
+      close(mounted);
+    }
+  }
+  applyPropagation(rootFd, m.destination, options);
+}
+
+function applyPropagation(rootFd: number, destination: string, options: ParsedMountOptions): void {
+  if (options.propagation.length === 0) return;
+  const fd = ensureInRoot(rootFd, destination, 'dir');
+  try {
+    for (const flag of options.propagation) mount(null, fdPath(fd), null, flag, null);
+  } finally {
+    close(fd);
+  }
+}
+
+const LOCKABLE = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME | MS.RELATIME;
+
+function lockedFlags(target: string): number {
+  return statfsFlags(target) & LOCKABLE & ~MS.RDONLY;
+}
+
+function clearedFlags(options: string[] = []): number {
+  const cleared: Record<string, number> = { suid: MS.NOSUID, dev: MS.NODEV, exec: MS.NOEXEC, atime: MS.NOATIME };
+  return options.reduce((acc, o) => acc | (cleared[o] ?? 0), 0);
+}
+
+/** pivot_root(2) refuses a new root whose parent mount is shared. */
+function makeParentMountPrivate(rootfs: string): void {
+  let best = '/';
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mountPoint = line.split(' ')[4];
+    if (mountPoint && (rootfs === mountPoint || rootfs.startsWith(mountPoint === '/' ? '/' : `${mountPoint}/`))) {
+      if (mountPoint.length > best.length) best = mountPoint;
+    }
+  }
+  mount(null, best, null, MS.PRIVATE, null);
+}
+
+/**
+ * pivot_root(".", ".") stacks the old root on top of the new one; detaching it
+ * leaves only the new root (pivot_root(2), NOTES). Making it a slave first
+ * keeps the unmount from propagating back to the host.
+ */
+function pivotInto(rootfs: string): void {
+  const oldRoot = open('/', O.DIRECTORY | O.RDONLY | O.CLOEXEC);
+  const newRoot = open(rootfs, O.DIRECTORY | O.RDONLY | O.CLOEXEC);
+  try {
+    fchdir(newRoot);
+    pivotRoot('.', '.');
+    fchdir(oldRoot);
+    mount(null, '.', null, MS.SLAVE | MS.REC, null);
+    umount2('.', MNT_DETACH);
+    chdir('/');
+  } finally {
+    close(oldRoot);
+    close(newRoot);
+  }
+}
+
+/** --no-pivot: for a root on a ramfs, where pivot_root(2) is refused. */
+function moveRoot(rootfs: string): void {
+  chdir(rootfs);
+  mount(rootfs, '/', null, MS.MOVE, null);
+  chroot('.');
+  chdir('/');
+}
+
+function makeReadonly(rootFd: number, p: string): void {
+  const fd = lookupInRoot(rootFd, p);
+  if (fd === null) return;
+  try {
+    mount(fdPath(fd), fdPath(fd), null, MS.BIND | MS.REC, null);
+  } finally {
+    close(fd);
+  }
+  const mounted = lookupInRoot(rootFd, p);
+  if (mounted === null) return;
+  try {
+    const target = fdPath(mounted);
+    mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | lockedFlags(target), null);
+  } finally {
+    close(mounted);
+  }
+}
+
+function mask(rootFd: number, p: string): void {
+  const fd = lookupInRoot(rootFd, p);
+  if (fd === null) return;
+  try {
+    const target = fdPath(fd);
+    if (statSync(target).isDirectory()) mount('tmpfs', target, 'tmpfs', MS.RDONLY, null);
+    else mount('/dev/null', target, null, MS.BIND, null);
+  } finally {
+    close(fd);
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof SysError) return `${err.call}: ${err.code} (${err.message.split('(').pop()?.replace(')', '')})`;
+  return err instanceof Error ? err.message : String(err);
+}
+

@@ -1,0 +1,28 @@
+// Switching the init to process.user: supplementary groups, gid, uid, with
+// capabilities kept across the switch (PR_SET_KEEPCAPS, capabilities(7)).
+import { readFileSync } from 'node:fs';
+import type { Process } from '../spec/types.js';
+import { PR, prctl, setgroups, setresgid, setresuid } from '../sys/libc.js';
+
+export function switchUser(user: Process['user'], setgroupsAllowed: boolean): void {
+  const uid = user?.uid ?? 0;
+  const gid = user?.gid ?? 0;
+  prctl(PR.SET_KEEPCAPS, 1);
+  if (setgroupsAllowed) setgroups(user?.additionalGids ?? []);
+  setresgid(gid);
+  setresuid(uid);
+  prctl(PR.SET_KEEPCAPS, 0);
+}
+
+/** HOME from the container's /etc/passwd when the config does not set it, as runc does. */
+export function homeFor(uid: number): string {
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const fields = line.split(':');
+      if (fields.length >= 6 && Number(fields[2]) === uid && fields[2] !== '') return fields[5] || '/';
+    }
+  } catch {
+    // no /etc/passwd in the image
+  }
+  return '/';
+}

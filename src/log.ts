@@ -1,0 +1,59 @@
+// Where messages go: --log FILE (else stderr) in --log-format text|json, as
+// runc does. Errors also always reach stderr as plain text, because the
+// caller may not read the log file (containerd reads both).
+import { appendFileSync, writeSync } from 'node:fs';
+import { OciError } from './errors.js';
+
+export interface LogTarget {
+  file?: string;
+  format: 'text' | 'json';
+  debug: boolean;
+}
+
+let target: LogTarget = { format: 'text', debug: false };
+
+export function configureLog(t: LogTarget): void {
+  target = t;
+}
+
+function entry(level: string, msg: string, extra: Record<string, unknown> = {}): string {
+  const time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  if (target.format === 'json') return `${JSON.stringify({ level, msg, ...extra, time })}\n`;
+  return `time="${time}" level=${level} msg=${JSON.stringify(msg)}\n`;
+}
+
+function toLog(line: string): void {
+  if (target.file) {
+    try {
+      appendFileSync(target.file, line, { mode: 0o600 });
+    } catch {
+      writeSync(2, `ocirun: cannot write to --log ${target.file}\n`);
+    }
+  } else {
+    writeSync(2, line);
+  }
+}
+
+export function warn(msg: string): void {
+  if (target.file || target.format === 'json') toLog(entry('warning', msg));
+  else writeSync(2, `ocirun: warning: ${msg}\n`);
+}
+
+export function debug(msg: string): void {
+  if (target.debug) toLog(entry('debug', msg));
+}
+
+/** One report per failure: the stable code and every line of the message. */
+export function reportError(err: unknown): void {
+  const lines = errorLines(err);
+  const code = err instanceof OciError ? err.code : 'internal';
+  if (target.file || target.format === 'json') toLog(entry('error', lines.join('; '), { code }));
+  if (target.file || target.format === 'text') writeSync(2, lines.map((l) => `ocirun: ${l}\n`).join(''));
+  if (target.debug && err instanceof Error && !(err instanceof OciError)) writeSync(2, `${err.stack}\n`);
+}
+
+function errorLines(err: unknown): string[] {
+  if (err instanceof OciError) return [err.message, ...err.details];
+  if (err instanceof Error) return [err.message];
+  return [String(err)];
+}

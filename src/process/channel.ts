@@ -1,0 +1,37 @@
+// The parent and the container's init talk over a SOCK_SEQPACKET socketpair,
+// one JSON message per packet. Both sides read synchronously: the init must
+// never return to Node's event loop (it is a forked copy of the runtime whose
+// helper threads do not exist), and the parent has nothing else to do.
+import { SOCK_CLOEXEC, SOCK_SEQPACKET, close, read, socketpair, write } from '../sys/libc.js';
+
+export type Message =
+  | { type: 'go' }
+  | { type: 'ok' }
+  | { type: 'need-maps' }
+  | { type: 'init-pid'; pid: number }
+  | { type: 'ready' }
+  | { type: 'error'; message: string };
+
+export class Channel {
+  constructor(public fd: number) {}
+
+  static pair(): [Channel, Channel] {
+    const [a, b] = socketpair(SOCK_SEQPACKET | SOCK_CLOEXEC);
+    return [new Channel(a), new Channel(b)];
+  }
+
+  send(message: Message): void {
+    write(this.fd, JSON.stringify(message));
+  }
+
+  /** null when the other side has gone (every copy of its end closed). */
+  receive(): Message | null {
+    const data = read(this.fd, 65536);
+    return data.length === 0 ? null : (JSON.parse(data.toString()) as Message);
+  }
+
+  close(): void {
+    if (this.fd >= 0) close(this.fd);
+    this.fd = -1;
+  }
+}

@@ -1,0 +1,31 @@
+import { statSync } from 'node:fs';
+import path from 'node:path';
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+function isExecutableFile(p: string): boolean {
+  try {
+    const st = statSync(p);
+    return st.isFile() && (st.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Resolves process.args[0] the way execvp(3) does, with the container's own
+ * PATH, inside the container's root. Throws runc's message when not found.
+ */
+export function resolveExecutable(name: string, env: string[], cwd: string): string {
+  if (name.includes('/')) {
+    const full = path.resolve(cwd, name);
+    if (isExecutableFile(full)) return full;
+    throw new Error(`exec: ${JSON.stringify(name)}: no such executable file in the container`);
+  }
+  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  for (const dir of pathVar.split(':')) {
+    const candidate = path.resolve(cwd, dir || '.', name);
+    if (isExecutableFile(candidate)) return candidate;
+  }
+  throw new Error(`exec: ${JSON.stringify(name)}: executable file not found in $PATH`);
+}

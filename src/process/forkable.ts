@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { madvise } from '../sys/libc.js';
+
+const MADV_DOFORK = 11;
+
+/**
+ * V8 marks its heap MADV_DONTFORK, so a child made by fork/clone would start
+ * with no JavaScript heap and crash on its first step. Undo that on every
+ * mapping right before cloning. Reading /proc/self/maps allocates, which can
+ * map new heap pages, hence the second pass.
+ */
+export function makeMappingsForkable(): void {
+  for (let pass = 0; pass < 2; pass++) {
+    const maps = readFileSync('/proc/self/maps', 'latin1');
+    for (const line of maps.split('\n')) {
+      const dash = line.indexOf('-');
+      const space = line.indexOf(' ');
+      if (dash < 0 || space < 0) continue;
+      const start = parseInt(line.slice(0, dash), 16);
+      const end = parseInt(line.slice(dash + 1, space), 16);
+      // [vsyscall] and similar special mappings refuse madvise; that is fine.
+      madvise(start, end - start, MADV_DOFORK);
+    }
+  }
+}

@@ -1,0 +1,188 @@
+// The container's init, running in the child that clone3 made from the
+// runtime process. It is a copy of the runtime with a single thread: all its
+// work is synchronous, and it ends in execve(2) or _exit(2), never back in
+// Node's event loop (see ../shared notes on the process model).
+import { writeFileSync } from 'node:fs';
+import type { Spec } from '../spec/types.js';
+import {
+  CLONE, SysError, chdir, clone3, close, closeRange, execve, exit, read, resetSignalDisposition, sethostname,
+  setdomainname, setCloexec, setresgid, setresuid, setsid, umask, unblockAllSignals, unshare, write, PR, prctl,
+} from '../sys/libc.js';
+import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks } from '../linux/capabilities.js';
+import { joinNamespaces, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
+import { applyRlimits } from '../linux/rlimits.js';
+import { buildRootfs, finishRootfs } from '../linux/rootfs.js';
+import { homeFor, switchUser } from '../linux/user.js';
+import { makeMappingsForkable } from './forkable.js';
+import { resolveExecutable } from './exec-path.js';
+import type { Channel } from './channel.js';
+
+export interface InitContext {
+  config: Spec;
+  bundle: string;
+  rootfs: string;
+  namespaces: NamespacePlan;
+  channel: Channel;
+  /** The parent's end of the socketpair, inherited by fork: closed first. */
+  parentChannelFd: number;
+  /** Other fds of the parent the init must not keep (e.g. the state lock). */
+  inheritedFdsToClose: number[];
+  fifoFd: number;
+  preserveFds: number;
+  noPivot: boolean;
+  /** Filled in by setup: what execve gets. */
+  executable?: string;
+  env?: string[];
+}
+
+export function runInit(ctx: InitContext): never {
+  try {
+    for (const fd of [ctx.parentChannelFd, ...ctx.inheritedFdsToClose]) close(fd);
+    resetSignals();
+    expect(ctx, 'go');
+    enterNamespaces(ctx);
+    setupContainer(ctx);
+    ctx.channel.send({ type: 'ready' });
+    ctx.channel.close();
+  } catch (err) {
+    reportAndExit(ctx, err);
+  }
+  return waitForStartAndExec(ctx);
+}
+
+function expect(ctx: InitContext, type: 'go' | 'ok'): void {
+  const message = ctx.channel.receive();
+  if (message === null) exit(1); // the runtime process died: nothing to report to
+  if (message.type !== type) throw new Error(`protocol error: expected ${type}, got ${message.type}`);
+}
+
+function enterNamespaces(ctx: InitContext): void {
+  const ns = ctx.namespaces;
+  joinNamespaces(ns);
+  if (ns.unshareFlags !== 0) {
+    unshareNamespaces(ns.unshareFlags);
+    if (ns.newUser) {
+      ctx.channel.send({ type: 'need-maps' });
+      expect(ctx, 'ok');
+    }
+  }
+  if (ns.forkAgain) {
+    makeMappingsForkable();
+    const pid = clone3(0);
+    if (pid > 0) {
+      ctx.channel.send({ type: 'init-pid', pid });
+      exit(0);
+    }
+  }
+  if (ns.newUser) {
+    // The creator of a user namespace has every capability in it but runs as
+    // the overflow uid until it switches to the mapped root (user_namespaces(7)).
+    setresgid(0);
+    setresuid(0);
+  }
+  if (ns.newCgroup) unshare(CLONE.NEWCGROUP);
+  setsid();
+}
+
+function setupContainer(ctx: InitContext): void {
+  const { config } = ctx;
+  const processSpec = config.process!;
+  const ownsMountNamespace = ctx.namespaces.own.includes('mount');
+  if (ownsMountNamespace) {
+    buildRootfs({
+      config,
+      rootfs: ctx.rootfs,
+      bundle: ctx.bundle,
+      inUserNamespace: ctx.namespaces.newUser,
+      newCgroupNamespace: ctx.namespaces.newCgroup,
+      noPivot: ctx.noPivot,
+    });
+  }
+  if (config.hostname) sethostname(config.hostname);
+  if (config.domainname) setdomainname(config.domainname);
+  if (ownsMountNamespace) finishRootfs(config);
+  for (const [key, value] of Object.entries(config.linux?.sysctl ?? {})) {
+    writeProcFile(`/proc/sys/${key.replace(/\./g, '/')}`, value, `sysctl ${key}`);
+  }
+  if (processSpec.oomScoreAdj !== undefined) {
+    writeProcFile('/proc/self/oom_score_adj', String(processSpec.oomScoreAdj), 'process.oomScoreAdj');
+  }
+  applyRlimits(processSpec.rlimits);
+  chdir(processSpec.cwd);
+  const env = containerEnv(config);
+  ctx.executable = resolveExecutable(processSpec.args![0], env, processSpec.cwd);
+  ctx.env = env;
+  applyCredentials(config);
+  umask(processSpec.user?.umask ?? 0o022);
+}
+
+function applyCredentials(config: Spec): void {
+  const processSpec = config.process!;
+  const caps = processSpec.capabilities ? toMasks(processSpec.capabilities) : null;
+  const available = ownBoundingSet();
+  if (caps) dropBoundingSet(caps);
+  switchUser(processSpec.user, true);
+  if (caps) applyCapabilitySets(caps, available);
+  if (processSpec.noNewPrivileges) prctl(PR.SET_NO_NEW_PRIVS, 1);
+}
+
+function containerEnv(config: Spec): string[] {
+  const env = [...(config.process!.env ?? [])];
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeFor(config.process!.user?.uid ?? 0)}`);
+  return env;
+}
+
+function writeProcFile(file: string, value: string, what: string): void {
+  try {
+    writeFileSync(file, value);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = code === 'EACCES' || code === 'EPERM' ? ' (the kernel refused it; lowering oom_score_adj needs CAP_SYS_RESOURCE)' : '';
+    throw new Error(`${what}: cannot write ${value} to ${file}: ${code ?? String(err)}${what.startsWith('process') ? hint : ''}`);
+  }
+}
+
+/**
+ * Blocks until `start` writes to the exec FIFO, then becomes the user's
+ * process. Only fds 0-2 and the preserved ones survive into it.
+ */
+function waitForStartAndExec(ctx: InitContext): never {
+  try {
+    const byte = read(ctx.fifoFd, 1);
+    if (byte.length !== 1) exit(1);
+    close(ctx.fifoFd);
+    const keep = 3 + ctx.preserveFds;
+    closeRange(keep, 0xffffffff);
+    for (let fd = 0; fd < keep; fd++) {
+      try {
+        setCloexec(fd, false);
+      } catch {
+        // not open: nothing to pass on
+      }
+    }
+    unblockAllSignals();
+    execve(ctx.executable!, ctx.config.process!.args!, ctx.env!);
+  } catch (err) {
+    write(2, `ocirun: container init: ${err instanceof Error ? err.message : String(err)}\n`);
+    exit(127);
+  }
+}
+
+// Node installed handlers (and ignores SIGPIPE); the user's process must start
+// with default dispositions, since ignored signals stay ignored across execve(2).
+function resetSignals(): void {
+  for (let sig = 1; sig < 65; sig++) {
+    if (sig === 9 || sig === 19 || sig === 32 || sig === 33) continue;
+    resetSignalDisposition(sig);
+  }
+}
+
+function reportAndExit(ctx: InitContext, err: unknown): never {
+  const message = err instanceof SysError || err instanceof Error ? err.message : String(err);
+  try {
+    ctx.channel.send({ type: 'error', message });
+  } catch {
+    // the parent is gone
+  }
+  exit(1);
+}

@@ -1,0 +1,129 @@
+// The runtime's side of creating a container's init: clone3 with the
+// namespaces, write the id maps, answer the init's requests, and come back
+// with the init's pid once it waits on the exec FIFO. On any failure the init
+// is killed before the error is thrown, so nothing is left running.
+import { writeFileSync } from 'node:fs';
+import { OciError } from '../errors.js';
+import type { IdMapping, Spec } from '../spec/types.js';
+import { CLONE, O, WNOHANG, clone3, close, open, tryKill, waitpid } from '../sys/libc.js';
+import { readProcStat } from '../sys/proc.js';
+import { closeJoins, openJoins, planNamespaces } from '../linux/namespaces.js';
+import { Channel } from './channel.js';
+import { makeMappingsForkable } from './forkable.js';
+import { runInit } from './init.js';
+
+export interface SpawnOptions {
+  config: Spec;
+  bundle: string;
+  rootfs: string;
+  fifoPath: string;
+  preserveFds: number;
+  noPivot: boolean;
+  /** Runtime fds the init must not inherit past its first step. */
+  privateFds: number[];
+}
+
+export interface SpawnedInit {
+  pid: number;
+  startTime: number;
+  ownNamespaces: string[];
+}
+
+export function spawnInit(opts: SpawnOptions): SpawnedInit {
+  const namespaces = planNamespaces(opts.config.linux?.namespaces);
+  openJoins(namespaces);
+  const [parent, child] = Channel.pair();
+  const fifoFd = open(opts.fifoPath, O.RDWR | O.CLOEXEC);
+  let pid: number;
+  try {
+    makeMappingsForkable();
+    pid = clone3(namespaces.cloneFlags);
+  } catch (err) {
+    for (const ch of [parent, child]) ch.close();
+    close(fifoFd);
+    closeJoins(namespaces);
+    throw err;
+  }
+  if (pid === 0) {
+    runInit({
+      config: opts.config,
+      bundle: opts.bundle,
+      rootfs: opts.rootfs,
+      namespaces,
+      channel: child,
+      parentChannelFd: parent.fd,
+      inheritedFdsToClose: opts.privateFds,
+      fifoFd,
+      preserveFds: opts.preserveFds,
+      noPivot: opts.noPivot,
+    });
+  }
+  child.close();
+  close(fifoFd);
+  closeJoins(namespaces);
+
+  let initPid = pid;
+  try {
+    if (namespaces.cloneFlags & CLONE.NEWUSER) writeIdMaps(pid, opts.config);
+    parent.send({ type: 'go' });
+    for (;;) {
+      const message = parent.receive();
+      if (message === null) throw initDied(pid);
+      if (message.type === 'ready') break;
+      if (message.type === 'error') throw new OciError('container-init', `container init: ${message.message}`);
+      if (message.type === 'need-maps') {
+        writeIdMaps(pid, opts.config);
+        parent.send({ type: 'ok' });
+      } else if (message.type === 'init-pid') {
+        initPid = message.pid;
+        waitpid(pid);
+      }
+    }
+  } catch (err) {
+    killAndReap(initPid, pid);
+    throw err;
+  } finally {
+    parent.close();
+  }
+  const stat = readProcStat(initPid);
+  if (stat === null) throw initDied(initPid);
+  return { pid: initPid, startTime: stat.startTime, ownNamespaces: namespaces.own };
+}
+
+function initDied(pid: number): OciError {
+  const [reaped, status] = waitpid(pid, WNOHANG);
+  const how = reaped === 0 ? '' : status & 0x7f ? ` (killed by signal ${status & 0x7f})` : ` (exit status ${(status >> 8) & 0xff})`;
+  return new OciError('container-init', `container init exited before it was ready${how}`);
+}
+
+function killAndReap(initPid: number, childPid: number): void {
+  for (const p of new Set([initPid, childPid])) {
+    tryKill(p, 9);
+    try {
+      waitpid(p);
+    } catch {
+      // not our child (re-parented) or already reaped
+    }
+  }
+}
+
+function mapText(mappings: IdMapping[] = []): string {
+  return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+}
+
+/** uid_map and gid_map can each be written once (user_namespaces(7)). */
+function writeIdMaps(pid: number, config: Spec): void {
+  for (const [file, mappings] of [
+    ['uid_map', config.linux?.uidMappings],
+    ['gid_map', config.linux?.gidMappings],
+  ] as const) {
+    try {
+      writeFileSync(`/proc/${pid}/${file}`, mapText(mappings));
+    } catch (err) {
+      throw new OciError(
+        'container-init',
+        `writing ${file} for the user namespace (${JSON.stringify(mappings)}): ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
+    }
+  }
+}

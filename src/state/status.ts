@@ -1,0 +1,18 @@
+import { existsSync } from 'node:fs';
+import { isSameLiveProcess } from '../sys/proc.js';
+import type { ContainerState, Store } from './store.js';
+
+export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+
+/**
+ * The status from the system, not only from the file: a container whose init
+ * is gone (or whose pid now belongs to another process) is stopped; one whose
+ * exec FIFO still exists has not been started.
+ */
+export function currentStatus(store: Store, state: ContainerState | null, isPaused?: () => boolean): Status {
+  if (state === null) return 'stopped';
+  if (!isSameLiveProcess(state.pid, state.initStartTime)) return 'stopped';
+  if (existsSync(store.fifoPath(state.id))) return 'created';
+  if (isPaused?.()) return 'paused';
+  return 'running';
+}

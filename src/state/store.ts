@@ -1,0 +1,161 @@
+// The state store: one directory per container under the root directory,
+// holding state.json (written atomically) and, while the container is
+// `created`, the exec FIFO that `start` writes to. A flock on the container's
+// directory serialises every command that changes the container.
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, constants as fsc } from 'node:fs';
+import path from 'node:path';
+import { array, boolean, number, object, optional, record, string, unknown, enum as zenum, type infer as Infer } from 'zod/mini';
+import { OciError, alreadyExists, notFound } from '../errors.js';
+import { flock } from '../sys/libc.js';
+
+export const DEFAULT_ROOT = '/run/ocirun';
+
+export const StateFile = object({
+  ociVersion: string(),
+  id: string(),
+  status: zenum(['creating', 'created', 'running', 'paused', 'stopped']),
+  pid: number(),
+  bundle: string(),
+  annotations: optional(record(string(), string())),
+  rootfs: string(),
+  created: string(),
+  owner: string(),
+  /** Field 22 of /proc/<pid>/stat at create: tells the init from a later process reusing its pid. */
+  initStartTime: number(),
+  /** Namespace types the container created itself (its own, to be joined by exec). */
+  ownNamespaces: array(string()),
+  cgroupPaths: optional(record(string(), string())),
+  systemdCgroup: optional(boolean()),
+  /** The validated config, kept for delete (poststop hooks, cgroups) after the bundle may be gone. */
+  config: unknown(),
+});
+export type ContainerState = Infer<typeof StateFile>;
+
+// runc's rule: letters, digits and _ + - . ; not "." or "..".
+const ID_PATTERN = /^[\w+.-]+$/;
+
+export function validateId(id: string): void {
+  if (!ID_PATTERN.test(id) || id === '.' || id === '..' || id.length > 1024) {
+    throw new OciError('invalid-id', `invalid container id ${JSON.stringify(id)}: use letters, digits and _ + - . only`);
+  }
+}
+
+export class Store {
+  constructor(readonly root: string) {}
+
+  dir(id: string): string {
+    return path.join(this.root, id);
+  }
+  fifoPath(id: string): string {
+    return path.join(this.dir(id), 'exec.fifo');
+  }
+  statePath(id: string): string {
+    return path.join(this.dir(id), 'state.json');
+  }
+
+  /**
+   * Claims the id: mkdir is atomic, so of many concurrent creates of one id
+   * exactly one succeeds. Returns the held lock.
+   */
+  claim(id: string): ContainerLock {
+    validateId(id);
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(this.dir(id), { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(id);
+      throw err;
+    }
+    const lock = new ContainerLock(this.dir(id));
+    lock.acquire();
+    return lock;
+  }
+
+  /** Locks an existing container; waits while another command holds it. */
+  lock(id: string): ContainerLock {
+    validateId(id);
+    const lock = new ContainerLock(this.dir(id));
+    try {
+      lock.acquire();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(id);
+      throw err;
+    }
+    return lock;
+  }
+
+  /** The state, or null for a directory whose create never finished. */
+  read(id: string): ContainerState | null {
+    validateId(id);
+    let text: string;
+    try {
+      text = readFileSync(this.statePath(id), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (this.exists(id)) return null;
+      throw notFound(id);
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      throw new OciError('state-corrupt', `${id}: state file ${this.statePath(id)} is not valid JSON (delete --force removes it)`);
+    }
+    const parsed = StateFile.safeParse(data);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new OciError(
+        'state-corrupt',
+        `${id}: state file ${this.statePath(id)} is damaged at /${issue.path.join('/')}: ${issue.message} (delete --force removes it)`,
+      );
+    }
+    return parsed.data;
+  }
+
+  write(state: ContainerState): void {
+    const target = this.statePath(state.id);
+    const temp = `${target}.${process.pid}.tmp`;
+    writeFileSync(temp, JSON.stringify(state), { mode: 0o600 });
+    renameSync(temp, target);
+  }
+
+  exists(id: string): boolean {
+    try {
+      closeSync(openSync(this.dir(id), fsc.O_RDONLY | fsc.O_DIRECTORY));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  remove(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  ids(): string[] {
+    try {
+      return readdirSync(this.root, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+        .sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+}
+
+export class ContainerLock {
+  fd = -1;
+  constructor(readonly dir: string) {}
+
+  acquire(): void {
+    this.fd = openSync(this.dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+    flock(this.fd, true);
+  }
+
+  release(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}

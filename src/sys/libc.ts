@@ -1,0 +1,396 @@
+// Thin koffi bindings to the C library and raw system calls. Every call that
+// can fail goes through `check`, which turns -1/errno into a SysError naming
+// the call and its subject, so callers never inspect errno themselves.
+import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
+import { SYS } from './arch.js';
+
+const require = createRequire(import.meta.url);
+type Koffi = typeof import('koffi');
+const koffi: Koffi = require('koffi');
+const libc = koffi.load('libc.so.6');
+
+const errnoNames = new Map<number, string>(
+  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
+);
+
+export class SysError extends Error {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+    readonly subject?: string,
+  ) {
+    super(`${call}${subject ? ` ${subject}` : ''}: ${errnoName(errno)} (${strerror(errno)})`);
+  }
+  get code(): string {
+    return errnoName(this.errno);
+  }
+}
+
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `errno ${errno}`;
+}
+
+const strerrorFn = libc.func('const char *strerror(int errnum)');
+export function strerror(errno: number): string {
+  return strerrorFn(errno) as string;
+}
+
+function check(result: number | bigint, call: string, subject?: string): number {
+  const value = Number(result);
+  if (value === -1) throw new SysError(call, koffi.errno(), subject);
+  return value;
+}
+
+const f = {
+  syscall: libc.func('long syscall(long number, ...)'),
+  mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+  umount2: libc.func('int umount2(const char *target, int flags)'),
+  unshare: libc.func('int unshare(int flags)'),
+  setns: libc.func('int setns(int fd, int nstype)'),
+  sethostname: libc.func('int sethostname(const char *name, size_t len)'),
+  setdomainname: libc.func('int setdomainname(const char *name, size_t len)'),
+  open: libc.func('int open(const char *path, int flags, uint32_t mode)'),
+  openat: libc.func('int openat(int dirfd, const char *path, int flags, uint32_t mode)'),
+  close: libc.func('int close(int fd)'),
+  read: libc.func('long read(int fd, _Out_ uint8_t *buf, size_t count)'),
+  write: libc.func('long write(int fd, const uint8_t *buf, size_t count)'),
+  mkdirat: libc.func('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
+  mknodat: libc.func('int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)'),
+  unlinkat: libc.func('int unlinkat(int dirfd, const char *path, int flags)'),
+  symlinkat: libc.func('int symlinkat(const char *target, int dirfd, const char *linkpath)'),
+  readlinkat: libc.func('long readlinkat(int dirfd, const char *path, _Out_ uint8_t *buf, size_t size)'),
+  fchownat: libc.func('int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)'),
+  fchmod: libc.func('int fchmod(int fd, uint32_t mode)'),
+  mkfifo: libc.func('int mkfifo(const char *path, uint32_t mode)'),
+  fcntl: libc.func('int fcntl(int fd, int cmd, ...)'),
+  dup3: libc.func('int dup3(int oldfd, int newfd, int flags)'),
+  flock: libc.func('int flock(int fd, int operation)'),
+  chdir: libc.func('int chdir(const char *path)'),
+  fchdir: libc.func('int fchdir(int fd)'),
+  chroot: libc.func('int chroot(const char *path)'),
+  umask: libc.func('uint32_t umask(uint32_t mask)'),
+  execve: libc.func('int execve(const char *path, const char **argv, const char **envp)'),
+  exit: libc.func('void _exit(int status)'),
+  setsid: libc.func('int setsid()'),
+  setresuid: libc.func('int setresuid(uint32_t r, uint32_t e, uint32_t s)'),
+  setresgid: libc.func('int setresgid(uint32_t r, uint32_t e, uint32_t s)'),
+  setgroups: libc.func('int setgroups(size_t size, const uint32_t *list)'),
+  prctl: libc.func('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)'),
+  prlimit: libc.func('int prlimit(int pid, int resource, const uint64_t *newLimit, _Out_ uint64_t *oldLimit)'),
+  kill: libc.func('int kill(int pid, int sig)'),
+  waitpid: libc.func('int waitpid(int pid, _Out_ int *status, int options)'),
+  getpid: libc.func('int getpid()'),
+  madvise: libc.func('int madvise(uintptr_t addr, size_t len, int advice)'),
+  signal: libc.func('uintptr_t signal(int sig, uintptr_t handler)'),
+  sigprocmask: libc.func('int sigprocmask(int how, const uint8_t *set, _Out_ uint8_t *old)'),
+  poll: libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
+  statfs: libc.func('int statfs(const char *path, _Out_ uint8_t *buf)'),
+  socketpair: libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)'),
+};
+
+export const O = {
+  RDONLY: 0o0, WRONLY: 0o1, RDWR: 0o2, CREAT: 0o100, EXCL: 0o200, NOCTTY: 0o400, TRUNC: 0o1000,
+  NONBLOCK: 0o4000, DIRECTORY: 0o200000, NOFOLLOW: 0o400000, CLOEXEC: 0o2000000, PATH: 0o10000000,
+} as const;
+
+export const MS = {
+  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, SYNCHRONOUS: 0x10, REMOUNT: 0x20,
+  MANDLOCK: 0x40, DIRSYNC: 0x80, NOSYMFOLLOW: 0x100, NOATIME: 0x400, NODIRATIME: 0x800,
+  BIND: 0x1000, MOVE: 0x2000, REC: 0x4000, SILENT: 0x8000, UNBINDABLE: 0x20000, PRIVATE: 0x40000,
+  SLAVE: 0x80000, SHARED: 0x100000, RELATIME: 0x200000, STRICTATIME: 0x1000000,
+  LAZYTIME: 0x2000000,
+} as const;
+
+export const CLONE = {
+  NEWTIME: 0x80, VM: 0x100, FS: 0x200, FILES: 0x400, SIGHAND: 0x800, PIDFD: 0x1000,
+  PARENT: 0x8000, NEWNS: 0x20000, SYSVSEM: 0x40000, NEWCGROUP: 0x2000000, NEWUTS: 0x4000000,
+  NEWIPC: 0x8000000, NEWUSER: 0x10000000, NEWPID: 0x20000000, NEWNET: 0x40000000,
+  INTO_CGROUP: 0x200000000,
+} as const;
+
+export const SIGCHLD = 17;
+export const MNT_DETACH = 2;
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_EMPTY_PATH = 0x1000;
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const FD_CLOEXEC = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const WNOHANG = 1;
+export const PR = {
+  SET_PDEATHSIG: 1, SET_DUMPABLE: 4, SET_KEEPCAPS: 8, CAPBSET_DROP: 24, SET_CHILD_SUBREAPER: 36,
+  SET_NO_NEW_PRIVS: 38, CAP_AMBIENT: 47, CAP_AMBIENT_RAISE: 2, CAP_AMBIENT_CLEAR_ALL: 4,
+} as const;
+export const RESOLVE = { NO_XDEV: 0x1, NO_MAGICLINKS: 0x2, NO_SYMLINKS: 0x4, BENEATH: 0x8, IN_ROOT: 0x10 } as const;
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFIFO = 0o010000;
+
+export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
+  check(f.mount(source, target, fstype, flags, data), 'mount', target);
+}
+export function umount2(target: string, flags: number): void {
+  check(f.umount2(target, flags), 'umount', target);
+}
+export function unshare(flags: number): void {
+  check(f.unshare(flags), 'unshare');
+}
+export function setns(fd: number, nstype: number, subject?: string): void {
+  check(f.setns(fd, nstype), 'setns', subject);
+}
+export function sethostname(name: string): void {
+  check(f.sethostname(name, Buffer.byteLength(name)), 'sethostname');
+}
+export function setdomainname(name: string): void {
+  check(f.setdomainname(name, Buffer.byteLength(name)), 'setdomainname');
+}
+export function open(path: string, flags: number, mode = 0): number {
+  return check(f.open(path, flags, mode), 'open', path);
+}
+export function openat(dirfd: number, path: string, flags: number, mode = 0): number {
+  return check(f.openat(dirfd, path, flags, mode), 'open', path);
+}
+export function close(fd: number): void {
+  f.close(fd);
+}
+export function read(fd: number, size: number): Buffer {
+  const buf = Buffer.alloc(size);
+  for (;;) {
+    const n = Number(f.read(fd, buf, size));
+    if (n >= 0) return buf.subarray(0, n);
+    if (koffi.errno() !== osConstants.errno.EINTR) throw new SysError('read', koffi.errno());
+  }
+}
+export function write(fd: number, data: Buffer | string): number {
+  const buf = typeof data === 'string' ? Buffer.from(data) : data;
+  for (;;) {
+    const n = Number(f.write(fd, buf, buf.length));
+    if (n >= 0) return n;
+    if (koffi.errno() !== osConstants.errno.EINTR) throw new SysError('write', koffi.errno());
+  }
+}
+export function mkdirat(dirfd: number, path: string, mode: number): void {
+  check(f.mkdirat(dirfd, path, mode), 'mkdir', path);
+}
+export function mknodat(dirfd: number, path: string, mode: number, dev: bigint): void {
+  check(f.mknodat(dirfd, path, mode, dev), 'mknod', path);
+}
+export function symlinkat(target: string, dirfd: number, path: string): void {
+  check(f.symlinkat(target, dirfd, path), 'symlink', path);
+}
+export function unlinkat(dirfd: number, path: string, flags: number): void {
+  check(f.unlinkat(dirfd, path, flags), 'unlink', path);
+}
+export function readlinkat(dirfd: number, path: string): string {
+  const buf = Buffer.alloc(4096);
+  const n = check(f.readlinkat(dirfd, path, buf, buf.length), 'readlink', path);
+  return buf.subarray(0, n).toString();
+}
+export function fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void {
+  check(f.fchownat(dirfd, path, uid, gid, flags), 'chown', path);
+}
+export function fchmod(fd: number, mode: number): void {
+  check(f.fchmod(fd, mode), 'chmod');
+}
+export function mkfifo(path: string, mode: number): void {
+  check(f.mkfifo(path, mode), 'mkfifo', path);
+}
+export function setCloexec(fd: number, on: boolean): void {
+  const flags = check(f.fcntl(fd, F_GETFD), 'fcntl', `fd ${fd}`);
+  check(f.fcntl(fd, F_SETFD, 'int', on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC), 'fcntl', `fd ${fd}`);
+}
+export function isOpenFd(fd: number): boolean {
+  return Number(f.fcntl(fd, F_GETFD)) !== -1;
+}
+export function dup3(oldfd: number, newfd: number, flags: number): void {
+  check(f.dup3(oldfd, newfd, flags), 'dup3');
+}
+/** Returns false when the lock is held elsewhere and `wait` is false. */
+export function flock(fd: number, wait: boolean): boolean {
+  for (;;) {
+    if (Number(f.flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB))) === 0) return true;
+    const errno = koffi.errno();
+    if (errno === osConstants.errno.EWOULDBLOCK) return false;
+    if (errno !== osConstants.errno.EINTR) throw new SysError('flock', errno);
+  }
+}
+export function chdir(path: string): void {
+  check(f.chdir(path), 'chdir', path);
+}
+export function fchdir(fd: number): void {
+  check(f.fchdir(fd), 'fchdir');
+}
+export function chroot(path: string): void {
+  check(f.chroot(path), 'chroot', path);
+}
+export function umask(mask: number): number {
+  return f.umask(mask) as number;
+}
+/** Only returns by throwing. */
+export function execve(path: string, argv: string[], envp: string[]): never {
+  f.execve(path, [...argv, null], [...envp, null]);
+  throw new SysError('exec', koffi.errno(), path);
+}
+export function exit(status: number): never {
+  f.exit(status);
+  throw new Error('unreachable');
+}
+export function setsid(): void {
+  check(f.setsid(), 'setsid');
+}
+export function setresuid(uid: number): void {
+  check(f.setresuid(uid, uid, uid), 'setresuid', String(uid));
+}
+export function setresgid(gid: number): void {
+  check(f.setresgid(gid, gid, gid), 'setresgid', String(gid));
+}
+export function setgroups(gids: number[]): void {
+  check(f.setgroups(gids.length, Uint32Array.from(gids)), 'setgroups');
+}
+export function prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
+  return check(f.prctl(option, a2, a3, a4, a5), 'prctl', String(option));
+}
+export function prlimit(pid: number, resource: number, soft: bigint, hard: bigint, subject?: string): void {
+  const limits = new BigUint64Array([soft, hard]);
+  check(f.prlimit(pid, resource, limits, null), 'setrlimit', subject);
+}
+export function kill(pid: number, sig: number): void {
+  check(f.kill(pid, sig), 'kill', String(pid));
+}
+export function tryKill(pid: number, sig: number): boolean {
+  return Number(f.kill(pid, sig)) === 0;
+}
+/** Returns [pid, status] or [0, 0] with WNOHANG when nothing is ready. */
+export function waitpid(pid: number, options = 0): [number, number] {
+  const status = [0];
+  for (;;) {
+    const r = Number(f.waitpid(pid, status, options));
+    if (r >= 0) return [r, status[0]];
+    if (koffi.errno() !== osConstants.errno.EINTR) throw new SysError('waitpid', koffi.errno(), String(pid));
+  }
+}
+/** waitpid on a worker thread, so the event loop keeps handling signals meanwhile. */
+export function waitpidAsync(pid: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const status = [0];
+    f.waitpid.async(pid, status, 0, (err: unknown, r: number) => {
+      if (err) reject(err);
+      else if (r < 0) reject(new SysError('waitpid', koffi.errno(), String(pid)));
+      else resolve(status[0]);
+    });
+  });
+}
+export function getpid(): number {
+  return f.getpid() as number;
+}
+export function madvise(addr: number, len: number, advice: number): number {
+  return Number(f.madvise(addr, len, advice));
+}
+export function resetSignalDisposition(sig: number): void {
+  f.signal(sig, 0);
+}
+export function unblockAllSignals(): void {
+  check(f.sigprocmask(2 /* SIG_SETMASK */, Buffer.alloc(128), Buffer.alloc(128)), 'sigprocmask');
+}
+/** poll one fd for events; returns revents, 0 on timeout. */
+export function pollOne(fd: number, events: number, timeoutMs: number): number {
+  const pfd = Buffer.alloc(8);
+  pfd.writeInt32LE(fd, 0);
+  pfd.writeInt16LE(events, 4);
+  for (;;) {
+    const r = Number(f.poll(pfd, 1, timeoutMs));
+    if (r >= 0) return r === 0 ? 0 : pfd.readInt16LE(6);
+    if (koffi.errno() !== osConstants.errno.EINTR) throw new SysError('poll', koffi.errno());
+  }
+}
+export const POLLIN = 0x1;
+export const POLLHUP = 0x10;
+
+export function socketpair(type: number): [number, number] {
+  const sv = [0, 0];
+  check(f.socketpair(1 /* AF_UNIX */, type, 0, sv), 'socketpair');
+  return [sv[0], sv[1]];
+}
+export const SOCK_SEQPACKET = 5;
+export const SOCK_CLOEXEC = 0o2000000;
+
+/** The mount flags (MS_*) of the mount holding `path`, from statfs(2) f_flags (ST_*). */
+export function statfsFlags(path: string): number {
+  const buf = Buffer.alloc(120);
+  check(f.statfs(path, buf), 'statfs', path);
+  const st = Number(buf.readBigUInt64LE(80));
+  const map: [number, number][] = [
+    [1, MS.RDONLY], [2, MS.NOSUID], [4, MS.NODEV], [8, MS.NOEXEC], [16, MS.SYNCHRONOUS], [64, MS.MANDLOCK],
+    [1024, MS.NOATIME], [2048, MS.NODIRATIME], [4096, MS.RELATIME], [8192, MS.NOSYMFOLLOW],
+  ];
+  return map.reduce((acc, [stBit, msBit]) => (st & stBit ? acc | msBit : acc), 0);
+}
+
+// ---- raw system calls without glibc wrappers ----
+
+/**
+ * clone3(2) with fork semantics (no new stack): returns the child's pid in the
+ * parent and 0 in the child. Namespaces requested here are created even when
+ * the caller is multithreaded, unlike unshare(2).
+ */
+export function clone3(flags: number, cgroupFd = -1): number {
+  const args = Buffer.alloc(88);
+  let cloneFlags = BigInt(flags);
+  if (cgroupFd >= 0) {
+    cloneFlags |= BigInt(CLONE.INTO_CGROUP);
+    args.writeBigUInt64LE(BigInt(cgroupFd), 80);
+  }
+  args.writeBigUInt64LE(cloneFlags, 0);
+  args.writeBigUInt64LE(BigInt(SIGCHLD), 32); // exit_signal
+  return check(f.syscall(SYS.clone3, 'void *', args, 'size_t', args.length), 'clone3');
+}
+
+export function pivotRoot(newRoot: string, putOld: string): void {
+  check(f.syscall(SYS.pivot_root, 'const char *', newRoot, 'const char *', putOld), 'pivot_root', newRoot);
+}
+
+export function closeRange(first: number, last: number): void {
+  check(f.syscall(SYS.close_range, 'unsigned int', first, 'unsigned int', last, 'unsigned int', 0), 'close_range');
+}
+
+/** openat2(2); ENOSYS on kernels before 5.6. */
+export function openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
+  const how = Buffer.alloc(24);
+  how.writeBigUInt64LE(BigInt(flags), 0);
+  how.writeBigUInt64LE(BigInt(mode), 8);
+  how.writeBigUInt64LE(BigInt(resolve), 16);
+  return check(
+    f.syscall(SYS.openat2, 'int', dirfd, 'const char *', path, 'void *', how, 'size_t', how.length),
+    'open',
+    path,
+  );
+}
+
+export interface CapSets {
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+}
+/** capset(2) with _LINUX_CAPABILITY_VERSION_3 (two 32-bit words per set). */
+export function capset(sets: CapSets): void {
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(0x20080522, 0);
+  header.writeInt32LE(0, 4);
+  const data = Buffer.alloc(24);
+  const lo = (v: bigint) => Number(v & 0xffffffffn);
+  const hi = (v: bigint) => Number((v >> 32n) & 0xffffffffn);
+  data.writeUInt32LE(lo(sets.effective), 0);
+  data.writeUInt32LE(lo(sets.permitted), 4);
+  data.writeUInt32LE(lo(sets.inheritable), 8);
+  data.writeUInt32LE(hi(sets.effective), 12);
+  data.writeUInt32LE(hi(sets.permitted), 16);
+  data.writeUInt32LE(hi(sets.inheritable), 20);
+  check(f.syscall(SYS.capset, 'void *', header, 'void *', data), 'capset');
+}
+
+export { koffi };

@@ -1,0 +1,46 @@
+import { readFileSync, readlinkSync, readdirSync } from 'node:fs';
+
+export interface ProcStat {
+  state: string;
+  ppid: number;
+  startTime: number;
+}
+
+/** /proc/<pid>/stat, or null when the process is gone. See proc(5). */
+export function readProcStat(pid: number): ProcStat | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  // comm (field 2) may contain spaces and parentheses: split after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0], ppid: Number(fields[1]), startTime: Number(fields[19]) };
+}
+
+/** True when pid is alive, not a zombie, and is the process that started at startTime. */
+export function isSameLiveProcess(pid: number, startTime: number): boolean {
+  if (pid <= 0) return false;
+  const stat = readProcStat(pid);
+  return stat !== null && stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+export function namespaceId(pid: number | 'self', type: string): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/${type}`);
+  } catch {
+    return null;
+  }
+}
+
+export function allPids(): number[] {
+  return readdirSync('/proc')
+    .filter((name) => name.charCodeAt(0) >= 48 && name.charCodeAt(0) <= 57)
+    .map(Number);
+}
+
+/** Every process whose pid namespace is `pidNs` (e.g. "pid:[4026532181]"). */
+export function pidsInPidNamespace(pidNs: string): number[] {
+  return allPids().filter((pid) => namespaceId(pid, 'pid') === pidNs);
+}
