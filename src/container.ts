@@ -9,7 +9,7 @@ import { currentStatus, type Status } from './state/status.js';
 import { Store, type ContainerLock, type ContainerState } from './state/store.js';
 import { spawnInit } from './process/spawn.js';
 import { mkfifo, tryKill } from './sys/libc.js';
-import { isSameLiveProcess, namespaceId, pidsInPidNamespace } from './sys/proc.js';
+import { isSameLiveProcess, namespaceId, pidsInPidNamespace, processesHoldingFile } from './sys/proc.js';
 
 export interface CreateOptions {
   id: string;
@@ -43,6 +43,16 @@ export function createContainer(store: Store, opts: CreateOptions): Created {
   try {
     const fifoPath = store.fifoPath(opts.id);
     mkfifo(fifoPath, 0o600);
+    const base = {
+      ociVersion: SPEC_VERSION,
+      id: opts.id,
+      bundle: bundle.dir,
+      annotations: config.annotations,
+      rootfs: bundle.rootfs,
+      created: new Date().toISOString(),
+      owner: '',
+      config,
+    };
     const init = spawnInit({
       config,
       bundle: bundle.dir,
@@ -51,20 +61,15 @@ export function createContainer(store: Store, opts: CreateOptions): Created {
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
       privateFds: [lock.fd],
+      onProcess: (pid, initStartTime, ownNamespaces) =>
+        store.write({ ...base, status: 'creating', pid, initStartTime, ownNamespaces }),
     });
     const state: ContainerState = {
-      ociVersion: SPEC_VERSION,
-      id: opts.id,
+      ...base,
       status: 'created',
       pid: init.pid,
-      bundle: bundle.dir,
-      annotations: config.annotations,
-      rootfs: bundle.rootfs,
-      created: new Date().toISOString(),
-      owner: '',
       initStartTime: init.startTime,
       ownNamespaces: init.ownNamespaces,
-      config,
     };
     try {
       store.write(state);
@@ -174,16 +179,21 @@ export function deleteContainer(store: Store, id: string, force: boolean): void 
       state = null;
     }
     const status = currentStatus(store, state);
-    if (state !== null && (status === 'running' || status === 'paused')) {
-      if (!force) {
-        throw new OciError('wrong-state', `${id}: cannot delete container that is not stopped: ${status} (use --force)`);
-      }
+    if (state !== null && (status === 'running' || status === 'paused') && !force) {
+      throw new OciError('wrong-state', `${id}: cannot delete container that is not stopped: ${status} (use --force)`);
     }
     if (state !== null) killAll(state);
+    // Without a readable state, an init still waiting for start is found by the FIFO it holds.
+    else killFifoHolders(store.fifoPath(id));
     store.remove(id);
   } finally {
     lock.release();
   }
+}
+
+function killFifoHolders(fifo: string): void {
+  const holders = processesHoldingFile(fifo);
+  for (const pid of holders) tryKill(pid, 9);
 }
 
 function sleepMs(ms: number): void {

@@ -2,7 +2,7 @@
 // runtime process. It is a copy of the runtime with a single thread: all its
 // work is synchronous, and it ends in execve(2) or _exit(2), never back in
 // Node's event loop (see ../shared notes on the process model).
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Spec } from '../spec/types.js';
 import {
   CLONE, SysError, chdir, clone3, close, closeRange, execve, exit, read, resetSignalDisposition, sethostname,
@@ -97,13 +97,16 @@ function setupContainer(ctx: InitContext): void {
       newCgroupNamespace: ctx.namespaces.newCgroup,
       noPivot: ctx.noPivot,
     });
+    // runc creates a missing cwd inside the new root, before it may turn read-only.
+    mkdirSync(processSpec.cwd, { recursive: true, mode: 0o755 });
   }
   if (config.hostname) sethostname(config.hostname);
   if (config.domainname) setdomainname(config.domainname);
-  if (ownsMountNamespace) finishRootfs(config);
+  // Before finishRootfs: /proc/sys is usually among the read-only paths.
   for (const [key, value] of Object.entries(config.linux?.sysctl ?? {})) {
     writeProcFile(`/proc/sys/${key.replace(/\./g, '/')}`, value, `sysctl ${key}`);
   }
+  if (ownsMountNamespace) finishRootfs(config);
   if (processSpec.oomScoreAdj !== undefined) {
     writeProcFile('/proc/self/oom_score_adj', String(processSpec.oomScoreAdj), 'process.oomScoreAdj');
   }

@@ -21,6 +21,11 @@ export interface SpawnOptions {
   noPivot: boolean;
   /** Runtime fds the init must not inherit past its first step. */
   privateFds: number[];
+  /**
+   * Called as soon as a process exists that delete must be able to find if
+   * this runtime process dies mid-way: the cloned child, then the init.
+   */
+  onProcess(pid: number, startTime: number, ownNamespaces: string[]): void;
 }
 
 export interface SpawnedInit {
@@ -64,6 +69,7 @@ export function spawnInit(opts: SpawnOptions): SpawnedInit {
 
   let initPid = pid;
   try {
+    opts.onProcess(pid, startTimeOf(pid), namespaces.own);
     if (namespaces.cloneFlags & CLONE.NEWUSER) writeIdMaps(pid, opts.config);
     parent.send({ type: 'go' });
     for (;;) {
@@ -76,6 +82,7 @@ export function spawnInit(opts: SpawnOptions): SpawnedInit {
         parent.send({ type: 'ok' });
       } else if (message.type === 'init-pid') {
         initPid = message.pid;
+        opts.onProcess(initPid, startTimeOf(initPid), namespaces.own);
         waitpid(pid);
       }
     }
@@ -88,6 +95,12 @@ export function spawnInit(opts: SpawnOptions): SpawnedInit {
   const stat = readProcStat(initPid);
   if (stat === null) throw initDied(initPid);
   return { pid: initPid, startTime: stat.startTime, ownNamespaces: namespaces.own };
+}
+
+function startTimeOf(pid: number): number {
+  const stat = readProcStat(pid);
+  if (stat === null) throw initDied(pid);
+  return stat.startTime;
 }
 
 function initDied(pid: number): OciError {

@@ -12,6 +12,7 @@ export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 export function currentStatus(store: Store, state: ContainerState | null, isPaused?: () => boolean): Status {
   if (state === null) return 'stopped';
   if (!isSameLiveProcess(state.pid, state.initStartTime)) return 'stopped';
+  if (state.status === 'creating') return 'creating';
   if (existsSync(store.fifoPath(state.id))) return 'created';
   if (isPaused?.()) return 'paused';
   return 'running';

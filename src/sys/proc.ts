@@ -44,3 +44,20 @@ export function allPids(): number[] {
 export function pidsInPidNamespace(pidNs: string): number[] {
   return allPids().filter((pid) => namespaceId(pid, 'pid') === pidNs);
 }
+
+/** Processes with an open fd on `file` (found through /proc/<pid>/fd links). */
+export function processesHoldingFile(file: string): number[] {
+  return allPids().filter((pid) => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`) === file;
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return false;
+    }
+  });
+}
