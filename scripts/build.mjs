@@ -2,6 +2,7 @@
 // with esbuild into dist/ (one entry plus one chunk per command group, so a
 // command loads only what it uses). koffi stays external: it is a native addon.
 import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileSchemas } from './compile-schemas.mjs';
@@ -9,6 +10,8 @@ import { compileSchemas } from './compile-schemas.mjs';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 await compileSchemas(repoRoot);
+// Chunk names carry content hashes: clear the old ones.
+rmSync(path.join(repoRoot, 'dist'), { recursive: true, force: true });
 await build({
   entryPoints: { ocirun: path.join(repoRoot, 'src/main.ts') },
   outdir: path.join(repoRoot, 'dist'),

@@ -1,5 +1,5 @@
 import type { Globals } from '../main.js';
-import { createContainer, type CreateOptions } from '../container.js';
+import { createContainer, type CreateOptions } from '../lifecycle/create.js';
 import { nonNegativeInt, storeFor } from './options.js';
 
 export function createOptions(args: string[], o: Record<string, unknown>): CreateOptions {

@@ -1,6 +1,6 @@
 import { OciError } from '../errors.js';
 import type { Globals } from '../main.js';
-import { deleteContainer } from '../container.js';
+import { deleteContainer } from '../lifecycle/delete.js';
 import { storeFor } from './options.js';
 
 export default function del(globals: Globals, args: string[], o: Record<string, unknown>): number {

@@ -1,5 +1,5 @@
 import type { Globals } from '../main.js';
-import { signalContainer } from '../container.js';
+import { signalContainer } from '../lifecycle/kill.js';
 import { parseSignal } from '../signals.js';
 import { storeFor } from './options.js';
 

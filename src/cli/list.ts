@@ -1,5 +1,5 @@
 import type { Globals } from '../main.js';
-import { publicState } from '../container.js';
+import { publicState } from '../lifecycle/query.js';
 import { OciError } from '../errors.js';
 import type { Store } from '../state/store.js';
 import { storeFor, writeOut } from './options.js';

@@ -2,7 +2,9 @@
 // container, pass on the signals the caller sends us, delete it, and exit
 // with its status (128+signal when it was killed), as runc does.
 import type { Globals } from '../main.js';
-import { createContainer, deleteContainer, startContainer } from '../container.js';
+import { createContainer } from '../lifecycle/create.js';
+import { deleteContainer } from '../lifecycle/delete.js';
+import { startContainer } from '../lifecycle/start.js';
 import { PR, prctl, tryKill, waitpidAsync } from '../sys/libc.js';
 import { createOptions } from './create.js';
 import { storeFor } from './options.js';

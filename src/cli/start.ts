@@ -1,6 +1,6 @@
 import { notFound } from '../errors.js';
 import type { Globals } from '../main.js';
-import { startContainer } from '../container.js';
+import { startContainer } from '../lifecycle/start.js';
 import { storeFor } from './options.js';
 
 export default function start(globals: Globals, args: string[]): number {

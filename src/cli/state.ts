@@ -1,6 +1,6 @@
 import { notFound } from '../errors.js';
 import type { Globals } from '../main.js';
-import { publicState } from '../container.js';
+import { publicState } from '../lifecycle/query.js';
 import { storeFor, writeOut } from './options.js';
 
 export default function state(globals: Globals, args: string[]): number {

@@ -28,7 +28,7 @@ function bundleWithOutbox(script: string): { bundle: Bundle; outbox: string } {
 
 describe.skipIf(!isRoot)('lifecycle', () => {
   it('create leaves the init waiting, start runs the process, exit makes it stopped, delete removes every trace', () => {
-    const { bundle, outbox } = bundleWithOutbox('echo started > /out/marker; sleep 0.3');
+    const { bundle, outbox } = bundleWithOutbox('echo started > /out/marker; while [ ! -e /out/stop ]; do sleep 0.05; done');
     const id = uniqueId();
     const pidFile = rt.scratchPath(`${id}.pid`);
     try {
@@ -45,6 +45,7 @@ describe.skipIf(!isRoot)('lifecycle', () => {
       waitFor(() => existsSync(path.join(outbox, 'marker')), 'the process to write its marker');
       expect(readFileSync(path.join(outbox, 'marker'), 'utf8')).toBe('started\n');
 
+      writeFileSync(path.join(outbox, 'stop'), '');
       waitFor(() => rt.state(id).status === 'stopped', 'the process to exit');
       expect(rt.state(id).pid).toBe(0);
       rt.ok(['delete', id]);

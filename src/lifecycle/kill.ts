@@ -1,0 +1,14 @@
+// kill (runtime-spec runtime.md "Kill").
+import { notRunning } from '../errors.js';
+import { currentStatus } from '../state/status.js';
+import type { Store } from '../state/store.js';
+import { tryKill } from '../sys/libc.js';
+import { containerPids } from './query.js';
+
+export function signalContainer(store: Store, id: string, signal: number, all: boolean): void {
+  const state = store.read(id);
+  const status = currentStatus(store, state);
+  if (state === null || status === 'stopped') throw notRunning(id);
+  const targets = all ? containerPids(state) : [state.pid];
+  for (const pid of targets) tryKill(pid, signal);
+}
