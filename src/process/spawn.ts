@@ -26,6 +26,12 @@ export interface SpawnOptions {
    * this runtime process dies mid-way: the cloned child, then the init.
    */
   onProcess(pid: number, startTime: number, ownNamespaces: string[]): void;
+  /**
+   * Puts the cloned child into the container's cgroups before it runs any of
+   * the container's setup (a second fork inherits them), so the cgroup
+   * namespace it creates is rooted at the container's cgroup.
+   */
+  placeInCgroups?(pid: number): void;
 }
 
 export interface SpawnedInit {
@@ -71,6 +77,7 @@ export function spawnInit(opts: SpawnOptions): SpawnedInit {
   try {
     opts.onProcess(pid, startTimeOf(pid), namespaces.own);
     if (namespaces.cloneFlags & CLONE.NEWUSER) writeIdMaps(pid, opts.config);
+    opts.placeInCgroups?.(pid);
     parent.send({ type: 'go' });
     for (;;) {
       const message = parent.receive();
