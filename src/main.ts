@@ -34,6 +34,8 @@ const commands: Record<string, () => Promise<{ default: Handler }>> = {
   run: () => import('./cli/run.js'),
   list: () => import('./cli/list.js'),
   spec: () => import('./cli/spec.js'),
+  exec: () => import('./cli/exec.js'),
+  features: () => import('./cli/features.js'),
 };
 
 function buildProgram(onCommand: (name: string, args: string[], options: Record<string, unknown>, globals: Globals) => void): Command {
@@ -45,6 +47,7 @@ function buildProgram(onCommand: (name: string, args: string[], options: Record<
     .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'))
     .option('--debug', 'log debug messages')
     .option('--systemd-cgroup', 'manage cgroups through systemd (slice:prefix:name paths)')
+    .enablePositionalOptions()
     .showSuggestionAfterError(false)
     .exitOverride()
     .configureOutput({ writeErr: () => {}, outputError: () => {} });
@@ -93,6 +96,29 @@ function buildProgram(onCommand: (name: string, args: string[], options: Record<
       .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'))
       .option('-q, --quiet', 'print only the ids'),
   );
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+  add('exec', (c) =>
+    c
+      .description('run a process in a running container')
+      .argument('<container-id>')
+      .argument('[command...]', 'the command and its arguments (unless --process)')
+      .option('-p, --process <file>', 'process.json with the whole process spec')
+      .option('-d, --detach', 'return once the process has started')
+      .option('--pid-file <file>', 'write the process pid to this file')
+      .option('--console-socket <path>', 'unix socket that receives the pty master with --tty')
+      .option('-t, --tty', 'give the process a terminal')
+      .option('--cwd <dir>', 'working directory in the container')
+      .option('-e, --env <NAME=value>', 'add an environment variable (repeatable)', collect)
+      .option('-u, --user <uid[:gid]>', 'user to run as')
+      .option('-g, --additional-gids <gid>', 'add a supplementary group (repeatable)', collect)
+      .option('-c, --cap <CAP_NAME>', 'add a capability (repeatable)', collect)
+      .option('--no-new-privs', 'set no_new_privs for the process')
+      .option('--apparmor <profile>', 'AppArmor profile for the process')
+      .option('--process-label <label>', 'SELinux label for the process')
+      .option('--preserve-fds <n>', 'pass this many extra fds (from fd 3 on)', '0')
+      .passThroughOptions(),
+  );
+  add('features', (c) => c.description('print what this runtime supports (runtime-spec features.md JSON)'));
   add('spec', (c) =>
     c
       .description('write a starter config.json into the bundle')

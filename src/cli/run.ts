@@ -1,11 +1,14 @@
 // `run`: create and start in one process; in the foreground, wait for the
 // container, pass on the signals the caller sends us, delete it, and exit
 // with its status (128+signal when it was killed), as runc does.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Globals } from '../main.js';
 import { createContainer } from '../lifecycle/create.js';
 import { deleteContainer } from '../lifecycle/delete.js';
 import { startContainer } from '../lifecycle/start.js';
 import { PR, prctl, tryKill, waitpidAsync } from '../sys/libc.js';
+import { ConsoleAttach } from '../process/console-attach.js';
 import { createOptions } from './create.js';
 import { storeFor } from './options.js';
 
@@ -16,7 +19,10 @@ export default async function run(globals: Globals, args: string[], o: Record<st
   const opts = createOptions(args, o);
   // An init made by a second fork (joined namespaces) is re-parented to us.
   if (!o.detach) prctl(PR.SET_CHILD_SUBREAPER, 1);
+  const attach = !o.detach && !opts.consoleSocket && wantsTerminal(opts.bundle) ? new ConsoleAttach() : null;
+  if (attach) opts.consoleSocket = attach.initEnd;
   const { state, lock } = createContainer(store, opts);
+  attach?.attach();
   try {
     startContainer(store, opts.id, state);
   } catch (err) {
@@ -32,6 +38,16 @@ export default async function run(globals: Globals, args: string[], o: Record<st
   for (const sig of FORWARDED) process.on(sig, forward);
   const status = await waitpidAsync(state.pid);
   for (const sig of FORWARDED) process.off(sig, forward);
+  await attach?.detach();
   deleteContainer(store, opts.id, true);
   return status & 0x7f ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
+}
+
+/** A peek at process.terminal; the full validation happens in create. */
+function wantsTerminal(bundle: string): boolean {
+  try {
+    return JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8'))?.process?.terminal === true;
+  } catch {
+    return false;
+  }
 }

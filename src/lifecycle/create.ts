@@ -13,7 +13,8 @@ export interface CreateOptions {
   id: string;
   bundle: string;
   pidFile?: string;
-  consoleSocket?: string;
+  /** A socket path, or (run attaching the terminal itself) one end of a socketpair. */
+  consoleSocket?: string | { fd: number };
   noPivot: boolean;
   noNewKeyring: boolean;
   preserveFds: number;
@@ -34,9 +35,6 @@ export function createContainer(store: Store, opts: CreateOptions): Created {
   if (config.process?.terminal && !opts.consoleSocket) {
     throw new OciError('usage', 'process.terminal is true: pass --console-socket, or set process.terminal to false');
   }
-  if (config.process?.terminal) {
-    throw new OciError('unsupported', 'process.terminal: terminals are not supported yet');
-  }
   const lock = store.claim(opts.id);
   try {
     const fifoPath = store.fifoPath(opts.id);
@@ -52,7 +50,11 @@ export function createContainer(store: Store, opts: CreateOptions): Created {
       config,
     };
     const init = spawnInit({
+      mode: 'create',
       config,
+      process: config.process!,
+      namespaces: config.linux?.namespaces ?? [],
+      consoleSocket: opts.consoleSocket,
       bundle: bundle.dir,
       rootfs: bundle.rootfs,
       fifoPath,

@@ -9,7 +9,7 @@ import { MS, close, mount, symlinkat } from '../sys/libc.js';
 import type { ParsedMountOptions } from './mount-options.js';
 import { ensureInRoot, fdPath } from './paths.js';
 
-interface Hierarchy {
+export interface Hierarchy {
   /** Directory name under /sys/fs/cgroup, e.g. "cpu,cpuacct", "systemd", "unified". */
   name: string;
   fstype: 'cgroup' | 'cgroup2';
@@ -20,10 +20,10 @@ interface Hierarchy {
   cgroupPath: string;
 }
 
-/** The cgroup hierarchies mounted on the host and this process's place in each. */
-export function hostHierarchies(): Hierarchy[] {
+/** The cgroup hierarchies mounted on the host and a process's place in each. */
+export function hostHierarchies(pid: number | 'self' = 'self'): Hierarchy[] {
   const membership = new Map<string, string>();
-  for (const line of readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n')) {
+  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n')) {
     const [, controllers, cgroupPath] = line.split(':');
     membership.set(controllers, cgroupPath);
   }

@@ -2,8 +2,8 @@
 // runtime process. It is a copy of the runtime with a single thread: all its
 // work is synchronous, and it ends in execve(2) or _exit(2), never back in
 // Node's event loop (see ../shared notes on the process model).
-import { mkdirSync, writeFileSync } from 'node:fs';
-import type { Spec } from '../spec/types.js';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import type { Process, Spec } from '../spec/types.js';
 import {
   CLONE, SysError, chdir, clone3, close, closeRange, execve, exit, read, resetSignalDisposition, sethostname,
   setdomainname, setCloexec, setresgid, setresuid, setsid, umask, unblockAllSignals, unshare, write, PR, prctl,
@@ -11,6 +11,7 @@ import {
 import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks } from '../linux/capabilities.js';
 import { joinNamespaces, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
 import { applyRlimits } from '../linux/rlimits.js';
+import { setupTerminal } from '../linux/console.js';
 import { buildRootfs, finishRootfs } from '../linux/rootfs.js';
 import { homeFor, switchUser } from '../linux/user.js';
 import { makeMappingsForkable } from './forkable.js';
@@ -18,7 +19,11 @@ import { resolveExecutable } from './exec-path.js';
 import type { Channel } from './channel.js';
 
 export interface InitContext {
+  /** create: set the container up and wait for start; exec: join it and run at once. */
+  mode: 'create' | 'exec';
   config: Spec;
+  /** The process to run: config.process for create, the exec'd process for exec. */
+  process: Process;
   bundle: string;
   rootfs: string;
   namespaces: NamespacePlan;
@@ -27,9 +32,14 @@ export interface InitContext {
   parentChannelFd: number;
   /** Other fds of the parent the init must not keep (e.g. the state lock). */
   inheritedFdsToClose: number[];
+  /** create only: blocks until start writes to it. */
   fifoFd: number;
+  /** A connected console socket when process.terminal is true, else -1. */
+  consoleSocketFd: number;
   preserveFds: number;
   noPivot: boolean;
+  /** /proc/self/maps, opened before joining namespaces (for the second fork). */
+  mapsFd?: number;
   /** Filled in by setup: what execve gets. */
   executable?: string;
   env?: string[];
@@ -38,16 +48,29 @@ export interface InitContext {
 export function runInit(ctx: InitContext): never {
   try {
     for (const fd of [ctx.parentChannelFd, ...ctx.inheritedFdsToClose]) close(fd);
+    // Processes in the container must not reach this one's memory or its
+    // /proc/<pid>/exe (the runtime binary) while it joins them (CVE-2019-5736).
+    prctl(PR.SET_DUMPABLE, 0);
     resetSignals();
+    if (ctx.namespaces.forkAgain) ctx.mapsFd = openSync('/proc/self/maps', 'r');
     expect(ctx, 'go');
     enterNamespaces(ctx);
-    setupContainer(ctx);
+    if (ctx.mode === 'create') setupContainer(ctx);
+    if (ctx.process.terminal) {
+      setupTerminal(ctx.consoleSocketFd, ctx.process.consoleSize, ctx.mode === 'create' && ownsMountNamespace(ctx));
+    }
+    prepareProcess(ctx);
     ctx.channel.send({ type: 'ready' });
     ctx.channel.close();
   } catch (err) {
     reportAndExit(ctx, err);
   }
-  return waitForStartAndExec(ctx);
+  if (ctx.mode === 'create') waitForStart(ctx);
+  return execProcess(ctx);
+}
+
+function ownsMountNamespace(ctx: InitContext): boolean {
+  return ctx.namespaces.own.includes('mount');
 }
 
 function expect(ctx: InitContext, type: 'go' | 'ok'): void {
@@ -67,7 +90,7 @@ function enterNamespaces(ctx: InitContext): void {
     }
   }
   if (ns.forkAgain) {
-    makeMappingsForkable();
+    makeMappingsForkable(ctx.mapsFd);
     const pid = clone3(0);
     if (pid > 0) {
       ctx.channel.send({ type: 'init-pid', pid });
@@ -86,9 +109,7 @@ function enterNamespaces(ctx: InitContext): void {
 
 function setupContainer(ctx: InitContext): void {
   const { config } = ctx;
-  const processSpec = config.process!;
-  const ownsMountNamespace = ctx.namespaces.own.includes('mount');
-  if (ownsMountNamespace) {
+  if (ownsMountNamespace(ctx)) {
     buildRootfs({
       config,
       rootfs: ctx.rootfs,
@@ -98,7 +119,7 @@ function setupContainer(ctx: InitContext): void {
       noPivot: ctx.noPivot,
     });
     // runc creates a missing cwd inside the new root, before it may turn read-only.
-    mkdirSync(processSpec.cwd, { recursive: true, mode: 0o755 });
+    mkdirSync(ctx.process.cwd, { recursive: true, mode: 0o755 });
   }
   if (config.hostname) sethostname(config.hostname);
   if (config.domainname) setdomainname(config.domainname);
@@ -106,21 +127,25 @@ function setupContainer(ctx: InitContext): void {
   for (const [key, value] of Object.entries(config.linux?.sysctl ?? {})) {
     writeProcFile(`/proc/sys/${key.replace(/\./g, '/')}`, value, `sysctl ${key}`);
   }
-  if (ownsMountNamespace) finishRootfs(config);
+  if (ownsMountNamespace(ctx)) finishRootfs(config);
+}
+
+/** The process settings, for the init and for exec alike. */
+function prepareProcess(ctx: InitContext): void {
+  const processSpec = ctx.process;
   if (processSpec.oomScoreAdj !== undefined) {
     writeProcFile('/proc/self/oom_score_adj', String(processSpec.oomScoreAdj), 'process.oomScoreAdj');
   }
   applyRlimits(processSpec.rlimits);
   chdir(processSpec.cwd);
-  const env = containerEnv(config);
+  const env = containerEnv(processSpec);
   ctx.executable = resolveExecutable(processSpec.args![0], env, processSpec.cwd);
   ctx.env = env;
-  applyCredentials(config);
+  applyCredentials(processSpec);
   umask(processSpec.user?.umask ?? 0o022);
 }
 
-function applyCredentials(config: Spec): void {
-  const processSpec = config.process!;
+function applyCredentials(processSpec: Process): void {
   const caps = processSpec.capabilities ? toMasks(processSpec.capabilities) : null;
   const available = ownBoundingSet();
   if (caps) dropBoundingSet(caps);
@@ -129,9 +154,9 @@ function applyCredentials(config: Spec): void {
   if (processSpec.noNewPrivileges) prctl(PR.SET_NO_NEW_PRIVS, 1);
 }
 
-function containerEnv(config: Spec): string[] {
-  const env = [...(config.process!.env ?? [])];
-  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeFor(config.process!.user?.uid ?? 0)}`);
+function containerEnv(processSpec: Process): string[] {
+  const env = [...(processSpec.env ?? [])];
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${homeFor(processSpec.user?.uid ?? 0)}`);
   return env;
 }
 
@@ -145,15 +170,20 @@ function writeProcFile(file: string, value: string, what: string): void {
   }
 }
 
-/**
- * Blocks until `start` writes to the exec FIFO, then becomes the user's
- * process. Only fds 0-2 and the preserved ones survive into it.
- */
-function waitForStartAndExec(ctx: InitContext): never {
+/** Blocks until `start` writes to the exec FIFO. */
+function waitForStart(ctx: InitContext): void {
   try {
     const byte = read(ctx.fifoFd, 1);
     if (byte.length !== 1) exit(1);
     close(ctx.fifoFd);
+  } catch (err) {
+    failAfterReady(err);
+  }
+}
+
+/** Becomes the user's process. Only fds 0-2 and the preserved ones survive into it. */
+function execProcess(ctx: InitContext): never {
+  try {
     const keep = 3 + ctx.preserveFds;
     closeRange(keep, 0xffffffff);
     for (let fd = 0; fd < keep; fd++) {
@@ -164,11 +194,16 @@ function waitForStartAndExec(ctx: InitContext): never {
       }
     }
     unblockAllSignals();
-    execve(ctx.executable!, ctx.config.process!.args!, ctx.env!);
+    execve(ctx.executable!, ctx.process.args!, ctx.env!);
   } catch (err) {
-    write(2, `ocirun: container init: ${err instanceof Error ? err.message : String(err)}\n`);
-    exit(127);
+    failAfterReady(err);
   }
+}
+
+/** Past 'ready' the runtime may be gone: the container's stderr is all there is. */
+function failAfterReady(err: unknown): never {
+  write(2, `ocirun: container init: ${err instanceof Error ? err.message : String(err)}\n`);
+  exit(127);
 }
 
 // Node installed handlers (and ignores SIGPIPE); the user's process must start

@@ -4,8 +4,8 @@
 // is killed before the error is thrown, so nothing is left running.
 import { writeFileSync } from 'node:fs';
 import { OciError } from '../errors.js';
-import type { IdMapping, Spec } from '../spec/types.js';
-import { CLONE, O, WNOHANG, clone3, close, open, tryKill, waitpid } from '../sys/libc.js';
+import type { IdMapping, Namespace, Process, Spec } from '../spec/types.js';
+import { CLONE, O, SysError, WNOHANG, clone3, close, connectUnix, open, tryKill, waitpid } from '../sys/libc.js';
 import { readProcStat } from '../sys/proc.js';
 import { closeJoins, openJoins, planNamespaces } from '../linux/namespaces.js';
 import { Channel } from './channel.js';
@@ -13,10 +13,21 @@ import { makeMappingsForkable } from './forkable.js';
 import { runInit } from './init.js';
 
 export interface SpawnOptions {
+  mode: 'create' | 'exec';
   config: Spec;
+  /** The process to run; for create, config.process. */
+  process: Process;
   bundle: string;
   rootfs: string;
-  fifoPath: string;
+  /** create: the exec FIFO the init blocks on until start. */
+  fifoPath?: string;
+  /** Namespaces to create or join; exec passes the container's as paths. */
+  namespaces: Namespace[];
+  /**
+   * With process.terminal: where the pty master goes — a socket path (runc's
+   * --console-socket), or one end of a socketpair when ocirun itself attaches.
+   */
+  consoleSocket?: string | { fd: number };
   preserveFds: number;
   noPivot: boolean;
   /** Runtime fds the init must not inherit past its first step. */
@@ -41,23 +52,29 @@ export interface SpawnedInit {
 }
 
 export function spawnInit(opts: SpawnOptions): SpawnedInit {
-  const namespaces = planNamespaces(opts.config.linux?.namespaces);
+  const namespaces = planNamespaces(opts.namespaces);
   openJoins(namespaces);
+  const fds: number[] = [];
   const [parent, child] = Channel.pair();
-  const fifoFd = open(opts.fifoPath, O.RDWR | O.CLOEXEC);
   let pid: number;
+  let fifoFd = -1;
+  let consoleSocketFd = -1;
   try {
+    if (opts.fifoPath) fds.push((fifoFd = open(opts.fifoPath, O.RDWR | O.CLOEXEC)));
+    if (opts.process.terminal) fds.push((consoleSocketFd = connectConsoleSocket(opts.consoleSocket)));
     makeMappingsForkable();
     pid = clone3(namespaces.cloneFlags);
   } catch (err) {
     for (const ch of [parent, child]) ch.close();
-    close(fifoFd);
+    for (const fd of fds) close(fd);
     closeJoins(namespaces);
     throw err;
   }
   if (pid === 0) {
     runInit({
+      mode: opts.mode,
       config: opts.config,
+      process: opts.process,
       bundle: opts.bundle,
       rootfs: opts.rootfs,
       namespaces,
@@ -65,12 +82,13 @@ export function spawnInit(opts: SpawnOptions): SpawnedInit {
       parentChannelFd: parent.fd,
       inheritedFdsToClose: opts.privateFds,
       fifoFd,
+      consoleSocketFd,
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
     });
   }
   child.close();
-  close(fifoFd);
+  for (const fd of fds) close(fd);
   closeJoins(namespaces);
 
   let initPid = pid;
@@ -108,6 +126,16 @@ function startTimeOf(pid: number): number {
   const stat = readProcStat(pid);
   if (stat === null) throw initDied(pid);
   return stat.startTime;
+}
+
+function connectConsoleSocket(path: string | { fd: number } | undefined): number {
+  if (typeof path === 'object') return path.fd;
+  if (!path) throw new OciError('usage', 'process.terminal is true: pass --console-socket');
+  try {
+    return connectUnix(path);
+  } catch (err) {
+    throw new OciError('usage', `--console-socket ${path}: ${err instanceof SysError ? err.code : String(err)}`);
+  }
 }
 
 function initDied(pid: number): OciError {

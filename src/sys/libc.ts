@@ -85,6 +85,9 @@ const f = {
   signal: libc.func('uintptr_t signal(int sig, uintptr_t handler)'),
   sigprocmask: libc.func('int sigprocmask(int how, const uint8_t *set, _Out_ uint8_t *old)'),
   poll: libc.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
+  ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)'),
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  connect: libc.func('int connect(int fd, const uint8_t *addr, uint32_t len)'),
   statfs: libc.func('int statfs(const char *path, _Out_ uint8_t *buf)'),
   socketpair: libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)'),
 };
@@ -331,6 +334,31 @@ export function statfsFlags(path: string): number {
   return map.reduce((acc, [stBit, msBit]) => (st & stBit ? acc | msBit : acc), 0);
 }
 
+/** ioctl(2) with a pointer argument (a buffer the kernel reads or fills). */
+export function ioctl(fd: number, request: number, arg: Buffer, what: string): void {
+  check(f.ioctl(fd, request, 'void *', arg), 'ioctl', what);
+}
+/** ioctl(2) with an integer argument. */
+export function ioctlInt(fd: number, request: number, arg: number, what: string): void {
+  check(f.ioctl(fd, request, 'unsigned long', arg), 'ioctl', what);
+}
+
+/** A connected AF_UNIX stream socket (close-on-exec). */
+export function connectUnix(path: string): number {
+  const fd = check(f.socket(1 /* AF_UNIX */, 1 /* SOCK_STREAM */ | SOCK_CLOEXEC, 0), 'socket', path);
+  const addr = Buffer.alloc(110);
+  addr.writeUInt16LE(1, 0);
+  if (Buffer.byteLength(path) > 107) throw new SysError('connect', 36 /* ENAMETOOLONG */, path);
+  addr.write(path, 2);
+  try {
+    check(f.connect(fd, addr, 2 + Buffer.byteLength(path) + 1), 'connect', path);
+  } catch (err) {
+    f.close(fd);
+    throw err;
+  }
+  return fd;
+}
+
 // ---- raw system calls without glibc wrappers ----
 
 /**
@@ -393,4 +421,4 @@ export function capset(sets: CapSets): void {
   check(f.syscall(SYS.capset, 'void *', header, 'void *', data), 'capset');
 }
 
-export { koffi };
+export { koffi, libc };

@@ -1,0 +1,93 @@
+// `exec`: run a process in a running container, from --process FILE or from
+// the command line on top of the container's own process settings (as runc).
+import { readFileSync } from 'node:fs';
+import { OciError } from '../errors.js';
+import type { Globals } from '../main.js';
+import { writePidFile } from '../lifecycle/create.js';
+import { execInContainer } from '../lifecycle/exec.js';
+import { ConsoleAttach } from '../process/console-attach.js';
+import type { Process, Spec } from '../spec/types.js';
+import { formatProblems, validateConfig } from '../spec/validate.js';
+import { PR, prctl, tryKill, waitpidAsync } from '../sys/libc.js';
+import { nonNegativeInt, storeFor } from './options.js';
+
+const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+
+export default async function exec(globals: Globals, args: string[], o: Record<string, unknown>): Promise<number> {
+  const store = storeFor(globals);
+  const [id, ...command] = args;
+  const state = store.read(id);
+  if (state === null) throw new OciError('container-not-running', `${id}: container not running`);
+  const processSpec = o.process ? readProcessFile(String(o.process)) : processFromFlags((state.config as Spec).process!, command, o);
+  if (o.detach && processSpec.terminal && !o.consoleSocket) {
+    throw new OciError('usage', '--tty with --detach needs --console-socket');
+  }
+  if (!o.detach) prctl(PR.SET_CHILD_SUBREAPER, 1);
+  const attach = !o.detach && processSpec.terminal && !o.consoleSocket ? new ConsoleAttach() : null;
+  const { pid } = execInContainer(store, {
+    id,
+    process: processSpec,
+    consoleSocket: attach ? attach.initEnd : (o.consoleSocket as string | undefined),
+    preserveFds: nonNegativeInt(o.preserveFds ?? '0', '--preserve-fds'),
+  });
+  if (o.pidFile) writePidFile(String(o.pidFile), pid);
+  if (o.detach) return 0;
+  attach?.attach();
+  const { constants } = await import('node:os');
+  const forward = (sig: NodeJS.Signals) => tryKill(pid, constants.signals[sig]);
+  for (const sig of FORWARDED) process.on(sig, forward);
+  const status = await waitpidAsync(pid);
+  for (const sig of FORWARDED) process.off(sig, forward);
+  await attach?.detach();
+  return status & 0x7f ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
+}
+
+/** process.json, checked with the same schema as config.json's process. */
+function readProcessFile(file: string): Process {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new OciError('invalid-config', `--process ${file}: ${(err as Error).message}`);
+  }
+  const problems = validateConfig({ ociVersion: '1.3.0', root: { path: '/' }, process: raw }, '/')
+    .filter((p) => p.pointer.startsWith('/process'))
+    .map((p) => ({ ...p, pointer: p.pointer.slice('/process'.length) }));
+  if (problems.length > 0) {
+    const lines = formatProblems(problems, file);
+    throw new OciError('invalid-config', lines[0], lines.slice(1));
+  }
+  return raw as Process;
+}
+
+function processFromFlags(base: Process, command: string[], o: Record<string, unknown>): Process {
+  if (command.length === 0) throw new OciError('usage', 'exec needs a command, or --process FILE');
+  const p: Process = structuredClone(base);
+  p.args = command;
+  p.terminal = !!o.tty;
+  delete p.consoleSize;
+  if (o.cwd) p.cwd = String(o.cwd);
+  const env = (o.env as string[] | undefined) ?? [];
+  for (const e of env) {
+    if (!e.includes('=')) throw new OciError('usage', `--env ${JSON.stringify(e)}: use NAME=value`);
+  }
+  p.env = [...(p.env ?? []), ...env];
+  if (o.user) p.user = { ...p.user, ...parseUser(String(o.user)) };
+  const gids = (o.additionalGids as string[] | undefined) ?? [];
+  if (gids.length > 0) p.user = { uid: 0, gid: 0, ...p.user, additionalGids: gids.map((g) => nonNegativeInt(g, '--additional-gids')) };
+  const caps = (o.cap as string[] | undefined) ?? [];
+  if (caps.length > 0) {
+    const c = (p.capabilities ??= {});
+    for (const set of ['bounding', 'effective', 'permitted'] as const) c[set] = [...new Set([...(c[set] ?? []), ...caps])];
+  }
+  if (o.newPrivs === false) p.noNewPrivileges = true; // commander reads --no-new-privs as newPrivs: false
+  if (o.apparmor) p.apparmorProfile = String(o.apparmor);
+  if (o.processLabel) p.selinuxLabel = String(o.processLabel);
+  return p;
+}
+
+function parseUser(text: string): { uid: number; gid: number } {
+  const m = /^(\d+)(?::(\d+))?$/.exec(text);
+  if (!m) throw new OciError('usage', `--user ${JSON.stringify(text)}: use UID or UID:GID (numbers)`);
+  return { uid: Number(m[1]), gid: Number(m[2] ?? 0) };
+}

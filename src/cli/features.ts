@@ -1,0 +1,36 @@
+// `features` (runtime-spec features.md): what this build of ocirun really
+// supports, taken from the modules that implement it where they list it.
+import type { Globals } from '../main.js';
+import { CAPABILITY_NAMES } from '../linux/capabilities.js';
+import { KNOWN_MOUNT_OPTIONS } from '../linux/mount-options.js';
+import { NAMESPACES } from '../linux/namespaces.js';
+import { SPEC_VERSION } from '../spec/default-spec.js';
+import { writeOut } from './options.js';
+import packageJson from '../../package.json' with { type: 'json' };
+
+export function features() {
+  return {
+    ociVersionMin: '1.0.0',
+    ociVersionMax: SPEC_VERSION,
+    hooks: [] as string[],
+    mountOptions: [...KNOWN_MOUNT_OPTIONS].sort(),
+    linux: {
+      namespaces: Object.keys(NAMESPACES).sort(),
+      capabilities: [...CAPABILITY_NAMES],
+      cgroup: { v1: false, v2: false, systemd: false, systemdUser: false, rdma: false },
+      seccomp: { enabled: false },
+      apparmor: { enabled: false },
+      selinux: { enabled: false },
+      intelRdt: { enabled: false },
+      mountExtensions: { idmap: { enabled: false } },
+    },
+    annotations: {
+      'io.github.ocirun.version': packageJson.version,
+    },
+  };
+}
+
+export default function featuresCommand(_globals: Globals): number {
+  writeOut(`${JSON.stringify(features(), null, 2)}\n`);
+  return 0;
+}

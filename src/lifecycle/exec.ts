@@ -1,0 +1,58 @@
+// exec: run another process in a running container. It joins every namespace
+// of the container (through the init's /proc/<pid>/ns links) and its cgroups,
+// and gets the process settings of the given process spec.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { OciError, notRunning } from '../errors.js';
+import { hostHierarchies } from '../linux/cgroup-mount.js';
+import { NAMESPACES } from '../linux/namespaces.js';
+import { spawnInit } from '../process/spawn.js';
+import type { Process, Spec } from '../spec/types.js';
+import { currentStatus } from '../state/status.js';
+import type { ContainerState, Store } from '../state/store.js';
+
+export interface ExecOptions {
+  id: string;
+  process: Process;
+  consoleSocket?: string | { fd: number };
+  preserveFds: number;
+}
+
+export function execInContainer(store: Store, opts: ExecOptions): { pid: number; state: ContainerState } {
+  const state = store.read(opts.id);
+  const status = currentStatus(store, state);
+  if (state === null || status === 'stopped') throw notRunning(opts.id);
+  if (status === 'paused') throw new OciError('wrong-state', `${opts.id}: cannot exec in a paused container (resume it first)`);
+  const config = state.config as Spec;
+  const namespaces = (config.linux?.namespaces ?? []).map((ns) => ({
+    type: ns.type,
+    path: `/proc/${state.pid}/ns/${NAMESPACES[ns.type].procName}`,
+  }));
+  const { pid } = spawnInit({
+    mode: 'exec',
+    config,
+    process: opts.process,
+    bundle: state.bundle,
+    rootfs: state.rootfs,
+    namespaces,
+    consoleSocket: opts.consoleSocket,
+    preserveFds: opts.preserveFds,
+    noPivot: false,
+    privateFds: [],
+    onProcess: () => {},
+    placeInCgroups: (child) => joinCgroupsOf(state.pid, child),
+  });
+  return { pid, state };
+}
+
+/** Puts `pid` in every cgroup `initPid` is in (all v1 hierarchies, or the v2 one). */
+function joinCgroupsOf(initPid: number, pid: number): void {
+  for (const h of hostHierarchies(initPid)) {
+    const procs = path.join(h.hostMountPoint, h.cgroupPath, 'cgroup.procs');
+    try {
+      writeFileSync(procs, String(pid));
+    } catch (err) {
+      throw new OciError('system', `joining the container's cgroup ${procs}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+}
