@@ -1,0 +1,191 @@
+// What engines (containerd's shim, podman) rely on: exec, the console socket,
+// JSON logs, --preserve-fds, features. Each test would fail if the contract broke.
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OCIRUN_BIN } from '../../fixtures/bundle.mjs';
+import { Runtime, isRoot, makeBundle, processAlive, uniqueId, waitFor, type Bundle, type BundleConfig } from '../helpers/ocirun.js';
+
+const rt = new Runtime();
+const bundles: Bundle[] = [];
+afterAll(() => {
+  for (const b of bundles) b.cleanup();
+  rt.dispose();
+});
+
+function sleeper(mutate?: (c: BundleConfig) => void): { bundle: Bundle; id: string } {
+  const bundle = makeBundle({ args: ['sleep', '1000'], mutate });
+  bundles.push(bundle);
+  const id = uniqueId();
+  rt.ok(['run', '-d', '--bundle', bundle.dir, id]);
+  return { bundle, id };
+}
+
+describe.skipIf(!isRoot)('exec', () => {
+  it('joins every namespace of the container and returns the exit code', () => {
+    const { id } = sleeper((c) => (c.hostname = 'exec-host'));
+    const init = rt.state(id).pid;
+    const pidFile = rt.scratchPath(`${id}.exec.pid`);
+    rt.ok(['exec', '-d', '--pid-file', pidFile, id, 'sleep', '30']);
+    const execPid = Number(readFileSync(pidFile, 'utf8'));
+    for (const ns of ['pid', 'net', 'ipc', 'uts', 'mnt']) {
+      expect(readlinkSync(`/proc/${execPid}/ns/${ns}`), ns).toBe(readlinkSync(`/proc/${init}/ns/${ns}`));
+    }
+    expect(readFileSync(`/proc/${execPid}/cgroup`, 'utf8')).toBe(readFileSync(`/proc/${init}/cgroup`, 'utf8'));
+    const r = rt.run(['exec', id, 'sh', '-c', 'hostname; echo $$; exit 4']);
+    expect(r.code).toBe(4);
+    const [host, pid] = r.stdout.trim().split('\n');
+    expect(host).toBe('exec-host');
+    expect(Number(pid)).toBeGreaterThan(1); // a pid of the container's namespace
+    rt.ok(['delete', '-f', id]);
+  });
+
+  it('applies --env, --cwd, --user and takes a whole --process file', () => {
+    const { id } = sleeper();
+    const flags = rt.ok(['exec', '--env', 'FOO=bar', '--cwd', '/tmp', '--user', '1000:1000', id, 'sh', '-c', 'echo $FOO; pwd; id -u; id -g']);
+    expect(flags.stdout).toBe('bar\n/tmp\n1000\n1000\n');
+    const processFile = rt.scratchPath(`${id}-process.json`);
+    writeFileSync(
+      processFile,
+      JSON.stringify({ args: ['sh', '-c', 'echo $ONLY; grep NoNewPrivs /proc/self/status'], env: ['ONLY=this', 'PATH=/bin'], cwd: '/', noNewPrivileges: false, user: { uid: 0, gid: 0 } }),
+    );
+    const viaFile = rt.ok(['exec', '--process', processFile, id]);
+    expect(viaFile.stdout).toMatch(/^this\nNoNewPrivs:\s+0\n$/);
+    writeFileSync(processFile, JSON.stringify({ args: [], cwd: '/' }));
+    const bad = rt.run(['exec', '--process', processFile, id]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(`ocirun: ${processFile}: /args: must have at least 1 item\n`);
+    rt.ok(['delete', '-f', id]);
+  });
+
+  it('refuses a stopped or unknown container with runc\'s words', () => {
+    const bundle = makeBundle({ args: ['true'] });
+    bundles.push(bundle);
+    const id = uniqueId();
+    rt.ok(['run', '-d', '--bundle', bundle.dir, id]);
+    waitFor(() => rt.state(id).status === 'stopped', 'true to exit');
+    const r = rt.run(['exec', id, 'true']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`ocirun: ${id}: container not running\n`);
+    expect(rt.run(['exec', 'nope', 'true']).stderr).toBe('ocirun: nope: container does not exist\n');
+    rt.ok(['delete', id]);
+  });
+});
+
+describe.skipIf(!isRoot)('terminals', () => {
+  const receiver = path.join(path.dirname(fileURLToPath(import.meta.url)), '../helpers/console-receiver.py');
+
+  it('sends the pty master over --console-socket; the container has it as its controlling terminal', () => {
+    const bundle = makeBundle({
+      args: ['sh', '-c', 'tty; [ -t 0 ] && [ -t 1 ] && echo stdio-is-tty; stty size; echo done'],
+      mutate: (c) => {
+        c.process.terminal = true;
+        c.process.consoleSize = { height: 30, width: 100 };
+      },
+    });
+    bundles.push(bundle);
+    const socket = rt.scratchPath(`console-${uniqueId()}.sock`);
+    const out = rt.scratchPath(`console-${uniqueId()}.out`);
+    const server = spawn('python3', [receiver, socket, out], { stdio: 'ignore' });
+    try {
+      waitFor(() => existsSync(socket), 'the console socket');
+      const id = uniqueId();
+      rt.ok(['run', '-d', '--console-socket', socket, '--bundle', bundle.dir, id]);
+      waitFor(() => existsSync(out) && readFileSync(out, 'utf8').includes('done'), 'output through the pty');
+      expect(readFileSync(out, 'utf8')).toBe('name=/dev/ptmx\n/dev/pts/0\r\nstdio-is-tty\r\n30 100\r\ndone\r\n');
+      waitFor(() => rt.state(id).status === 'stopped', 'the process to exit');
+      rt.ok(['delete', id]);
+    } finally {
+      server.kill();
+    }
+  });
+
+  it('run in the foreground attaches the caller to the pty when there is no console socket', () => {
+    const bundle = makeBundle({ args: ['sh', '-c', 'tty; exit 3'], mutate: (c) => (c.process.terminal = true) });
+    bundles.push(bundle);
+    const r = rt.run(['run', '--bundle', bundle.dir, uniqueId()]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('/dev/pts/0\r\n');
+  });
+
+  it('create with process.terminal and no console socket is a usage error', () => {
+    const bundle = makeBundle({ mutate: (c) => (c.process.terminal = true) });
+    bundles.push(bundle);
+    const r = rt.run(['create', '--bundle', bundle.dir, uniqueId()]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^ocirun: process.terminal is true: pass --console-socket/);
+    expect(rt.containerIds()).toEqual([]);
+  });
+});
+
+describe.skipIf(!isRoot)('logs', () => {
+  it('--log with --log-format json writes runc-style lines that carry the error; stderr gets it too', () => {
+    const log = rt.scratchPath('log.json');
+    const r = rt.run(['--root', rt.root, '--log', log, '--log-format', 'json', 'state', 'nope'], { globals: [] });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('ocirun: nope: container does not exist\n');
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const entry = JSON.parse(lines[0]);
+    expect(entry).toMatchObject({ level: 'error', msg: 'nope: container does not exist', code: 'container-not-found' });
+    expect(new Date(entry.time).getTime()).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('--log-format json without --log puts the JSON line on stderr', () => {
+    const r = rt.run(['--root', rt.root, '--log-format', 'json', 'kill', 'nope'], { globals: [] });
+    expect(JSON.parse(r.stderr)).toMatchObject({ level: 'error', msg: 'nope: container does not exist' });
+  });
+});
+
+describe.skipIf(!isRoot)('file descriptors', () => {
+  it('--preserve-fds passes fd 3 on; without it the process sees only 0-2', () => {
+    const bundle = makeBundle({ args: ['sh', '-c', 'ls /proc/self/fd; echo via-fd3 >&3'] });
+    bundles.push(bundle);
+    const target = rt.scratchPath('fd3.txt');
+    const out = rt.scratchPath('fd-out.txt');
+    const fd3 = openSync(target, 'w');
+    const outFd = openSync(out, 'w');
+    try {
+      const run = (extra: string[]) =>
+        spawnSync(OCIRUN_BIN, ['--root', rt.root, 'run', ...extra, '--bundle', bundle.dir, uniqueId()], {
+          stdio: ['ignore', outFd, 'inherit', fd3],
+        });
+      expect(run(['--preserve-fds', '1']).status).toBe(0);
+      expect(readFileSync(target, 'utf8')).toBe('via-fd3\n');
+      const fdsSeen = readFileSync(out, 'utf8').trim().split('\n');
+      expect(fdsSeen).toEqual(['0', '1', '2', '3', '4']); // 4: ls's own directory fd
+      writeFileSync(out, '');
+      expect(run([]).status).not.toBe(0); // fd 3 is closed: the redirection fails
+    } finally {
+      closeSync(fd3);
+      closeSync(outFd);
+    }
+  });
+});
+
+describe('features', () => {
+  it('prints the runtime-spec features document', () => {
+    const r = spawnSync(OCIRUN_BIN, ['features'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const f = JSON.parse(r.stdout);
+    expect(f.ociVersionMin).toBe('1.0.0');
+    expect(f.ociVersionMax).toBe('1.3.0');
+    expect(f.mountOptions).toEqual(expect.arrayContaining(['rbind', 'ro', 'nosuid', 'rprivate']));
+    expect(f.linux.namespaces).toEqual(['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts']);
+    expect(f.linux.capabilities).toContain('CAP_CHECKPOINT_RESTORE');
+  });
+});
+
+describe.skipIf(!isRoot)('detached containers', () => {
+  it('leave no ocirun or Node process behind after start', () => {
+    const { id } = sleeper();
+    const init = rt.state(id).pid;
+    expect(processAlive(init)).toBe(true);
+    expect(readFileSync(`/proc/${init}/cmdline`, 'utf8')).toBe('sleep\u00001000\u0000');
+    const ours = spawnSync('pgrep', ['-f', `ocirun.*${id}`], { encoding: 'utf8' }).stdout.trim();
+    expect(ours).toBe('');
+    rt.ok(['delete', '-f', id]);
+  });
+});
