@@ -36,6 +36,11 @@ const commands: Record<string, () => Promise<{ default: Handler }>> = {
   spec: () => import('./cli/spec.js'),
   exec: () => import('./cli/exec.js'),
   features: () => import('./cli/features.js'),
+  update: () => import('./cli/update.js'),
+  pause: () => import('./cli/pause.js'),
+  resume: () => import('./cli/resume.js'),
+  ps: () => import('./cli/ps.js'),
+  events: () => import('./cli/events.js'),
 };
 
 function buildProgram(onCommand: (name: string, args: string[], options: Record<string, unknown>, globals: Globals) => void): Command {
@@ -119,6 +124,46 @@ function buildProgram(onCommand: (name: string, args: string[], options: Record<
       .passThroughOptions(),
   );
   add('features', (c) => c.description('print what this runtime supports (runtime-spec features.md JSON)'));
+  add('update', (c) =>
+    c
+      .description('change the resource limits of a container (runc\'s flags, or -r with a JSON LinuxResources)')
+      .argument('<container-id>')
+      .option('-r, --resources <file>', 'read a JSON LinuxResources from FILE, or - for the standard input (other flags are then ignored)')
+      .option('--blkio-weight <weight>', 'block IO weight, 10 to 1000')
+      .option('--cpu-period <usecs>', 'CPU CFS period (0 leaves it unchanged)')
+      .option('--cpu-quota <usecs>', 'CPU CFS quota per period, -1 for no limit')
+      .option('--cpu-share <shares>', 'CPU shares (weight relative to other containers)')
+      .option('--cpu-shares <shares>', 'the same as --cpu-share')
+      .option('--cpu-rt-period <usecs>', 'real-time scheduling period')
+      .option('--cpu-rt-runtime <usecs>', 'real-time scheduling runtime per period')
+      .option('--cpuset-cpus <list>', 'CPUs to use, e.g. 0-2,4')
+      .option('--cpuset-mems <list>', 'memory nodes to use')
+      .option('--cpu-idle <0|1>', '1 for SCHED_IDLE')
+      .option('--memory <bytes>', 'memory limit (512k, 16M, 1g; -1 for none)')
+      .option('--memory-reservation <bytes>', 'memory soft limit')
+      .option('--memory-swap <bytes>', 'memory+swap limit; -1 for unlimited swap')
+      .option('--kernel-memory <bytes>', 'kernel memory limit (obsolete; cgroup v1 only)')
+      .option('--kernel-memory-tcp <bytes>', 'kernel TCP buffer limit (obsolete; cgroup v1 only)')
+      .option('--pids-limit <n>', 'maximum number of tasks, -1 for no limit'),
+  );
+  add('pause', (c) => c.description('freeze every process of a container').argument('<container-id>'));
+  add('resume', (c) => c.description('thaw a paused container').argument('<container-id>'));
+  add('ps', (c) =>
+    c
+      .description('list the processes of a container (table: through the host\'s ps with [ps options], default -ef)')
+      .argument('<container-id>')
+      .argument('[ps-options...]', 'options for ps(1)')
+      .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'))
+      .allowUnknownOption()
+      .passThroughOptions(),
+  );
+  add('events', (c) =>
+    c
+      .description('print statistics and OOM events of a container as JSON lines')
+      .argument('<container-id>')
+      .option('--interval <duration>', 'time between statistics, e.g. 5s or 500ms', '5s')
+      .option('--stats', 'print the statistics once and exit'),
+  );
   add('spec', (c) =>
     c
       .description('write a starter config.json into the bundle')

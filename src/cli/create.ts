@@ -2,7 +2,7 @@ import type { Globals } from '../main.js';
 import { createContainer, type CreateOptions } from '../lifecycle/create.js';
 import { nonNegativeInt, storeFor } from './options.js';
 
-export function createOptions(args: string[], o: Record<string, unknown>): CreateOptions {
+export function createOptions(args: string[], o: Record<string, unknown>, globals?: Globals): CreateOptions {
   return {
     id: args[0],
     bundle: String(o.bundle ?? '.'),
@@ -11,11 +11,12 @@ export function createOptions(args: string[], o: Record<string, unknown>): Creat
     noPivot: o.pivot === false,
     noNewKeyring: o.newKeyring === false,
     preserveFds: nonNegativeInt(o.preserveFds ?? '0', '--preserve-fds'),
+    systemdCgroup: globals?.systemdCgroup,
   };
 }
 
 export default function create(globals: Globals, args: string[], o: Record<string, unknown>): number {
-  const { lock } = createContainer(storeFor(globals), createOptions(args, o));
+  const { lock } = createContainer(storeFor(globals), createOptions(args, o, globals));
   lock.release();
   return 0;
 }

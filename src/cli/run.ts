@@ -16,7 +16,7 @@ const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', '
 
 export default async function run(globals: Globals, args: string[], o: Record<string, unknown>): Promise<number> {
   const store = storeFor(globals);
-  const opts = createOptions(args, o);
+  const opts = createOptions(args, o, globals);
   // An init made by a second fork (joined namespaces) is re-parented to us.
   if (!o.detach) prctl(PR.SET_CHILD_SUBREAPER, 1);
   const attach = !o.detach && !opts.consoleSocket && wantsTerminal(opts.bundle) ? new ConsoleAttach() : null;

@@ -1,4 +1,5 @@
 // kill (runtime-spec runtime.md "Kill").
+import { thawCgroup } from '../cgroups/light.js';
 import { notRunning } from '../errors.js';
 import { currentStatus } from '../state/status.js';
 import type { Store } from '../state/store.js';
@@ -11,4 +12,6 @@ export function signalContainer(store: Store, id: string, signal: number, all: b
   if (state === null || status === 'stopped') throw notRunning(id);
   const targets = all ? containerPids(state) : [state.pid];
   for (const pid of targets) tryKill(pid, signal);
+  // A frozen process cannot act on SIGKILL: let a paused container run so it dies (as runc does).
+  if (signal === 9) thawCgroup(state.cgroupPaths);
 }

@@ -1,4 +1,5 @@
 // Reading a container: its status, its public state, its processes.
+import { cgroupPids } from '../cgroups/light.js';
 import { currentStatus } from '../state/status.js';
 import type { ContainerState, Store } from '../state/store.js';
 import { isSameLiveProcess, namespaceId, pidsInPidNamespace } from '../sys/proc.js';
@@ -19,8 +20,18 @@ export function publicState(store: Store, state: ContainerState) {
   };
 }
 
-/** Every process of the container: its pid namespace if it has its own, else just the init. */
+/**
+ * Every process of the container: those in its cgroup when it has one of its
+ * own, and those in its pid namespace if it has its own (else the init): a
+ * process that left the cgroup is still found.
+ */
 export function containerPids(state: ContainerState): number[] {
+  const inCgroup = cgroupPids(state.cgroupPaths);
+  if (inCgroup === null) return pidsOutsideCgroup(state);
+  return [...new Set([...inCgroup, ...pidsOutsideCgroup(state)])].sort((a, b) => a - b);
+}
+
+function pidsOutsideCgroup(state: ContainerState): number[] {
   if (!isSameLiveProcess(state.pid, state.initStartTime)) return [];
   if (state.ownNamespaces.includes('pid')) {
     const ns = namespaceId(state.pid, 'pid');

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isCgroupFrozen } from '../cgroups/light.js';
 import { isSameLiveProcess } from '../sys/proc.js';
 import type { ContainerState, Store } from './store.js';
 
@@ -14,6 +15,6 @@ export function currentStatus(store: Store, state: ContainerState | null, isPaus
   if (!isSameLiveProcess(state.pid, state.initStartTime)) return 'stopped';
   if (state.status === 'creating') return 'creating';
   if (existsSync(store.fifoPath(state.id))) return 'created';
-  if (isPaused?.()) return 'paused';
+  if (isPaused ? isPaused() : isCgroupFrozen(state.cgroupPaths)) return 'paused';
   return 'running';
 }

@@ -1,0 +1,62 @@
+// Pieces both filesystem drivers share: making directories (remembering which
+// were made, so a failed create removes only those), the conversions of
+// runc's units, and the checks a create makes on a cgroup it did not make.
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { OciError } from '../errors.js';
+import { procsRecursive } from './files.js';
+
+/**
+ * mkdir -p of `dir`, stopping at `top` (which must exist). Returns the
+ * directories made, outermost first.
+ */
+export function makeDirs(dir: string, top: string): string[] {
+  const made: string[] = [];
+  const rel = path.relative(top, dir);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`internal error: ${dir} is not under ${top}`);
+  let current = top;
+  for (const part of rel.split(path.sep).filter(Boolean)) {
+    current = path.join(current, part);
+    if (existsSync(current)) continue;
+    try {
+      mkdirSync(current, { mode: 0o755 });
+      made.push(current);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw new OciError('system', `cannot create cgroup ${current}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  return made;
+}
+
+/** runtime-spec: a create may refuse a cgroup that is not fit for a new container. */
+export function refuseBusyCgroup(dir: string): void {
+  const pids = procsRecursive(dir);
+  if (pids.length > 0) {
+    throw new OciError(
+      'invalid-config',
+      `linux.cgroupsPath: cgroup ${dir} already has processes (${pids.slice(0, 10).join(' ')}${pids.length > 10 ? ' ...' : ''}): a new container needs an empty cgroup`,
+    );
+  }
+}
+
+/** runc's conversion of cgroup v1 cpu.shares (2..262144) to v2 cpu.weight (1..10000). */
+export function sharesToWeight(shares: number): number {
+  if (shares === 0) return 0;
+  return 1 + Math.trunc(((shares - 2) * 9999) / 262142);
+}
+
+/** runc's conversion of a v1 blkio weight (10..1000) to v2 io.weight (1..10000). */
+export function blkioWeightToIoWeight(weight: number): number {
+  if (weight === 0) return 0;
+  return 1 + Math.trunc(((weight - 10) * 9999) / 990);
+}
+
+/** An int64 setting as the kernel reads it: exact digits (JSON numbers above 2^53 are not exact anyway). */
+export function int(n: number): string {
+  return Number.isSafeInteger(n) ? String(n) : BigInt(Math.trunc(n)).toString();
+}
+
+export function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}

@@ -1,0 +1,133 @@
+// Choosing a cgroup driver. A new container's cgroup is placed from its config
+// (linux.cgroupsPath, --systemd-cgroup) and the host's layout; a container
+// that exists is found again from the paths recorded in its state, never
+// re-derived (a relative path depends on the caller's own cgroup).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { warn } from '../log.js';
+import type { Spec } from '../spec/types.js';
+import { tryKill } from '../sys/libc.js';
+import { sleepMs } from './common.js';
+import { effectiveRules, emulate } from './devices.js';
+import { detectHost, type CgroupHost } from './host.js';
+import { cgroupPids, thawCgroup } from './light.js';
+import { cleanCgroupsPath, resolvePaths, systemdCgroupPath } from './paths.js';
+import { UNIFIED, type CgroupManager, type LinuxResources } from './types.js';
+import { V1Manager, type V1Dir } from './v1.js';
+import { V2Manager } from './v2.js';
+import { validateResources } from './validate.js';
+
+export type { CgroupManager, LinuxResources } from './types.js';
+
+export interface PlanOptions {
+  /** --systemd-cgroup: cgroupsPath is "slice:prefix:name". */
+  systemd?: boolean;
+  /** The host layout (tests pass a fake one). */
+  host?: CgroupHost;
+}
+
+/** A filesystem driver for the cgroup at `cgroupPath` (absolute, or relative to this process's cgroup) on `host`. */
+export function fsManager(host: CgroupHost, cgroupPath: string): CgroupManager {
+  const paths = resolvePaths(host, cgroupPath);
+  if (host.mode === 'v2') {
+    const h = host.hierarchies.find((x) => x.version === 2)!;
+    return new V2Manager(paths[UNIFIED], h.mountPoint);
+  }
+  const dirs: V1Dir[] = host.hierarchies.map((h) => ({
+    controllers: h.version === 2 ? [UNIFIED] : h.controllers,
+    dir: paths[h.version === 2 ? UNIFIED : h.controllers[0]],
+    mountPoint: h.mountPoint,
+  }));
+  return new V1Manager(dirs);
+}
+
+let warned = false;
+
+/**
+ * The systemd driver. Without a systemd to ask over D-Bus (none runs here), it
+ * places the container where systemd would (the slice and scope paths) and
+ * manages it through the cgroup filesystem, saying so once.
+ */
+export function systemdManager(host: CgroupHost, cgroupsPath: string | undefined, id: string): CgroupManager {
+  const cgroupPath = systemdCgroupPath(cgroupsPath, id);
+  if (!warned) {
+    warned = true;
+    const why = existsSync('/run/systemd/system') ? 'ocirun does not talk to systemd over D-Bus' : 'systemd is not running';
+    warn(`--systemd-cgroup: ${why}; managing ${cgroupPath} through the cgroup filesystem instead`);
+  }
+  return fsManager(host, cgroupPath);
+}
+
+/**
+ * The driver for a new container, after every check that needs no change to
+ * the system: the values of linux.resources, the device rules, and whether
+ * this host has the controllers they need. Throws an OciError naming the field.
+ */
+export function planCgroups(config: Spec, id: string, opts: PlanOptions = {}): { manager: CgroupManager; resources: LinuxResources } {
+  const resources = (config.linux?.resources ?? {}) as unknown;
+  validateResources(resources);
+  emulate(effectiveRules(resources.devices), 'linux.resources.devices', resources.devices?.length ?? 0);
+  const host = opts.host ?? detectHost();
+  const manager = opts.systemd
+    ? systemdManager(host, config.linux?.cgroupsPath, id)
+    : fsManager(host, cleanCgroupsPath(config.linux?.cgroupsPath, id));
+  manager.check(resources);
+  return { manager, resources };
+}
+
+/** The driver for the cgroup directories recorded in a container's state (runc's cgroup_paths). */
+export function managerFromPaths(paths: Record<string, string> | undefined): CgroupManager | null {
+  if (!paths || Object.keys(paths).length === 0) return null;
+  const keys = Object.keys(paths);
+  let host: CgroupHost | undefined;
+  try {
+    host = detectHost();
+  } catch {
+    host = undefined;
+  }
+  const mountPointOf = (dir: string): string => {
+    const h = host?.hierarchies.filter((x) => dir === x.mountPoint || dir.startsWith(`${x.mountPoint}/`)).sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+    return h?.mountPoint ?? path.dirname(dir);
+  };
+  if (keys.length === 1 && keys[0] === UNIFIED) return new V2Manager(paths[UNIFIED], mountPointOf(paths[UNIFIED]));
+  const byDir = new Map<string, string[]>();
+  for (const [controller, dir] of Object.entries(paths)) byDir.set(dir, [...(byDir.get(dir) ?? []), controller]);
+  return new V1Manager([...byDir].map(([dir, controllers]) => ({ controllers, dir, mountPoint: mountPointOf(dir) })));
+}
+
+/** Beside state.json: the cgroup paths, written before the cgroup is made, for a delete that cannot read the state. */
+const RECORD = 'cgroups.json';
+
+export function recordPaths(containerDir: string, paths: Record<string, string>): void {
+  writeFileSync(path.join(containerDir, RECORD), JSON.stringify(paths), { mode: 0o600 });
+}
+
+/**
+ * Removes the cgroup recorded in a container's directory, killing what is
+ * still in it: for a create that died before its state was written, or a
+ * state that is damaged. Never throws (returns the problem instead).
+ */
+export function destroyRecorded(containerDir: string): string | null {
+  let paths: unknown;
+  try {
+    paths = JSON.parse(readFileSync(path.join(containerDir, RECORD), 'utf8'));
+  } catch {
+    return null; // nothing recorded
+  }
+  if (typeof paths !== 'object' || paths === null || Object.values(paths).some((v) => typeof v !== 'string' || !v.startsWith('/'))) {
+    return `${path.join(containerDir, RECORD)} is damaged: its cgroups are left as they are`;
+  }
+  const recorded = paths as Record<string, string>;
+  const deadline = Date.now() + 10_000;
+  for (let pids = cgroupPids(recorded); pids?.length && Date.now() < deadline; pids = cgroupPids(recorded)) {
+    for (const pid of pids) tryKill(pid, 9);
+    thawCgroup(recorded);
+    sleepMs(5);
+  }
+  try {
+    managerFromPaths(recorded)?.destroy();
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}

@@ -1,0 +1,86 @@
+// What runs against a container's cgroup after create: update (new limits,
+// recorded in the state), pause and resume (the freezer), and statistics.
+import { managerFromPaths, type CgroupManager, type LinuxResources } from '../cgroups/index.js';
+import { validateResources } from '../cgroups/validate.js';
+import { OciError, notFound, notRunning } from '../errors.js';
+import { warn } from '../log.js';
+import type { Spec } from '../spec/types.js';
+import { currentStatus, type Status } from '../state/status.js';
+import type { ContainerState, Store } from '../state/store.js';
+
+export interface Live {
+  state: ContainerState;
+  status: Status;
+  cgroups: CgroupManager;
+}
+
+/** A container that exists, has not stopped, and has a cgroup; else the error runc gives. */
+export function liveContainer(store: Store, id: string): Live {
+  const state = store.read(id);
+  if (state === null) throw notFound(id);
+  const status = currentStatus(store, state);
+  if (status === 'stopped') throw notRunning(id);
+  const cgroups = managerFromPaths(state.cgroupPaths);
+  if (!cgroups || !cgroups.exists()) throw new OciError('unsupported', `${id}: the container has no cgroup of its own`);
+  return { state, status, cgroups };
+}
+
+function withLock<T>(store: Store, id: string, fn: () => T): T {
+  const lock = store.lock(id);
+  try {
+    return fn();
+  } finally {
+    lock.release();
+  }
+}
+
+export function pauseContainer(store: Store, id: string): void {
+  withLock(store, id, () => {
+    const { status, cgroups } = liveContainer(store, id);
+    if (status !== 'running' && status !== 'created') throw notRunning(id);
+    cgroups.freeze();
+  });
+}
+
+export function resumeContainer(store: Store, id: string): void {
+  withLock(store, id, () => {
+    const { status, cgroups } = liveContainer(store, id);
+    if (status !== 'paused') throw new OciError('wrong-state', `${id}: container not paused`);
+    cgroups.thaw();
+  });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The update applied on top of what was there: objects merge, lists and values replace. */
+export function mergeResources(base: unknown, update: unknown): unknown {
+  if (!isObject(base) || !isObject(update)) return update;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(update)) out[k] = v === undefined ? base[k] : mergeResources(base[k], v);
+  return out;
+}
+
+/**
+ * Changes the limits of a created, running or paused container and records
+ * them in its state (config.linux.resources), as `runc update` does. Device
+ * rules stay as they were: rewriting them would briefly deny every device.
+ */
+export function updateContainer(store: Store, id: string, resources: unknown): LinuxResources {
+  return withLock(store, id, () => {
+    const { state, cgroups } = liveContainer(store, id);
+    validateResources(resources);
+    const config = (state.config ?? {}) as Spec;
+    const before = (config.linux?.resources ?? {}) as LinuxResources;
+    const { devices, ...rest } = resources;
+    if (devices !== undefined && JSON.stringify(devices) !== JSON.stringify(before.devices)) {
+      warn(`${id}: linux.resources.devices cannot be changed by update; the device rules stay as they are`);
+    }
+    cgroups.set(rest, { update: true });
+    const merged = mergeResources(before, rest) as LinuxResources;
+    const next: ContainerState = { ...state, config: { ...config, linux: { ...(config.linux ?? {}), resources: merged } } };
+    store.write(next);
+    return merged;
+  });
+}
