@@ -4,6 +4,7 @@ import type { Globals } from '../main.js';
 import { CAPABILITY_NAMES } from '../linux/capabilities.js';
 import { KNOWN_MOUNT_OPTIONS } from '../linux/mount-options.js';
 import { NAMESPACES } from '../linux/namespaces.js';
+import { seccompFeatures } from '../seccomp/features.js';
 import { SPEC_VERSION } from '../spec/default-spec.js';
 import { writeOut } from './options.js';
 import packageJson from '../../package.json' with { type: 'json' };
@@ -17,11 +18,11 @@ export function features() {
     linux: {
       namespaces: Object.keys(NAMESPACES).sort(),
       capabilities: [...CAPABILITY_NAMES],
-      cgroup: { v1: false, v2: false, systemd: false, systemdUser: false, rdma: false },
-      seccomp: { enabled: false },
-      apparmor: { enabled: false },
-      selinux: { enabled: false },
-      intelRdt: { enabled: false },
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+      seccomp: seccompFeatures(),
+      apparmor: { enabled: true },
+      selinux: { enabled: true },
+      intelRdt: { enabled: true },
       mountExtensions: { idmap: { enabled: false } },
     },
     annotations: {

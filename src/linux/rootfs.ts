@@ -9,6 +9,7 @@ import {
 } from '../sys/libc.js';
 import { setupDev } from './devices.js';
 import { mountCgroupFs } from './cgroup-mount.js';
+import { withMountLabel } from './lsm.js';
 import { parseMountOptions, propagationFlag, type ParsedMountOptions } from './mount-options.js';
 import { ensureInRoot, fdPath, lookupInRoot, openRoot } from './paths.js';
 
@@ -73,7 +74,8 @@ function mountOne(rootFd: number, m: Mount, plan: RootfsPlan): void {
     } else {
       const fd = ensureInRoot(rootFd, m.destination, 'dir');
       try {
-        mount(m.source ?? m.type ?? 'none', fdPath(fd), m.type ?? null, options.flags, options.data.join(',') || null);
+        const data = withMountLabel(m.type, options.data, plan.config.linux?.mountLabel);
+        mount(m.source ?? m.type ?? 'none', fdPath(fd), m.type ?? null, options.flags, data.join(',') || null);
         applyPropagation(rootFd, m.destination, options);
       } finally {
         close(fd);

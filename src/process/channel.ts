@@ -10,6 +10,8 @@ export type Message =
   | { type: 'need-maps' }
   | { type: 'init-pid'; pid: number }
   | { type: 'ready' }
+  /** Followed by one packet carrying the seccomp notify fd (SCM_RIGHTS). */
+  | { type: 'seccomp-notify-fd' }
   | { type: 'error'; message: string };
 
 export class Channel {

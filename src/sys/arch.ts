@@ -1,8 +1,14 @@
 // System call numbers for calls glibc has no wrapper for. The numbers differ
 // per architecture (asm/unistd_64.h on x86_64, asm-generic/unistd.h on arm64).
 const tables = {
-  x64: { pivot_root: 155, capget: 125, capset: 126, clone3: 435, close_range: 436, openat2: 437 },
-  arm64: { pivot_root: 41, capget: 90, capset: 91, clone3: 435, close_range: 436, openat2: 437 },
+  x64: {
+    pivot_root: 155, capget: 125, capset: 126, clone3: 435, close_range: 436, openat2: 437,
+    ioprio_set: 251, sched_setattr: 314, keyctl: 250,
+  },
+  arm64: {
+    pivot_root: 41, capget: 90, capset: 91, clone3: 435, close_range: 436, openat2: 437,
+    ioprio_set: 30, sched_setattr: 274, keyctl: 219,
+  },
 } as const;
 
 function tableFor(arch: string) {

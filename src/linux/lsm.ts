@@ -1,0 +1,96 @@
+// Linux security modules: the AppArmor profile (process.apparmorProfile) and
+// SELinux labels (process.selinuxLabel, linux.mountLabel). Both process
+// labels are requested for the next execve(2) through /proc/self/attr, so the
+// runtime's own remaining steps keep running unconfined. Asking for a label
+// the host cannot apply is an error at create time, never silently ignored.
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { ConfigProblem } from '../spec/validate.js';
+import type { Process } from '../spec/types.js';
+
+const APPARMOR_ENABLED = '/sys/module/apparmor/parameters/enabled';
+
+export function apparmorEnabled(): boolean {
+  try {
+    return readFileSync(APPARMOR_ENABLED, 'utf8').trim() === 'Y';
+  } catch {
+    return false;
+  }
+}
+
+/** SELinux is usable when selinuxfs is mounted (normally on /sys/fs/selinux). */
+export function selinuxEnabled(): boolean {
+  return mountedFilesystemTypes().has('selinuxfs');
+}
+
+function mountedFilesystemTypes(): Set<string> {
+  try {
+    return new Set(
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .map((line) => line.split(' - ')[1]?.split(' ')[0])
+        .filter((type): type is string => Boolean(type)),
+    );
+  } catch {
+    return new Set();
+  }
+}
+
+/** Labels requested on a host without the module that applies them. */
+export function checkLsmSupport(processSpec: Process | undefined, base: string, mountLabel: string | undefined): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (processSpec?.apparmorProfile && !apparmorEnabled()) {
+    problems.push({
+      pointer: `${base}/apparmorProfile`,
+      message: `AppArmor is not enabled on this host (${APPARMOR_ENABLED} is not "Y"): cannot apply profile ${JSON.stringify(processSpec.apparmorProfile)}`,
+    });
+  }
+  const selinux: [string, string | undefined][] = [
+    [`${base}/selinuxLabel`, processSpec?.selinuxLabel],
+    ['/linux/mountLabel', mountLabel],
+  ];
+  for (const [pointer, label] of selinux) {
+    if (label && !selinuxEnabled()) {
+      problems.push({ pointer, message: `SELinux is not enabled on this host (no selinuxfs mounted): cannot apply label ${JSON.stringify(label)}` });
+    }
+  }
+  return problems;
+}
+
+/** In the init, after the root filesystem is final: labels for the coming execve. */
+export function applyLsmLabels(processSpec: Process): void {
+  if (processSpec.apparmorProfile) applyAppArmorProfile(processSpec.apparmorProfile);
+  if (processSpec.selinuxLabel) {
+    writeAttr(['/proc/thread-self/attr/exec', '/proc/self/attr/exec'], processSpec.selinuxLabel, 'process.selinuxLabel');
+  }
+}
+
+/** AppArmor's own attr directory (Linux 5.8+) first: /proc/self/attr/exec may belong to another LSM. */
+function applyAppArmorProfile(profile: string): void {
+  writeAttr(['/proc/self/attr/apparmor/exec', '/proc/self/attr/exec'], `exec ${profile}`, 'process.apparmorProfile');
+}
+
+function writeAttr(files: string[], value: string, field: string): void {
+  let lastCode = '';
+  for (const file of files) {
+    try {
+      writeFileSync(file, value);
+      return;
+    } catch (err) {
+      lastCode = (err as NodeJS.ErrnoException).code ?? String(err);
+      if (lastCode !== 'ENOENT') {
+        throw new Error(`${field}: cannot write ${JSON.stringify(value)} to ${file}: ${lastCode}`);
+      }
+    }
+  }
+  throw new Error(`${field}: none of ${files.join(', ')} exists (is /proc mounted in the container?): ${lastCode}`);
+}
+
+/** Filesystems whose mounts take the SELinux context= option (runc leaves out proc, sysfs, mqueue, cgroups). */
+const UNLABELLED_TYPES = new Set(['proc', 'sysfs', 'mqueue', 'cgroup', 'cgroup2', 'bind']);
+
+/** mount(2) data with linux.mountLabel added, for a filesystem mount (not a bind). */
+export function withMountLabel(type: string | undefined, data: string[], mountLabel: string | undefined): string[] {
+  if (!mountLabel || (type !== undefined && UNLABELLED_TYPES.has(type))) return data;
+  if (data.some((option) => option.startsWith('context='))) return data;
+  return [...data, `context="${mountLabel}"`];
+}
