@@ -2,7 +2,11 @@
 // id, spawn the init, and record the state.
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { planCgroups, recordPaths, type CgroupManager } from '../cgroups/index.js';
 import { OciError } from '../errors.js';
+import { warn } from '../log.js';
+import { joinIntelRdt, leaveIntelRdt } from '../linux/intel-rdt.js';
+import { prepareSecurity, releaseSecurity } from '../process/security.js';
 import { spawnInit } from '../process/spawn.js';
 import { SPEC_VERSION } from '../spec/default-spec.js';
 import { loadBundle } from '../spec/load.js';
@@ -18,6 +22,8 @@ export interface CreateOptions {
   noPivot: boolean;
   noNewKeyring: boolean;
   preserveFds: number;
+  /** --systemd-cgroup: linux.cgroupsPath is "slice:prefix:name". */
+  systemdCgroup?: boolean;
 }
 
 export interface Created {
@@ -35,6 +41,10 @@ export function createContainer(store: Store, opts: CreateOptions): Created {
   if (config.process?.terminal && !opts.consoleSocket) {
     throw new OciError('usage', 'process.terminal is true: pass --console-socket, or set process.terminal to false');
   }
+  // seccomp, LSM labels, scheduler...: checked and compiled before anything exists.
+  const security = prepareSecurity(config, config.process!, { mode: 'create', id: opts.id, bundle: bundle.dir, annotations: config.annotations });
+  // The cgroup's place and linux.resources, checked against this host before anything exists.
+  const { manager: cgroups, resources } = planCgroups(config, opts.id, { systemd: opts.systemdCgroup });
   const lock = store.claim(opts.id);
   try {
     const fifoPath = store.fifoPath(opts.id);
@@ -48,22 +58,32 @@ export function createContainer(store: Store, opts: CreateOptions): Created {
       created: new Date().toISOString(),
       owner: '',
       config,
+      cgroupPaths: cgroups.paths,
+      systemdCgroup: opts.systemdCgroup || undefined,
     };
-    const init = spawnInit({
+    // Limits are in force before the init runs anything: it is placed in the cgroup right after the clone.
+    recordPaths(store.dir(opts.id), cgroups.paths); // for a delete that finds no readable state
+    cgroups.create();
+    cgroups.set(resources);
+    const init = spawnCatchingOom(cgroups, () => spawnInit({
       mode: 'create',
       config,
       process: config.process!,
       namespaces: config.linux?.namespaces ?? [],
       consoleSocket: opts.consoleSocket,
+      sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${opts.id}`,
       bundle: bundle.dir,
       rootfs: bundle.rootfs,
       fifoPath,
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
       privateFds: [lock.fd],
+      security,
       onProcess: (pid, initStartTime, ownNamespaces) =>
         store.write({ ...base, status: 'creating', pid, initStartTime, ownNamespaces }),
-    });
+      placeInCgroups: (pid) => cgroups.apply(pid),
+    }));
+    releaseSecurity(security);
     const state: ContainerState = {
       ...base,
       status: 'created',
@@ -72,16 +92,46 @@ export function createContainer(store: Store, opts: CreateOptions): Created {
       ownNamespaces: init.ownNamespaces,
     };
     try {
+      joinIntelRdt(config, opts.id, init.pid);
       store.write(state);
       if (opts.pidFile) writePidFile(opts.pidFile, init.pid);
     } catch (err) {
       tryKill(init.pid, 9);
+      leaveIntelRdt(config, opts.id);
       throw err;
     }
     return { state, lock };
   } catch (err) {
+    removeCreatedCgroups(cgroups);
     store.remove(opts.id);
     lock.release();
+    throw err;
+  }
+}
+
+/** A failed create leaves no cgroup behind (only those it made: a cgroup it found stays). */
+function removeCreatedCgroups(cgroups: CgroupManager): void {
+  try {
+    cgroups.destroy({ onlyCreated: true });
+  } catch (err) {
+    // The create's own error is the one to report; this one only as a warning.
+    warn(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** An init the OOM killer stopped during setup: say that, and what the limit was. */
+function spawnCatchingOom<T>(cgroups: CgroupManager, spawn: () => T): T {
+  try {
+    return spawn();
+  } catch (err) {
+    if (err instanceof OciError && err.code === 'container-init' && cgroups.oomKillCount() > 0) {
+      const limit = cgroups.stats().memory.usage.limit;
+      throw new OciError(
+        'container-init',
+        `the container's init was killed by the OOM killer while setting up the container: linux.resources.memory.limit (${String(limit)} bytes) ` +
+          'is too low for it (see README "Cgroups")',
+      );
+    }
     throw err;
   }
 }

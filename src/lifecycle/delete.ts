@@ -1,5 +1,10 @@
 // delete (runtime-spec runtime.md "Delete"): kill what is left, remove every trace.
+import { destroyRecorded, managerFromPaths } from '../cgroups/index.js';
+import { thawCgroup } from '../cgroups/light.js';
 import { OciError } from '../errors.js';
+import { warn } from '../log.js';
+import { leaveIntelRdt } from '../linux/intel-rdt.js';
+import type { Spec } from '../spec/types.js';
 import { currentStatus } from '../state/status.js';
 import type { ContainerState, Store } from '../state/store.js';
 import { tryKill } from '../sys/libc.js';
@@ -13,6 +18,7 @@ export function killAll(state: ContainerState): void {
     const pids = containerPids(state);
     if (pids.length === 0) return;
     for (const pid of pids) tryKill(pid, 9);
+    thawCgroup(state.cgroupPaths); // frozen processes die only once thawed
     if (Date.now() > deadline) throw new OciError('system', `${state.id}: processes ${pids.join(' ')} did not die after SIGKILL`);
     sleepMs(5);
   }
@@ -35,6 +41,14 @@ export function deleteContainer(store: Store, id: string, force: boolean): void 
     if (state !== null) killAll(state);
     // Without a readable state, an init still waiting for start is found by the FIFO it holds.
     else killFifoHolders(store.fifoPath(id));
+    // Then each cgroup directory goes (rmdir, retried, bounded, while the kernel still counts dead
+    // tasks): those of the state, or without one, those the create recorded (and what is in them).
+    if (state !== null) managerFromPaths(state.cgroupPaths)?.destroy();
+    else {
+      const problem = destroyRecorded(store.dir(id));
+      if (problem) warn(problem);
+    }
+    if (state !== null) leaveIntelRdt(state.config as Spec, id);
     store.remove(id);
   } finally {
     lock.release();

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { OciError, notRunning } from '../errors.js';
 import { hostHierarchies } from '../linux/cgroup-mount.js';
 import { NAMESPACES } from '../linux/namespaces.js';
+import { prepareSecurity, releaseSecurity } from '../process/security.js';
 import { spawnInit } from '../process/spawn.js';
 import type { Process, Spec } from '../spec/types.js';
 import { currentStatus } from '../state/status.js';
@@ -28,8 +29,16 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
     type: ns.type,
     path: `/proc/${state.pid}/ns/${NAMESPACES[ns.type].procName}`,
   }));
+  const security = prepareSecurity(config, opts.process, {
+    mode: 'exec',
+    id: opts.id,
+    bundle: state.bundle,
+    annotations: config.annotations,
+    processSource: { file: 'exec process', pointer: '' },
+  });
   const { pid } = spawnInit({
     mode: 'exec',
+    security,
     config,
     process: opts.process,
     bundle: state.bundle,
@@ -42,6 +51,7 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
     onProcess: () => {},
     placeInCgroups: (child) => joinCgroupsOf(state.pid, child),
   });
+  releaseSecurity(security);
   return { pid, state };
 }
 

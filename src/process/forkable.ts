@@ -1,27 +1,44 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { madvise } from '../sys/libc.js';
+import { clone3, cloneArgs, madvise } from '../sys/libc.js';
 
 const MADV_DOFORK = 11;
 
 /**
+ * clone3 with `flags` from a Node process: returns the child's pid, and 0 in
+ * the child, which runs on with a copy of the JavaScript heap and one thread.
+ */
+export function forkProcess(flags: number, mapsFd?: number): number {
+  const args = cloneArgs(flags);
+  makeMappingsForkable(mapsFd);
+  return clone3(args);
+}
+
+/**
  * V8 marks its heap MADV_DONTFORK, so a child made by fork/clone would start
- * with no JavaScript heap and crash on its first step. Undo that on every
- * mapping right before cloning. Reading /proc/self/maps allocates, which can
- * map new heap pages, hence the second pass.
+ * with no JavaScript heap and crash on its first step. Undo that right before
+ * cloning, over the whole address space at once: madvise(2) applies the
+ * advice to every mapping in the range and only reports ENOMEM for the holes,
+ * so pages V8 maps after /proc/self/maps was read are covered too. The kernel's
+ * special mappings ([vvar]: VM_IO) would stop the walk with EINVAL, so the
+ * range is cut around them.
  */
 export function makeMappingsForkable(mapsFd?: number): void {
-  for (let pass = 0; pass < 2; pass++) {
-    const maps = readMaps(mapsFd);
-    for (const line of maps.split('\n')) {
-      const dash = line.indexOf('-');
-      const space = line.indexOf(' ');
-      if (dash < 0 || space < 0) continue;
-      const start = parseInt(line.slice(0, dash), 16);
-      const end = parseInt(line.slice(dash + 1, space), 16);
-      // [vsyscall] and similar special mappings refuse madvise; that is fine.
-      madvise(start, end - start, MADV_DOFORK);
+  let from = 0;
+  let top = 2 ** 47;
+  for (const line of readMaps(mapsFd).split('\n')) {
+    const dash = line.indexOf('-');
+    const space = line.indexOf(' ');
+    if (dash < 0 || space < 0) continue;
+    const start = parseInt(line.slice(0, dash), 16);
+    const end = parseInt(line.slice(dash + 1, space), 16);
+    if (line.endsWith(']') && /\[(vvar|vvar_vclock|vsyscall)\]$/.test(line)) {
+      if (start > from) madvise(from, start - from, MADV_DOFORK);
+      from = end;
+    } else if (end > top) {
+      top = end;
     }
   }
+  if (top > from) madvise(from, top - from, MADV_DOFORK);
 }
 
 /**

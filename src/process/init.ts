@@ -5,7 +5,7 @@
 import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import type { Process, Spec } from '../spec/types.js';
 import {
-  CLONE, SysError, chdir, clone3, close, closeRange, execve, exit, read, resetSignalDisposition, sethostname,
+  CLONE, SysError, chdir, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, read, resetSignalDisposition, sethostname,
   setdomainname, setCloexec, setresgid, setresuid, setsid, umask, unblockAllSignals, unshare, write, PR, prctl,
 } from '../sys/libc.js';
 import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks } from '../linux/capabilities.js';
@@ -14,9 +14,10 @@ import { applyRlimits } from '../linux/rlimits.js';
 import { setupTerminal } from '../linux/console.js';
 import { buildRootfs, finishRootfs } from '../linux/rootfs.js';
 import { homeFor, switchUser } from '../linux/user.js';
-import { makeMappingsForkable } from './forkable.js';
+import { forkProcess } from './forkable.js';
 import { resolveExecutable } from './exec-path.js';
 import type { Channel } from './channel.js';
+import { applyAfterCredentials, applyBeforeCredentials, applyBeforeExec, type SecurityPlan } from './security.js';
 
 export interface InitContext {
   /** create: set the container up and wait for start; exec: join it and run at once. */
@@ -38,8 +39,12 @@ export interface InitContext {
   consoleSocketFd: number;
   preserveFds: number;
   noPivot: boolean;
+  /** create: the name of the new session keyring; absent with --no-new-keyring. */
+  sessionKeyring?: string;
   /** /proc/self/maps, opened before joining namespaces (for the second fork). */
   mapsFd?: number;
+  /** seccomp compiled by the runtime, and when to load it (see security.ts). */
+  security?: SecurityPlan;
   /** Filled in by setup: what execve gets. */
   executable?: string;
   env?: string[];
@@ -55,6 +60,7 @@ export function runInit(ctx: InitContext): never {
     if (ctx.namespaces.forkAgain) ctx.mapsFd = openSync('/proc/self/maps', 'r');
     expect(ctx, 'go');
     enterNamespaces(ctx);
+    if (ctx.sessionKeyring) joinSessionKeyring(ctx.sessionKeyring);
     if (ctx.mode === 'create') setupContainer(ctx);
     if (ctx.process.terminal) {
       setupTerminal(ctx.consoleSocketFd, ctx.process.consoleSize, ctx.mode === 'create' && ownsMountNamespace(ctx));
@@ -90,8 +96,7 @@ function enterNamespaces(ctx: InitContext): void {
     }
   }
   if (ns.forkAgain) {
-    makeMappingsForkable(ctx.mapsFd);
-    const pid = clone3(0);
+    const pid = forkProcess(0, ctx.mapsFd);
     if (pid > 0) {
       ctx.channel.send({ type: 'init-pid', pid });
       exit(0);
@@ -141,8 +146,10 @@ function prepareProcess(ctx: InitContext): void {
   const env = containerEnv(processSpec);
   ctx.executable = resolveExecutable(processSpec.args![0], env, processSpec.cwd);
   ctx.env = env;
+  applyBeforeCredentials(ctx.config, processSpec, ctx.security, ctx.channel);
   applyCredentials(processSpec);
   umask(processSpec.user?.umask ?? 0o022);
+  applyAfterCredentials(ctx.security, ctx.channel);
 }
 
 function applyCredentials(processSpec: Process): void {
@@ -185,7 +192,9 @@ function waitForStart(ctx: InitContext): void {
 function execProcess(ctx: InitContext): never {
   try {
     const keep = 3 + ctx.preserveFds;
-    closeRange(keep, 0xffffffff);
+    // Close-on-exec rather than closed now: libuv's eventfd is among them, and
+    // V8 may still signal it (write, EBADF, abort) before execve.
+    closeRange(keep, 0xffffffff, CLOSE_RANGE_CLOEXEC);
     for (let fd = 0; fd < keep; fd++) {
       try {
         setCloexec(fd, false);
@@ -194,6 +203,7 @@ function execProcess(ctx: InitContext): never {
       }
     }
     unblockAllSignals();
+    applyBeforeExec(ctx.security);
     execve(ctx.executable!, ctx.process.args!, ctx.env!);
   } catch (err) {
     failAfterReady(err);

@@ -5,12 +5,13 @@
 import { writeFileSync } from 'node:fs';
 import { OciError } from '../errors.js';
 import type { IdMapping, Namespace, Process, Spec } from '../spec/types.js';
-import { CLONE, O, SysError, WNOHANG, clone3, close, connectUnix, open, tryKill, waitpid } from '../sys/libc.js';
+import { CLONE, O, SysError, WNOHANG, close, connectUnix, open, tryKill, waitpid } from '../sys/libc.js';
 import { readProcStat } from '../sys/proc.js';
 import { closeJoins, openJoins, planNamespaces } from '../linux/namespaces.js';
 import { Channel } from './channel.js';
-import { makeMappingsForkable } from './forkable.js';
+import { forkProcess } from './forkable.js';
 import { runInit } from './init.js';
+import { relayNotifyFd, type SecurityPlan } from './security.js';
 
 export interface SpawnOptions {
   mode: 'create' | 'exec';
@@ -30,6 +31,8 @@ export interface SpawnOptions {
   consoleSocket?: string | { fd: number };
   preserveFds: number;
   noPivot: boolean;
+  /** create: name of the container's own session keyring (none with --no-new-keyring). */
+  sessionKeyring?: string;
   /** Runtime fds the init must not inherit past its first step. */
   privateFds: number[];
   /**
@@ -43,6 +46,8 @@ export interface SpawnOptions {
    * namespace it creates is rooted at the container's cgroup.
    */
   placeInCgroups?(pid: number): void;
+  /** seccomp and the rest, prepared by prepareSecurity before the clone. */
+  security?: SecurityPlan;
 }
 
 export interface SpawnedInit {
@@ -62,8 +67,7 @@ export function spawnInit(opts: SpawnOptions): SpawnedInit {
   try {
     if (opts.fifoPath) fds.push((fifoFd = open(opts.fifoPath, O.RDWR | O.CLOEXEC)));
     if (opts.process.terminal) fds.push((consoleSocketFd = connectConsoleSocket(opts.consoleSocket)));
-    makeMappingsForkable();
-    pid = clone3(namespaces.cloneFlags);
+    pid = forkProcess(namespaces.cloneFlags);
   } catch (err) {
     for (const ch of [parent, child]) ch.close();
     for (const fd of fds) close(fd);
@@ -81,10 +85,12 @@ export function spawnInit(opts: SpawnOptions): SpawnedInit {
       channel: child,
       parentChannelFd: parent.fd,
       inheritedFdsToClose: opts.privateFds,
+      sessionKeyring: opts.sessionKeyring,
       fifoFd,
       consoleSocketFd,
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
+      security: opts.security,
     });
   }
   child.close();
@@ -109,6 +115,8 @@ export function spawnInit(opts: SpawnOptions): SpawnedInit {
         initPid = message.pid;
         opts.onProcess(initPid, startTimeOf(initPid), namespaces.own);
         waitpid(pid);
+      } else if (message.type === 'seccomp-notify-fd') {
+        relayNotifyFd(opts.security, parent.fd, initPid);
       }
     }
   } catch (err) {

@@ -361,12 +361,8 @@ export function connectUnix(path: string): number {
 
 // ---- raw system calls without glibc wrappers ----
 
-/**
- * clone3(2) with fork semantics (no new stack): returns the child's pid in the
- * parent and 0 in the child. Namespaces requested here are created even when
- * the caller is multithreaded, unlike unshare(2).
- */
-export function clone3(flags: number, cgroupFd = -1): number {
+/** clone3's struct clone_args (88 bytes, with the cgroup field), built ahead of the call. */
+export function cloneArgs(flags: number, cgroupFd = -1): Buffer {
   const args = Buffer.alloc(88);
   let cloneFlags = BigInt(flags);
   if (cgroupFd >= 0) {
@@ -375,15 +371,42 @@ export function clone3(flags: number, cgroupFd = -1): number {
   }
   args.writeBigUInt64LE(cloneFlags, 0);
   args.writeBigUInt64LE(BigInt(SIGCHLD), 32); // exit_signal
-  return check(f.syscall(SYS.clone3, 'void *', args, 'size_t', args.length), 'clone3');
+  return args;
+}
+
+// A fixed prototype: a variadic koffi call allocates JavaScript objects, and
+// nothing may be allocated between making the heap forkable and the clone.
+const clone3Call = libc.func('syscall', 'long', ['long', 'void *', 'size_t']);
+
+/**
+ * clone3(2) with fork semantics (no new stack): returns the child's pid in the
+ * parent and 0 in the child. Namespaces requested here are created even when
+ * the caller is multithreaded, unlike unshare(2). Use forkProcess, which makes
+ * the heap forkable right before.
+ */
+export function clone3(args: Buffer): number {
+  const pid = clone3Call(SYS.clone3, args, 88) as number;
+  if (pid === -1) throw new SysError('clone3', koffi.errno());
+  return pid;
+}
+
+/**
+ * keyctl(KEYCTL_JOIN_SESSION_KEYRING): a new session keyring, so the container
+ * does not share the caller's keys (keyrings(7)). Kernels without keyrings
+ * answer ENOSYS, which is not an error here (runc ignores it too).
+ */
+export function joinSessionKeyring(name: string): void {
+  const r = Number(f.syscall(SYS.keyctl, 'int', 1, 'const char *', name));
+  if (r === -1 && koffi.errno() !== osConstants.errno.ENOSYS) throw new SysError('keyctl', koffi.errno(), 'join session keyring');
 }
 
 export function pivotRoot(newRoot: string, putOld: string): void {
   check(f.syscall(SYS.pivot_root, 'const char *', newRoot, 'const char *', putOld), 'pivot_root', newRoot);
 }
 
-export function closeRange(first: number, last: number): void {
-  check(f.syscall(SYS.close_range, 'unsigned int', first, 'unsigned int', last, 'unsigned int', 0), 'close_range');
+export const CLOSE_RANGE_CLOEXEC = 4;
+export function closeRange(first: number, last: number, flags = 0): void {
+  check(f.syscall(SYS.close_range, 'unsigned int', first, 'unsigned int', last, 'unsigned int', flags), 'close_range');
 }
 
 /** openat2(2); ENOSYS on kernels before 5.6. */
@@ -419,6 +442,22 @@ export function capset(sets: CapSets): void {
   data.writeUInt32LE(hi(sets.permitted), 16);
   data.writeUInt32LE(hi(sets.inheritable), 20);
   check(f.syscall(SYS.capset, 'void *', header, 'void *', data), 'capset');
+}
+
+// ---- process attributes: execution domain, I/O priority, scheduling ----
+
+const personalityFn = libc.func('int personality(unsigned long persona)');
+/** personality(2); returns the previous persona. */
+export function personality(persona: number): number {
+  return check(personalityFn(persona), 'personality', `0x${persona.toString(16)}`);
+}
+/** ioprio_set(2) (IOPRIO_WHO_PROCESS = 1, who 0 = the caller). */
+export function ioprioSet(which: number, who: number, ioprio: number): void {
+  check(f.syscall(SYS.ioprio_set, 'int', which, 'int', who, 'int', ioprio), 'ioprio_set');
+}
+/** sched_setattr(2) with a struct sched_attr already laid out in `attr`. */
+export function schedSetattr(pid: number, attr: Buffer, flags = 0): void {
+  check(f.syscall(SYS.sched_setattr, 'int', pid, 'void *', attr, 'unsigned int', flags), 'sched_setattr');
 }
 
 export { koffi, libc };

@@ -1,7 +1,7 @@
 // What engines (containerd's shim, podman) rely on: exec, the console socket,
 // JSON logs, --preserve-fds, features. Each test would fail if the contract broke.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -71,6 +71,27 @@ describe.skipIf(!isRoot)('exec', () => {
     expect(r.stderr).toBe(`ocirun: ${id}: container not running\n`);
     expect(rt.run(['exec', 'nope', 'true']).stderr).toBe('ocirun: nope: container does not exist\n');
     rt.ok(['delete', id]);
+  });
+});
+
+describe.skipIf(!isRoot)('run in the foreground', () => {
+  it('forwards SIGTERM, SIGINT and SIGHUP to the container and exits with its status', async () => {
+    const outbox = rt.scratchPath(`signals-${uniqueId()}`);
+    mkdirSync(outbox);
+    const bundle = makeBundle({
+      args: ['sh', '-c', 'trap "exit 11" TERM; trap "exit 12" INT; trap "exit 13" HUP; touch /out/ready; while true; do sleep 0.05; done'],
+      mutate: (c) => c.mounts.push({ destination: '/out', type: 'bind', source: outbox, options: ['rbind'] }),
+    });
+    bundles.push(bundle);
+    for (const [signal, code] of [['SIGTERM', 11], ['SIGINT', 12], ['SIGHUP', 13]] as const) {
+      rmSync(path.join(outbox, 'ready'), { force: true });
+      const child = spawn(OCIRUN_BIN, ['--root', rt.root, 'run', '--bundle', bundle.dir, uniqueId()], { stdio: 'ignore' });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      waitFor(() => existsSync(path.join(outbox, 'ready')), 'the traps');
+      child.kill(signal);
+      expect(await exited, signal).toBe(code);
+    }
+    expect(rt.containerIds()).toEqual([]);
   });
 });
 

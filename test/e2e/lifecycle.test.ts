@@ -4,31 +4,19 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  Runtime, hostMountsMentioning, isRoot, makeBundle, processAlive, processesMentioning, sleep, uniqueId, waitFor, type Bundle,
+  bundleWithOutbox, Runtime, hostMountsMentioning, isRoot, makeBundle, processAlive, processesMentioning, sleep, uniqueId, waitFor, type Bundle,
 } from '../helpers/ocirun.js';
 
 const rt = new Runtime();
 afterAll(() => rt.dispose());
 
-/** A bundle whose process writes markers into a host directory mounted at /out. */
-function bundleWithOutbox(script: string): { bundle: Bundle; outbox: string } {
-  const outbox = rt.scratchPath(`outbox-${uniqueId()}`);
-  mkdirSync(outbox);
-  const bundle = makeBundle({
-    args: ['sh', '-c', script],
-    mutate: (c) => {
-      c.mounts.push({ destination: '/out', type: 'bind', source: outbox, options: ['rbind', 'rw'] });
-    },
-  });
-  return { bundle, outbox };
-}
 
 
 
 
 describe.skipIf(!isRoot)('lifecycle', () => {
   it('create leaves the init waiting, start runs the process, exit makes it stopped, delete removes every trace', () => {
-    const { bundle, outbox } = bundleWithOutbox('echo started > /out/marker; while [ ! -e /out/stop ]; do sleep 0.05; done');
+    const { bundle, outbox } = bundleWithOutbox(rt, 'echo started > /out/marker; while [ ! -e /out/stop ]; do sleep 0.05; done');
     const id = uniqueId();
     const pidFile = rt.scratchPath(`${id}.pid`);
     try {
@@ -58,7 +46,7 @@ describe.skipIf(!isRoot)('lifecycle', () => {
   });
 
   it('kill accepts names with and without SIG, and numbers', () => {
-    const { bundle, outbox } = bundleWithOutbox(
+    const { bundle, outbox } = bundleWithOutbox(rt, 
       'trap "echo usr1 >> /out/signals" USR1; trap "echo hup >> /out/signals" HUP; trap "echo term >> /out/signals; exit 0" TERM; ' +
         'echo ready > /out/ready; while true; do sleep 0.05; done',
     );
@@ -84,7 +72,7 @@ describe.skipIf(!isRoot)('lifecycle', () => {
   });
 
   it('kill with no signal sends SIGTERM, and KILL stops a process that ignores it', () => {
-    const { bundle, outbox } = bundleWithOutbox('trap "" TERM; echo ready > /out/ready; while true; do sleep 0.05; done');
+    const { bundle, outbox } = bundleWithOutbox(rt, 'trap "" TERM; echo ready > /out/ready; while true; do sleep 0.05; done');
     const id = uniqueId();
     try {
       rt.ok(['run', '-d', '--bundle', bundle.dir, id]);
@@ -101,7 +89,7 @@ describe.skipIf(!isRoot)('lifecycle', () => {
   });
 
   it('kill --all signals every process of the container', () => {
-    const { bundle, outbox } = bundleWithOutbox('sleep 1000 & sleep 1000 & echo ready > /out/ready; wait');
+    const { bundle, outbox } = bundleWithOutbox(rt, 'sleep 1000 & sleep 1000 & echo ready > /out/ready; wait');
     const id = uniqueId();
     try {
       rt.ok(['run', '-d', '--bundle', bundle.dir, id]);
@@ -117,7 +105,7 @@ describe.skipIf(!isRoot)('lifecycle', () => {
   });
 
   it('every call in the wrong state fails with one clear line and changes nothing', () => {
-    const { bundle, outbox } = bundleWithOutbox('echo ready > /out/ready; sleep 1000');
+    const { bundle, outbox } = bundleWithOutbox(rt, 'echo ready > /out/ready; sleep 1000');
     const id = uniqueId();
     try {
       rt.ok(['create', '--bundle', bundle.dir, id]);
@@ -226,6 +214,23 @@ describe.skipIf(!isRoot)('lifecycle', () => {
       rt.ok(['delete', '-f', a]);
       rt.ok(['delete', '-f', b]);
       expect(JSON.parse(rt.ok(['list', '-f', 'json']).stdout)).toEqual([]);
+    } finally {
+      bundle.cleanup();
+    }
+  });
+
+  it('a created container has its own session keyring, unless --no-new-keyring', () => {
+    const bundle = makeBundle({ args: ['true'] });
+    const own = uniqueId('keys');
+    const shared = uniqueId('keys');
+    try {
+      rt.ok(['create', '--bundle', bundle.dir, own]);
+      rt.ok(['create', '--no-new-keyring', '--bundle', bundle.dir, shared]);
+      const keys = readFileSync('/proc/keys', 'utf8');
+      expect(keys).toContain(`_ses.${own}:`);
+      expect(keys).not.toContain(`_ses.${shared}`);
+      rt.ok(['delete', own]);
+      rt.ok(['delete', shared]);
     } finally {
       bundle.cleanup();
     }

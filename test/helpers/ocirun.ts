@@ -2,7 +2,7 @@
 // detached container inherits the caller's stdio and would keep a pipe open,
 // so a test waiting for EOF would hang.
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OCIRUN_BIN, makeBundle, type Bundle, type BundleConfig } from '../../fixtures/bundle.mjs';
@@ -137,6 +137,34 @@ export function waitFor(predicate: () => boolean, what: string, timeoutMs = 5000
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     sleep(20);
   }
+}
+
+/**
+ * A bundle whose process can write markers into a host directory mounted at
+ * /out: how tests watch a detached container. `out(name)` reads one ('' if absent).
+ */
+export function bundleWithOutbox(
+  rt: Runtime,
+  script: string,
+  mutate?: (c: BundleConfig) => void,
+): { bundle: Bundle; outbox: string; out: (name: string) => string } {
+  const outbox = rt.scratchPath(`outbox-${uniqueId()}`);
+  mkdirSync(outbox);
+  const bundle = makeBundle({
+    args: ['sh', '-c', script],
+    mutate: (c) => {
+      c.mounts.push({ destination: '/out', type: 'bind', source: outbox, options: ['rbind', 'rw'] });
+      mutate?.(c);
+    },
+  });
+  const out = (name: string) => {
+    try {
+      return readFileSync(path.join(outbox, name), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  return { bundle, outbox, out };
 }
 
 export { makeBundle, type Bundle, type BundleConfig };
