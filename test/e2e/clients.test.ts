@@ -51,15 +51,24 @@ function removeTask(id: string): void {
   ctr(['container', 'delete', id]);
 }
 
+/** rmdir, deepest first, of the named cgroups in every hierarchy; busy ones stay. */
 function removeEmptyCgroups(names: string[]): void {
-  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
-    for (const name of names) {
-      try {
-        rmdirSync(path.join('/sys/fs/cgroup', hierarchy, name));
-      } catch {
-        // absent, or not empty: not ours to force
-      }
+  const removeTree = (dir: string) => {
+    let children: string[] = [];
+    try {
+      children = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch {
+      return; // absent
     }
+    for (const child of children) removeTree(path.join(dir, child));
+    try {
+      rmdirSync(dir);
+    } catch {
+      // still has processes: not ours to force
+    }
+  };
+  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+    for (const name of names) removeTree(path.join('/sys/fs/cgroup', hierarchy, name));
   }
 }
 
