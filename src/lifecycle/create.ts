@@ -8,6 +8,7 @@ import { warn } from '../log.js';
 import { joinIntelRdt, leaveIntelRdt } from '../linux/intel-rdt.js';
 import { prepareSecurity, releaseSecurity } from '../process/security.js';
 import { spawnInit } from '../process/spawn.js';
+import type { Process } from '../spec/types.js';
 import { SPEC_VERSION } from '../spec/default-spec.js';
 import { loadBundle } from '../spec/load.js';
 import type { ContainerLock, ContainerState, Store } from '../state/store.js';
@@ -65,17 +66,18 @@ export function createContainer(store: Store, opts: CreateOptions): Created {
     recordPaths(store.dir(opts.id), cgroups.paths); // for a delete that finds no readable state
     cgroups.create();
     cgroups.set(resources);
+    const activation = socketActivation(config.process!, opts.preserveFds);
     const init = spawnCatchingOom(cgroups, () => spawnInit({
       mode: 'create',
       config,
-      process: config.process!,
+      process: activation.process,
       namespaces: config.linux?.namespaces ?? [],
       consoleSocket: opts.consoleSocket,
       sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${opts.id}`,
       bundle: bundle.dir,
       rootfs: bundle.rootfs,
       fifoPath,
-      preserveFds: opts.preserveFds,
+      preserveFds: activation.preserveFds,
       noPivot: opts.noPivot,
       privateFds: [lock.fd],
       security,
@@ -142,4 +144,20 @@ export function writePidFile(file: string, pid: number): void {
   const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}`);
   writeFileSync(temp, String(pid), { mode: 0o644 });
   renameSync(temp, target);
+}
+
+/**
+ * systemd socket activation (sd_listen_fds(3)), as runc does: with LISTEN_FDS
+ * in the runtime's environment, fds 3.. are the listening sockets; they are
+ * passed on ahead of the --preserve-fds ones, and the container's init (pid 1
+ * of its namespace) is told so through its own LISTEN_FDS and LISTEN_PID.
+ */
+export function socketActivation(processSpec: Process, preserveFds: number): { process: Process; preserveFds: number } {
+  const listenFds = Number(process.env.LISTEN_FDS ?? 0);
+  if (!Number.isSafeInteger(listenFds) || listenFds <= 0) return { process: processSpec, preserveFds };
+  const env = (processSpec.env ?? []).filter((e) => !e.startsWith('LISTEN_FDS=') && !e.startsWith('LISTEN_PID='));
+  return {
+    process: { ...processSpec, env: [...env, `LISTEN_FDS=${listenFds}`, 'LISTEN_PID=1'] },
+    preserveFds: listenFds + preserveFds,
+  };
 }

@@ -186,6 +186,27 @@ describe.skipIf(!isRoot)('file descriptors', () => {
   });
 });
 
+describe.skipIf(!isRoot)('socket activation', () => {
+  it('LISTEN_FDS passes fds 3.. ahead of --preserve-fds and tells the container', () => {
+    const bundle = makeBundle({ args: ['sh', '-c', 'echo "$LISTEN_FDS $LISTEN_PID"; echo listen >&3; echo preserved >&4'] });
+    bundles.push(bundle);
+    const [listenFile, preservedFile, out] = ['listen.txt', 'preserved.txt', 'activation-out.txt'].map((n) => rt.scratchPath(n));
+    const fds = [openSync(listenFile, 'w'), openSync(preservedFile, 'w'), openSync(out, 'w')];
+    try {
+      const r = spawnSync(OCIRUN_BIN, ['--root', rt.root, 'run', '--preserve-fds', '1', '--bundle', bundle.dir, uniqueId()], {
+        stdio: ['ignore', fds[2], 'inherit', fds[0], fds[1]],
+        env: { ...process.env, LISTEN_FDS: '1', LISTEN_PID: String(process.pid) },
+      });
+      expect(r.status).toBe(0);
+      expect(readFileSync(out, 'utf8')).toBe('1 1\n');
+      expect(readFileSync(listenFile, 'utf8')).toBe('listen\n');
+      expect(readFileSync(preservedFile, 'utf8')).toBe('preserved\n');
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
+  });
+});
+
 describe('features', () => {
   it('prints the runtime-spec features document', () => {
     const r = spawnSync(OCIRUN_BIN, ['features'], { encoding: 'utf8' });
