@@ -56,7 +56,28 @@ export interface SpawnedInit {
   ownNamespaces: string[];
 }
 
+/** The cloned child crashed (SIGSEGV/SIGBUS) before it said anything: nothing was set up yet. */
+class CrashedBeforeStart extends Error {}
+
+/**
+ * Spawns the init. A child that crashes on its very first steps (a V8 heap
+ * page the fork did not copy: rare, seen about once in a few hundred creates
+ * under load) has done nothing yet, so it is simply cloned again, twice at
+ * most. Not with a terminal: the console socket's peer takes one connection.
+ */
 export function spawnInit(opts: SpawnOptions): SpawnedInit {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return spawnOnce(opts);
+    } catch (err) {
+      if (!(err instanceof CrashedBeforeStart) || attempt >= 2 || opts.process.terminal) {
+        throw err instanceof CrashedBeforeStart ? new OciError('container-init', `container init: ${err.message}`) : err;
+      }
+    }
+  }
+}
+
+function spawnOnce(opts: SpawnOptions): SpawnedInit {
   const namespaces = planNamespaces(opts.namespaces);
   openJoins(namespaces);
   const fds: number[] = [];
@@ -98,41 +119,54 @@ export function spawnInit(opts: SpawnOptions): SpawnedInit {
   closeJoins(namespaces);
 
   let initPid = pid;
+  let heard = false;
   try {
     opts.onProcess(pid, startTimeOf(pid), namespaces.own);
     if (namespaces.cloneFlags & CLONE.NEWUSER) writeIdMaps(pid, opts.config);
     opts.placeInCgroups?.(pid);
     parent.send({ type: 'go' });
-    for (;;) {
+    // With a second fork, the init may report 'ready' before its parent has
+    // reported the init's pid: wait for both.
+    let ready = false;
+    let initKnown = !namespaces.forkAgain;
+    while (!(ready && initKnown)) {
       const message = parent.receive();
-      if (message === null) throw initDied(pid);
-      if (message.type === 'ready') break;
-      if (message.type === 'error') throw new OciError('container-init', `container init: ${message.message}`);
-      if (message.type === 'need-maps') {
+      if (message === null) throw initDied(initPid, pid);
+      heard = true;
+      if (message.type === 'ready') ready = true;
+      else if (message.type === 'error') throw new OciError('container-init', `container init: ${message.message}`);
+      else if (message.type === 'need-maps') {
         writeIdMaps(pid, opts.config);
         parent.send({ type: 'ok' });
       } else if (message.type === 'init-pid') {
         initPid = message.pid;
-        opts.onProcess(initPid, startTimeOf(initPid), namespaces.own);
+        initKnown = true;
+        // An exec'd process may be done (and reaped) by now; an init waits for start.
+        const startTime = readProcStat(initPid)?.startTime ?? (opts.mode === 'exec' ? 0 : startTimeOf(initPid));
+        opts.onProcess(initPid, startTime, namespaces.own);
         waitpid(pid);
       } else if (message.type === 'seccomp-notify-fd') {
         relayNotifyFd(opts.security, parent.fd, initPid);
       }
     }
   } catch (err) {
+    const crash = heard ? 0 : crashSignal(pid);
     killAndReap(initPid, pid);
+    if (crash) throw new CrashedBeforeStart(`the cloned child was killed by signal ${crash} before it started`);
     throw err;
   } finally {
     parent.close();
   }
   const stat = readProcStat(initPid);
-  if (stat === null) throw initDied(initPid);
-  return { pid: initPid, startTime: stat.startTime, ownNamespaces: namespaces.own };
+  // An exec'd process may already have run and been reaped by a subreaper
+  // (containerd's shim): that is its result, not a failure to start it.
+  if (stat === null && opts.mode === 'create') throw initDied(initPid, pid);
+  return { pid: initPid, startTime: stat?.startTime ?? 0, ownNamespaces: namespaces.own };
 }
 
 function startTimeOf(pid: number): number {
   const stat = readProcStat(pid);
-  if (stat === null) throw initDied(pid);
+  if (stat === null) throw initDied(pid, pid);
   return stat.startTime;
 }
 
@@ -146,9 +180,32 @@ function connectConsoleSocket(path: string | { fd: number } | undefined): number
   }
 }
 
-function initDied(pid: number): OciError {
-  const [reaped, status] = waitpid(pid, WNOHANG);
-  const how = reaped === 0 ? '' : status & 0x7f ? ` (killed by signal ${status & 0x7f})` : ` (exit status ${(status >> 8) & 0xff})`;
+/** SIGSEGV or SIGBUS if the (dead or dying) child was killed by one, else 0. */
+function crashSignal(pid: number): number {
+  try {
+    // A child whose socket end just closed is exiting: give it a moment to become a zombie.
+    for (let i = 0; i < 50; i++) {
+      const [reaped, status] = waitpid(pid, WNOHANG);
+      if (reaped === pid) return (status & 0x7f) === 11 || (status & 0x7f) === 7 ? status & 0x7f : 0;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  } catch {
+    // not our child any more
+  }
+  return 0;
+}
+
+/** The init is gone before it was ready: say how, when it was our child to ask. */
+function initDied(initPid: number, childPid: number): OciError {
+  let how = '';
+  try {
+    const [reaped, status] = waitpid(childPid, WNOHANG);
+    if (reaped !== 0 && initPid === childPid) {
+      how = status & 0x7f ? ` (killed by signal ${status & 0x7f})` : ` (exit status ${(status >> 8) & 0xff})`;
+    }
+  } catch {
+    // already reaped, or re-parented: nothing more to tell
+  }
   return new OciError('container-init', `container init exited before it was ready${how}`);
 }
 

@@ -141,7 +141,11 @@ describe.skipIf(!haveContainerd)('containerd (ctr --runc-binary bin/ocirun)', ()
 
       expect(ctr(['task', 'pause', id]).code).toBe(0);
       expect(taskStatus(id)).toBe('PAUSED');
-      const read = () => Number(ctr(['task', 'exec', '--exec-id', `r${Date.now()}`, id, 'cat', '/tmp/count']).stdout);
+      const read = () => {
+        const r = ctr(['task', 'exec', '--exec-id', `r${Date.now()}`, id, 'cat', '/tmp/count']);
+        expect(r.code, r.stderr).toBe(0);
+        return Number(r.stdout);
+      };
       expect(ctr(['task', 'resume', id]).code).toBe(0);
       expect(taskStatus(id)).toBe('RUNNING');
       const before = read();
