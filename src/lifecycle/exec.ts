@@ -57,8 +57,8 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
 
 /** Puts `pid` in every cgroup `initPid` is in (all v1 hierarchies, or the v2 one). */
 function joinCgroupsOf(initPid: number, pid: number): void {
-  for (const h of hostHierarchies(initPid)) {
-    const procs = path.join(h.hostMountPoint, h.cgroupPath, 'cgroup.procs');
+  for (const h of hostHierarchies(initPid).hierarchies) {
+    const procs = path.join(h.hostDir, 'cgroup.procs');
     try {
       writeFileSync(procs, String(pid));
     } catch (err) {

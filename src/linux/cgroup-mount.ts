@@ -8,51 +8,34 @@ import path from 'node:path';
 import { MS, close, mount, symlinkat } from '../sys/libc.js';
 import type { ParsedMountOptions } from './mount-options.js';
 import { ensureInRoot, fdPath } from './paths.js';
+import { directoryOf, parseHost } from '../cgroups/host.js';
 
-export interface Hierarchy {
+/** A host cgroup hierarchy as the container's /sys/fs/cgroup shows it. */
+export interface MountableHierarchy {
   /** Directory name under /sys/fs/cgroup, e.g. "cpu,cpuacct", "systemd", "unified". */
   name: string;
   fstype: 'cgroup' | 'cgroup2';
   /** mount(2) data selecting the hierarchy, e.g. "cpu,cpuacct" or "none,name=systemd". */
   data: string | null;
-  hostMountPoint: string;
-  /** This process's cgroup inside the hierarchy. */
-  cgroupPath: string;
+  /** The process's own cgroup directory in this hierarchy, on the host. */
+  hostDir: string;
 }
 
 /** The cgroup hierarchies mounted on the host and a process's place in each. */
-export function hostHierarchies(pid: number | 'self' = 'self'): Hierarchy[] {
-  const membership = new Map<string, string>();
-  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n')) {
-    const [, controllers, cgroupPath] = line.split(':');
-    membership.set(controllers, cgroupPath);
-  }
-  const hierarchies: Hierarchy[] = [];
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n')) {
-    const fields = line.split(' ');
-    const sep = fields.indexOf('-');
-    const fstype = fields[sep + 1];
-    const mountPoint = fields[4];
-    if (fstype === 'cgroup2') {
-      const cgroupPath = membership.get('');
-      if (cgroupPath !== undefined) {
-        hierarchies.push({ name: path.basename(mountPoint), fstype, data: null, hostMountPoint: mountPoint, cgroupPath });
-      }
-    } else if (fstype === 'cgroup') {
-      const superOptions = fields[sep + 3].split(',');
-      const key = [...membership.keys()].find((k) => k !== '' && k.split(',').every((c) => superOptions.includes(c)));
-      if (key === undefined) continue;
-      const data = key.startsWith('name=') ? `none,${key}` : key;
-      hierarchies.push({ name: path.basename(mountPoint), fstype, data, hostMountPoint: mountPoint, cgroupPath: membership.get(key)! });
-    }
-  }
-  return hierarchies;
+export function hostHierarchies(pid: number | 'self' = 'self'): { unified: boolean; hierarchies: MountableHierarchy[] } {
+  const host = parseHost(readFileSync('/proc/self/mountinfo', 'utf8'), readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+  const hierarchies = host.hierarchies.map((h) => ({
+    name: path.basename(h.mountPoint),
+    fstype: h.version === 2 ? ('cgroup2' as const) : ('cgroup' as const),
+    data: h.version === 2 ? null : h.controllers.every((c) => c.startsWith('name=')) ? `none,${h.controllers.join(',')}` : h.controllers.join(','),
+    hostDir: directoryOf(h, h.ownCgroup),
+  }));
+  return { unified: host.mode === 'v2', hierarchies };
 }
 
 export function mountCgroupFs(rootFd: number, destination: string, options: ParsedMountOptions, ownNamespace: boolean): void {
-  const hierarchies = hostHierarchies();
+  const { unified, hierarchies } = hostHierarchies();
   const flags = (options.flags & ~(MS.BIND | MS.REC)) | MS.NOSUID | MS.NODEV | MS.NOEXEC;
-  const unified = hierarchies.length === 1 && hierarchies[0].fstype === 'cgroup2';
   if (unified) {
     mountHierarchy(rootFd, destination, hierarchies[0], flags, ownNamespace);
     return;
@@ -80,14 +63,14 @@ export function mountCgroupFs(rootFd: number, destination: string, options: Pars
   }
 }
 
-function mountHierarchy(rootFd: number, destination: string, h: Hierarchy, flags: number, ownNamespace: boolean): void {
+function mountHierarchy(rootFd: number, destination: string, h: MountableHierarchy, flags: number, ownNamespace: boolean): void {
   const fd = ensureInRoot(rootFd, destination, 'dir');
   try {
     if (ownNamespace) {
       mount('cgroup', fdPath(fd), h.fstype, flags, h.data);
       return;
     }
-    mount(path.join(h.hostMountPoint, h.cgroupPath), fdPath(fd), null, MS.BIND | MS.REC, null);
+    mount(h.hostDir, fdPath(fd), null, MS.BIND | MS.REC, null);
   } finally {
     close(fd);
   }
