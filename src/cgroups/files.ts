@@ -6,6 +6,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmdirSync, writeSync, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
+import { sleepMs } from '../sys/proc.js';
 
 export function fileExists(dir: string, file: string): boolean {
   return existsSync(path.join(dir, file));
@@ -116,9 +117,6 @@ export function subdirectories(dir: string): string[] {
   }
 }
 
-function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
 
 /**
  * rmdir(2) of a cgroup and, first, the cgroups under it. The kernel refuses

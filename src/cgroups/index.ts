@@ -7,7 +7,7 @@ import path from 'node:path';
 import { warn } from '../log.js';
 import type { Spec } from '../spec/types.js';
 import { tryKill } from '../sys/libc.js';
-import { sleepMs } from './common.js';
+import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate } from './devices.js';
 import { detectHost, type CgroupHost } from './host.js';
 import { cgroupPids, thawCgroup } from './light.js';

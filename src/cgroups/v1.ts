@@ -6,7 +6,8 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';
-import { int, makeDirs, refuseBusyCgroup, sleepMs } from './common.js';
+import { int, makeDirs, refuseBusyCgroup } from './common.js';
+import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate, v1Writes } from './devices.js';
 import {
   fileExists, procsRecursive, readKeyValues, removeCgroupDir, tryRead, writeFile,

@@ -8,7 +8,8 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
 import { installDeviceFilter } from './bpf.js';
-import { blkioWeightToIoWeight, int, makeDirs, refuseBusyCgroup, sharesToWeight, sleepMs } from './common.js';
+import { blkioWeightToIoWeight, int, makeDirs, refuseBusyCgroup, sharesToWeight } from './common.js';
+import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate, type DeviceState } from './devices.js';
 import {
   fileExists, procsRecursive, readKeyValues, readNumber, removeCgroupDir, tryRead, writeFile,

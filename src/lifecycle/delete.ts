@@ -8,7 +8,7 @@ import type { Spec } from '../spec/types.js';
 import { currentStatus } from '../state/status.js';
 import type { ContainerState, Store } from '../state/store.js';
 import { tryKill } from '../sys/libc.js';
-import { processesHoldingFile } from '../sys/proc.js';
+import { processesHoldingFile, sleepMs } from '../sys/proc.js';
 import { containerPids } from './query.js';
 
 /** Kills everything left of the container and waits (bounded) for it to go. */
@@ -60,6 +60,3 @@ function killFifoHolders(fifo: string): void {
   for (const pid of holders) tryKill(pid, 9);
 }
 
-function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { OciError } from '../errors.js';
 import type { IdMapping, Namespace, Process, Spec } from '../spec/types.js';
 import { CLONE, O, SysError, WNOHANG, close, connectUnix, open, tryKill, waitpid } from '../sys/libc.js';
-import { readProcStat } from '../sys/proc.js';
+import { readProcStat, sleepMs } from '../sys/proc.js';
 import { closeJoins, openJoins, planNamespaces } from '../linux/namespaces.js';
 import { Channel } from './channel.js';
 import { forkProcess } from './forkable.js';
@@ -187,7 +187,7 @@ function crashSignal(pid: number): number {
     for (let i = 0; i < 50; i++) {
       const [reaped, status] = waitpid(pid, WNOHANG);
       if (reaped === pid) return (status & 0x7f) === 11 || (status & 0x7f) === 7 ? status & 0x7f : 0;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      sleepMs(1);
     }
   } catch {
     // not our child any more

@@ -61,3 +61,8 @@ export function processesHoldingFile(file: string): number[] {
     }
   });
 }
+
+/** Blocks this thread for `ms` (a synchronous CLI has nothing else to do meanwhile). */
+export function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
