@@ -8,10 +8,9 @@ import { execInContainer } from '../lifecycle/exec.js';
 import { ConsoleAttach } from '../process/console-attach.js';
 import type { Process, Spec } from '../spec/types.js';
 import { formatProblems, validateConfig } from '../spec/validate.js';
-import { PR, prctl, tryKill, waitpidAsync } from '../sys/libc.js';
+import { PR, prctl } from '../sys/libc.js';
+import { waitForwardingSignals } from '../process/wait.js';
 import { nonNegativeInt, storeFor } from './options.js';
-
-const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
 
 export default async function exec(globals: Globals, args: string[], o: Record<string, unknown>): Promise<number> {
   const store = storeFor(globals);
@@ -33,13 +32,9 @@ export default async function exec(globals: Globals, args: string[], o: Record<s
   if (o.pidFile) writePidFile(String(o.pidFile), pid);
   if (o.detach) return 0;
   attach?.attach();
-  const { constants } = await import('node:os');
-  const forward = (sig: NodeJS.Signals) => tryKill(pid, constants.signals[sig]);
-  for (const sig of FORWARDED) process.on(sig, forward);
-  const status = await waitpidAsync(pid);
-  for (const sig of FORWARDED) process.off(sig, forward);
+  const code = await waitForwardingSignals(pid);
   await attach?.detach();
-  return status & 0x7f ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
+  return code;
 }
 
 /** process.json, checked with the same schema as config.json's process. */

@@ -7,12 +7,11 @@ import type { Globals } from '../main.js';
 import { createContainer } from '../lifecycle/create.js';
 import { deleteContainer } from '../lifecycle/delete.js';
 import { startContainer } from '../lifecycle/start.js';
-import { PR, prctl, tryKill, waitpidAsync } from '../sys/libc.js';
+import { PR, prctl } from '../sys/libc.js';
+import { waitForwardingSignals } from '../process/wait.js';
 import { ConsoleAttach } from '../process/console-attach.js';
 import { createOptions } from './create.js';
 import { storeFor } from './options.js';
-
-const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
 
 export default async function run(globals: Globals, args: string[], o: Record<string, unknown>): Promise<number> {
   const store = storeFor(globals);
@@ -33,14 +32,10 @@ export default async function run(globals: Globals, args: string[], o: Record<st
   lock.release();
   if (o.detach) return 0;
 
-  const { constants } = await import('node:os');
-  const forward = (sig: NodeJS.Signals) => tryKill(state.pid, constants.signals[sig]);
-  for (const sig of FORWARDED) process.on(sig, forward);
-  const status = await waitpidAsync(state.pid);
-  for (const sig of FORWARDED) process.off(sig, forward);
+  const code = await waitForwardingSignals(state.pid);
   await attach?.detach();
   deleteContainer(store, opts.id, true);
-  return status & 0x7f ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
+  return code;
 }
 
 /** A peek at process.terminal; the full validation happens in create. */
