@@ -32,10 +32,11 @@ export interface CapabilityMasks {
 
 /** Unknown names are left out here; validation warns about them. */
 export function toMasks(caps: Capabilities): CapabilityMasks {
+  const last = lastCap();
   const mask = (names: string[] = []) =>
     names.reduce((acc, name) => {
       const bit = CAPABILITY_NAMES.indexOf(name as (typeof CAPABILITY_NAMES)[number]);
-      return bit < 0 || bit > lastCap() ? acc : acc | (1n << BigInt(bit));
+      return bit < 0 || bit > last ? acc : acc | (1n << BigInt(bit));
     }, 0n);
   return {
     bounding: mask(caps.bounding),
