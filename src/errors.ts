@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'wrong-state'
   | 'invalid-signal'
   | 'container-init'
+  | 'hook-failed'
   | 'system'
   | 'state-corrupt'
   | 'unsupported';

@@ -3,14 +3,14 @@ import type { Globals } from '../main.js';
 import { startContainer } from '../lifecycle/start.js';
 import { storeFor } from './options.js';
 
-export default function start(globals: Globals, args: string[]): number {
+export default async function start(globals: Globals, args: string[]): Promise<number> {
   const store = storeFor(globals);
   const [id] = args;
   const lock = store.lock(id);
   try {
     const state = store.read(id);
     if (state === null) throw notFound(id);
-    startContainer(store, id, state);
+    await startContainer(store, id, state);
   } finally {
     lock.release();
   }

@@ -7,6 +7,7 @@ import { OciError } from '../errors.js';
 import { warn } from '../log.js';
 import { joinIntelRdt, leaveIntelRdt } from '../linux/intel-rdt.js';
 import { prepareSecurity, releaseSecurity } from '../process/security.js';
+import { runHooks, runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { spawnInit } from '../process/spawn.js';
 import type { Process } from '../spec/types.js';
 import { SPEC_VERSION } from '../spec/default-spec.js';
@@ -50,6 +51,7 @@ export function createContainer(store: Store, opts: CreateOptions): Created {
   try {
     const fifoPath = store.fifoPath(opts.id);
     mkfifo(fifoPath, 0o600);
+    mkfifo(store.statusFifoPath(opts.id), 0o600);
     const base = {
       ociVersion: SPEC_VERSION,
       id: opts.id,
@@ -77,6 +79,7 @@ export function createContainer(store: Store, opts: CreateOptions): Created {
       bundle: bundle.dir,
       rootfs: bundle.rootfs,
       fifoPath,
+      statusFifoPath: store.statusFifoPath(opts.id),
       preserveFds: activation.preserveFds,
       noPivot: opts.noPivot,
       privateFds: [lock.fd],
@@ -84,6 +87,12 @@ export function createContainer(store: Store, opts: CreateOptions): Created {
       onProcess: (pid, initStartTime, ownNamespaces) =>
         store.write({ ...base, status: 'creating', pid, initStartTime, ownNamespaces }),
       placeInCgroups: (pid) => cgroups.apply(pid),
+      runtimeHooks: (pid) => {
+        const hookState = stateForHooks(base, 'creating', pid);
+        runHooks('prestart', config.hooks, hookState);
+        runHooks('createRuntime', config.hooks, hookState);
+        return hookState;
+      },
     }));
     releaseSecurity(security);
     const state: ContainerState = {
@@ -107,6 +116,10 @@ export function createContainer(store: Store, opts: CreateOptions): Created {
     removeCreatedCgroups(cgroups);
     store.remove(opts.id);
     lock.release();
+    // A failed create hook stops the container and goes on to its end (runtime.md "Lifecycle", steps 12-13).
+    if (err instanceof OciError && err.code === 'hook-failed') {
+      runHooksWarning('poststop', config.hooks, stateForHooks({ id: opts.id, bundle: bundle.dir, annotations: config.annotations }, 'stopped'));
+    }
     throw err;
   }
 }

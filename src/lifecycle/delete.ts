@@ -3,6 +3,7 @@ import { destroyRecorded, managerFromPaths } from '../cgroups/index.js';
 import { thawCgroup } from '../cgroups/light.js';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';
+import { runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { leaveIntelRdt } from '../linux/intel-rdt.js';
 import type { Spec } from '../spec/types.js';
 import { currentStatus } from '../state/status.js';
@@ -50,6 +51,11 @@ export function deleteContainer(store: Store, id: string, force: boolean): void 
     }
     if (state !== null) leaveIntelRdt(state.config as Spec, id);
     store.remove(id);
+    const hooks = (state?.config as Spec | undefined)?.hooks;
+    if (state !== null && hooks?.poststop?.length) {
+      // After the container is gone, before delete returns; a failure is only a warning (config.md "Poststop").
+      runHooksWarning('poststop', hooks, stateForHooks(state, 'stopped', state.pid));
+    }
   } finally {
     lock.release();
   }

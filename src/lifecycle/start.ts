@@ -1,15 +1,55 @@
-// start (runtime-spec runtime.md "Start"): release the waiting init through the exec FIFO.
-import { closeSync, openSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
+// start (runtime-spec runtime.md "Start"): release the waiting init through
+// the exec FIFO, wait until it has become the user's process, then run the
+// poststart hooks.
+import { closeSync, openSync, readSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
 import { OciError } from '../errors.js';
+import type { Spec } from '../spec/types.js';
 import { currentStatus } from '../state/status.js';
 import type { ContainerState, Store } from '../state/store.js';
+import { sleepMs } from '../sys/proc.js';
 
-export function startContainer(store: Store, id: string, state: ContainerState): ContainerState {
+export async function startContainer(store: Store, id: string, state: ContainerState): Promise<ContainerState> {
   const status = currentStatus(store, state);
   if (status !== 'created') {
     throw new OciError('wrong-state', `${id}: cannot start a container that is ${status} (only a created container can be started)`);
   }
-  const fifo = store.fifoPath(id);
+  // Opened before the init is released, so that what it writes there is kept until read.
+  const statusFd = openStatusFifo(store.statusFifoPath(id));
+  try {
+    releaseInit(store.fifoPath(id), id);
+    const failure = statusFd >= 0 ? readUntilExec(statusFd) : '';
+    if (failure) throw new OciError(failure.includes(' hook #') ? 'hook-failed' : 'container-init', failure);
+  } finally {
+    if (statusFd >= 0) {
+      closeSync(statusFd);
+      unlinkSync(store.statusFifoPath(id));
+    }
+  }
+  const started: ContainerState = { ...state, status: 'running' };
+  store.write(started);
+  const hooks = (state.config as Spec | undefined)?.hooks;
+  if (hooks?.poststart?.length) {
+    const { runHooks, stateForHooks } = await import('../hooks/hooks.js');
+    try {
+      runHooks('poststart', hooks, stateForHooks(state, 'running', state.pid));
+    } catch (err) {
+      // runtime.md "Lifecycle" step 9: a failed poststart hook stops the container.
+      process.kill(state.pid, 'SIGKILL');
+      throw err;
+    }
+  }
+  return started;
+}
+
+function openStatusFifo(fifo: string): number {
+  try {
+    return openSync(fifo, fsc.O_RDONLY | fsc.O_NONBLOCK);
+  } catch {
+    return -1; // an init that keeps no status FIFO
+  }
+}
+
+function releaseInit(fifo: string, id: string): void {
   let fd: number;
   try {
     fd = openSync(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK);
@@ -23,7 +63,27 @@ export function startContainer(store: Store, id: string, state: ContainerState):
     closeSync(fd);
   }
   unlinkSync(fifo);
-  const started: ContainerState = { ...state, status: 'running' };
-  store.write(started);
-  return started;
+}
+
+/**
+ * The init holds the status FIFO open for writing, close-on-exec: end of file
+ * means it has exec'd the user's process (or died); anything it wrote before
+ * is why it failed. Polled: the fd is non-blocking so that the open above
+ * could not wait for a writer.
+ */
+function readUntilExec(fd: number): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(4096);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      sleepMs(1);
+      continue;
+    }
+    if (n === 0) return Buffer.concat(chunks).toString().trim();
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
 }

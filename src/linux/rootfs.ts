@@ -20,6 +20,8 @@ export interface RootfsPlan {
   inUserNamespace: boolean;
   newCgroupNamespace: boolean;
   noPivot: boolean;
+  /** Runs with every mount in place, before the switch into the new root (the create hooks). */
+  beforePivot?(): void;
 }
 
 /** Everything up to and including the switch into the new root. */
@@ -37,6 +39,7 @@ export function buildRootfs(plan: RootfsPlan): void {
   } finally {
     close(rootFd);
   }
+  plan.beforePivot?.();
   if (plan.noPivot) moveRoot(rootfs);
   else pivotInto(rootfs);
 }

@@ -2,6 +2,8 @@
 // one JSON message per packet. Both sides read synchronously: the init must
 // never return to Node's event loop (it is a forked copy of the runtime whose
 // helper threads do not exist), and the parent has nothing else to do.
+import type { ErrorCode } from '../errors.js';
+import type { HookState } from '../hooks/hooks.js';
 import { SOCK_CLOEXEC, SOCK_SEQPACKET, close, read, socketpair, write } from '../sys/libc.js';
 
 export type Message =
@@ -12,7 +14,11 @@ export type Message =
   | { type: 'ready' }
   /** Followed by one packet carrying the seccomp notify fd (SCM_RIGHTS). */
   | { type: 'seccomp-notify-fd' }
-  | { type: 'error'; message: string };
+  /** The init's rootfs is mounted, not yet pivoted into: run prestart and createRuntime hooks. */
+  | { type: 'hooks' }
+  /** They ran: the state for the hooks the init runs itself. */
+  | { type: 'hooks-done'; state: HookState }
+  | { type: 'error'; message: string; code?: ErrorCode };
 
 export class Channel {
   constructor(public fd: number) {}

@@ -14,6 +14,8 @@ import { applyRlimits } from '../linux/rlimits.js';
 import { setupTerminal } from '../linux/console.js';
 import { buildRootfs, finishRootfs } from '../linux/rootfs.js';
 import { homeFor, switchUser } from '../linux/user.js';
+import { hasHooks, runHooks, type HookState } from '../hooks/hooks.js';
+import { OciError } from '../errors.js';
 import { forkProcess } from './forkable.js';
 import { resolveExecutable } from './exec-path.js';
 import type { Channel } from './channel.js';
@@ -35,6 +37,8 @@ export interface InitContext {
   inheritedFdsToClose: number[];
   /** create only: blocks until start writes to it. */
   fifoFd: number;
+  /** create only: open for writing until execve; start reads why the init failed from it. */
+  statusFd: number;
   /** A connected console socket when process.terminal is true, else -1. */
   consoleSocketFd: number;
   preserveFds: number;
@@ -45,6 +49,8 @@ export interface InitContext {
   mapsFd?: number;
   /** seccomp compiled by the runtime, and when to load it (see security.ts). */
   security?: SecurityPlan;
+  /** From the runtime once its hooks ran, for the init's own hooks. */
+  hookState?: HookState;
   /** Filled in by setup: what execve gets. */
   executable?: string;
   env?: string[];
@@ -71,7 +77,10 @@ export function runInit(ctx: InitContext): never {
   } catch (err) {
     reportAndExit(ctx, err);
   }
-  if (ctx.mode === 'create') waitForStart(ctx);
+  if (ctx.mode === 'create') {
+    waitForStart(ctx);
+    runStartHooks(ctx);
+  }
   return execProcess(ctx);
 }
 
@@ -114,8 +123,10 @@ function enterNamespaces(ctx: InitContext): void {
 
 function setupContainer(ctx: InitContext): void {
   const { config } = ctx;
+  const hooksBeforePivot = () => runCreateHooks(ctx);
   if (ownsMountNamespace(ctx)) {
     buildRootfs({
+      beforePivot: hooksBeforePivot,
       config,
       rootfs: ctx.rootfs,
       bundle: ctx.bundle,
@@ -125,6 +136,8 @@ function setupContainer(ctx: InitContext): void {
     });
     // runc creates a missing cwd inside the new root, before it may turn read-only.
     mkdirSync(ctx.process.cwd, { recursive: true, mode: 0o755 });
+  } else {
+    hooksBeforePivot();
   }
   if (config.hostname) sethostname(config.hostname);
   if (config.domainname) setdomainname(config.domainname);
@@ -133,6 +146,23 @@ function setupContainer(ctx: InitContext): void {
     writeProcFile(`/proc/sys/${key.replace(/\./g, '/')}`, value, `sysctl ${key}`);
   }
   if (ownsMountNamespace(ctx)) finishRootfs(config);
+}
+
+/**
+ * prestart and createRuntime run in the runtime (it is asked to), then
+ * createContainer here: in the container's namespaces, before pivot_root
+ * (config.md "createContainer Hooks"). The runtime's answer also carries the
+ * state that startContainer hooks get later.
+ */
+function runCreateHooks(ctx: InitContext): void {
+  const hooks = ctx.config.hooks;
+  if (!hasHooks(hooks, 'prestart', 'createRuntime', 'createContainer', 'startContainer')) return;
+  ctx.channel.send({ type: 'hooks' });
+  const message = ctx.channel.receive();
+  if (message === null) exit(1); // the runtime process died (or a hook failed and it is killing us)
+  if (message.type !== 'hooks-done') throw new Error(`protocol error: expected hooks-done, got ${message.type}`);
+  ctx.hookState = message.state;
+  runHooks('createContainer', hooks, message.state);
 }
 
 /** The process settings, for the init and for exec alike. */
@@ -184,7 +214,17 @@ function waitForStart(ctx: InitContext): void {
     if (byte.length !== 1) exit(1);
     close(ctx.fifoFd);
   } catch (err) {
-    failAfterReady(err);
+    failAfterReady(err, ctx.statusFd);
+  }
+}
+
+/** startContainer hooks: in the container, as its process, before execve (config.md). */
+function runStartHooks(ctx: InitContext): void {
+  if (!ctx.hookState) return;
+  try {
+    runHooks('startContainer', ctx.config.hooks, { ...ctx.hookState, status: 'created' });
+  } catch (err) {
+    failAfterReady(err, ctx.statusFd);
   }
 }
 
@@ -206,13 +246,24 @@ function execProcess(ctx: InitContext): never {
     applyBeforeExec(ctx.security);
     execve(ctx.executable!, ctx.process.args!, ctx.env!);
   } catch (err) {
-    failAfterReady(err);
+    failAfterReady(err, ctx.statusFd);
   }
 }
 
-/** Past 'ready' the runtime may be gone: the container's stderr is all there is. */
-function failAfterReady(err: unknown): never {
-  write(2, `ocirun: container init: ${err instanceof Error ? err.message : String(err)}\n`);
+/**
+ * Past 'ready' the runtime process is gone: `start` reads the status FIFO
+ * (when this is a created init), and the container's stderr gets it too.
+ */
+function failAfterReady(err: unknown, statusFd = -1): never {
+  const message = err instanceof OciError && err.code === 'hook-failed' ? err.message : `container init: ${err instanceof Error ? err.message : String(err)}`;
+  if (statusFd >= 0) {
+    try {
+      write(statusFd, message);
+    } catch {
+      // nobody to tell but stderr
+    }
+  }
+  write(2, `ocirun: ${message}\n`);
   exit(127);
 }
 
@@ -228,7 +279,7 @@ function resetSignals(): void {
 function reportAndExit(ctx: InitContext, err: unknown): never {
   const message = err instanceof SysError || err instanceof Error ? err.message : String(err);
   try {
-    ctx.channel.send({ type: 'error', message });
+    ctx.channel.send({ type: 'error', message, code: err instanceof OciError ? err.code : undefined });
   } catch {
     // the parent is gone
   }

@@ -11,6 +11,7 @@ import { closeJoins, openJoins, planNamespaces } from '../linux/namespaces.js';
 import { Channel } from './channel.js';
 import { forkProcess } from './forkable.js';
 import { runInit } from './init.js';
+import type { HookState } from '../hooks/hooks.js';
 import { relayNotifyFd, type SecurityPlan } from './security.js';
 
 export interface SpawnOptions {
@@ -22,6 +23,8 @@ export interface SpawnOptions {
   rootfs: string;
   /** create: the exec FIFO the init blocks on until start. */
   fifoPath?: string;
+  /** create: the FIFO the init holds open for writing until it execs (see start). */
+  statusFifoPath?: string;
   /** Namespaces to create or join; exec passes the container's as paths. */
   namespaces: Namespace[];
   /**
@@ -46,6 +49,11 @@ export interface SpawnOptions {
    * namespace it creates is rooted at the container's cgroup.
    */
   placeInCgroups?(pid: number): void;
+  /**
+   * create, with hooks: the init's mounts are done and it has not pivoted yet.
+   * Runs the runtime-side hooks and returns the state for the init's own hooks.
+   */
+  runtimeHooks?(initPid: number): HookState;
   /** seccomp and the rest, prepared by prepareSecurity before the clone. */
   security?: SecurityPlan;
 }
@@ -84,9 +92,11 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
   const [parent, child] = Channel.pair();
   let pid: number;
   let fifoFd = -1;
+  let statusFd = -1;
   let consoleSocketFd = -1;
   try {
     if (opts.fifoPath) fds.push((fifoFd = open(opts.fifoPath, O.RDWR | O.CLOEXEC)));
+    if (opts.statusFifoPath) fds.push((statusFd = open(opts.statusFifoPath, O.RDWR | O.CLOEXEC)));
     if (opts.process.terminal) fds.push((consoleSocketFd = connectConsoleSocket(opts.consoleSocket)));
     pid = forkProcess(namespaces.cloneFlags);
   } catch (err) {
@@ -108,6 +118,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
       inheritedFdsToClose: opts.privateFds,
       sessionKeyring: opts.sessionKeyring,
       fifoFd,
+      statusFd,
       consoleSocketFd,
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
@@ -129,12 +140,16 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
     // reported the init's pid: wait for both.
     let ready = false;
     let initKnown = !namespaces.forkAgain;
+    // The init (after a second fork) may ask for its hooks before its parent has told us its pid.
+    let hooksWanted = false;
     while (!(ready && initKnown)) {
       const message = parent.receive();
       if (message === null) throw initDied(initPid, pid);
       heard = true;
       if (message.type === 'ready') ready = true;
-      else if (message.type === 'error') throw new OciError('container-init', `container init: ${message.message}`);
+      else if (message.type === 'error') {
+        throw new OciError(message.code ?? 'container-init', message.code === 'hook-failed' ? message.message : `container init: ${message.message}`);
+      } else if (message.type === 'hooks') hooksWanted = true;
       else if (message.type === 'need-maps') {
         writeIdMaps(pid, opts.config);
         parent.send({ type: 'ok' });
@@ -147,6 +162,11 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
         waitpid(pid);
       } else if (message.type === 'seccomp-notify-fd') {
         relayNotifyFd(opts.security, parent.fd, initPid);
+      }
+      if (hooksWanted && initKnown) {
+        hooksWanted = false;
+        if (!opts.runtimeHooks) throw new Error('protocol error: the init asked for hooks that create did not give');
+        parent.send({ type: 'hooks-done', state: opts.runtimeHooks(initPid) });
       }
     }
   } catch (err) {

@@ -49,6 +49,10 @@ export class Store {
   fifoPath(id: string): string {
     return path.join(this.dir(id), 'exec.fifo');
   }
+  /** Held open for writing by a created init until it execs; it writes why it failed, if it does. */
+  statusFifoPath(id: string): string {
+    return path.join(this.dir(id), 'status.fifo');
+  }
   statePath(id: string): string {
     return path.join(this.dir(id), 'state.json');
   }
