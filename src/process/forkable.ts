@@ -17,28 +17,41 @@ export function forkProcess(flags: number, mapsFd?: number): number {
  * V8 marks its heap MADV_DONTFORK, so a child made by fork/clone would start
  * with no JavaScript heap and crash on its first step. Undo that right before
  * cloning, over the whole address space at once: madvise(2) applies the
- * advice to every mapping in the range and only reports ENOMEM for the holes,
- * so pages V8 maps after /proc/self/maps was read are covered too. The kernel's
- * special mappings ([vvar]: VM_IO) would stop the walk with EINVAL, so the
+ * advice to every mapping in the range and only reports ENOMEM for the holes.
+ * The kernel's special mappings ([vvar]: VM_IO, which since Linux 6.x may sit
+ * in the middle of the mmap area) would stop the walk with EINVAL, so the
  * range is cut around them.
+ *
+ * Every page V8 maps carries MADV_DONTFORK from birth, so nothing may be
+ * allocated between the madvise calls and the clone: a garbage collection in
+ * that window can move objects into a fresh page the child would not get.
+ * The ranges are therefore computed first and the calls made back to back.
  */
 export function makeMappingsForkable(mapsFd?: number): void {
+  const ranges = forkableRanges(readMaps(mapsFd));
+  for (let i = 0; i < ranges.length; i += 2) madvise(ranges[i], ranges[i + 1], MADV_DOFORK);
+}
+
+/** [start, length, start, length, ...]: the address space minus the special mappings. */
+function forkableRanges(maps: string): number[] {
+  const ranges: number[] = [];
   let from = 0;
   let top = 2 ** 47;
-  for (const line of readMaps(mapsFd).split('\n')) {
+  for (const line of maps.split('\n')) {
     const dash = line.indexOf('-');
     const space = line.indexOf(' ');
     if (dash < 0 || space < 0) continue;
     const start = parseInt(line.slice(0, dash), 16);
     const end = parseInt(line.slice(dash + 1, space), 16);
     if (line.endsWith(']') && /\[(vvar|vvar_vclock|vsyscall)\]$/.test(line)) {
-      if (start > from) madvise(from, start - from, MADV_DOFORK);
+      if (start > from) ranges.push(from, start - from);
       from = end;
     } else if (end > top) {
       top = end;
     }
   }
-  if (top > from) madvise(from, top - from, MADV_DOFORK);
+  if (top > from) ranges.push(from, top - from);
+  return ranges;
 }
 
 /**
