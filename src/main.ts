@@ -67,6 +67,7 @@ function buildProgram(onCommand: (name: string, args: string[], options: Record<
     });
   };
 
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
   const createFlags = (cmd: Command) =>
     cmd
       .option('-b, --bundle <dir>', 'path to the bundle (the directory holding config.json)', '.')
@@ -74,7 +75,12 @@ function buildProgram(onCommand: (name: string, args: string[], options: Record<
       .option('--pid-file <file>', 'write the init process pid to this file')
       .option('--no-pivot', 'use MS_MOVE and chroot instead of pivot_root (for a rootfs on ramfs)')
       .option('--no-new-keyring', 'do not create a new session keyring for the container')
-      .option('--preserve-fds <n>', 'pass this many extra fds (from fd 3 on) to the container', '0');
+      .option('--preserve-fds <n>', 'pass this many extra fds (from fd 3 on) to the container', '0')
+      .option(
+        '--share <types=id>',
+        'ocirun extension: join these namespaces of another container under the same --root, e.g. net,ipc,uts=infra (repeatable)',
+        collect,
+      );
 
   add('create', (c) => createFlags(c.description('create a container').argument('<container-id>')));
   add('start', (c) => c.description('start a created container').argument('<container-id>'));
@@ -101,7 +107,6 @@ function buildProgram(onCommand: (name: string, args: string[], options: Record<
       .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'))
       .option('-q, --quiet', 'print only the ids'),
   );
-  const collect = (value: string, previous: string[] = []) => [...previous, value];
   add('exec', (c) =>
     c
       .description('run a process in a running container')

@@ -15,6 +15,7 @@ import { cleanCgroupsPath, resolvePaths, systemdCgroupPath } from './paths.js';
 import { UNIFIED, type CgroupManager, type LinuxResources } from './types.js';
 import { V1Manager, type V1Dir } from './v1.js';
 import { V2Manager } from './v2.js';
+import { NoCgroups } from './none.js';
 import { validateResources } from './validate.js';
 
 export type { CgroupManager, LinuxResources } from './types.js';
@@ -67,12 +68,18 @@ export function planCgroups(config: Spec, id: string, opts: PlanOptions = {}): {
   const resources = (config.linux?.resources ?? {}) as unknown;
   validateResources(resources);
   emulate(effectiveRules(resources.devices), 'linux.resources.devices', resources.devices?.length ?? 0);
-  const host = opts.host ?? detectHost();
-  const manager = opts.systemd
+  const host = opts.host ?? (unprivileged() ? null : detectHost());
+  const manager = host === null
+    ? new NoCgroups()
+    : opts.systemd
     ? systemdManager(host, config.linux?.cgroupsPath, id)
     : fsManager(host, cleanCgroupsPath(config.linux?.cgroupsPath, id));
   manager.check(resources);
   return { manager, resources };
+}
+
+function unprivileged(): boolean {
+  return process.geteuid?.() !== 0;
 }
 
 /** The driver for the cgroup directories recorded in a container's state (runc's cgroup_paths). */

@@ -1,5 +1,6 @@
 import type { Globals } from '../main.js';
 import { createContainer, type CreateOptions } from '../lifecycle/create.js';
+import { parseShare } from '../lifecycle/share.js';
 import { nonNegativeInt, storeFor } from './options.js';
 
 export function createOptions(args: string[], o: Record<string, unknown>, globals?: Globals): CreateOptions {
@@ -12,6 +13,7 @@ export function createOptions(args: string[], o: Record<string, unknown>, global
     noNewKeyring: o.newKeyring === false,
     preserveFds: nonNegativeInt(o.preserveFds ?? '0', '--preserve-fds'),
     systemdCgroup: globals?.systemdCgroup,
+    share: ((o.share as string[] | undefined) ?? []).map(parseShare),
   };
 }
 

@@ -11,7 +11,8 @@ import { runHooks, runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { spawnInit } from '../process/spawn.js';
 import type { Process } from '../spec/types.js';
 import { SPEC_VERSION } from '../spec/default-spec.js';
-import { loadBundle } from '../spec/load.js';
+import { loadBundle, type Bundle } from '../spec/load.js';
+import { joinedContainers, prepareShares, type ShareRequest } from './share.js';
 import type { ContainerLock, ContainerState, Store } from '../state/store.js';
 import { mkfifo, tryKill } from '../sys/libc.js';
 
@@ -26,6 +27,8 @@ export interface CreateOptions {
   preserveFds: number;
   /** --systemd-cgroup: linux.cgroupsPath is "slice:prefix:name". */
   systemdCgroup?: boolean;
+  /** ocirun's --share: namespaces to take from other containers under the same root. */
+  share?: ShareRequest[];
 }
 
 export interface Created {
@@ -38,7 +41,15 @@ export interface Created {
  * the lock still held so `run` can go on to start it; the caller releases it.
  */
 export function createContainer(store: Store, opts: CreateOptions): Created {
-  const bundle = loadBundle(opts.bundle);
+  const shares = opts.share?.length ? prepareShares(store, opts.share) : null;
+  try {
+    return createWith(store, opts, loadBundle(opts.bundle, shares?.rewrite));
+  } finally {
+    shares?.release();
+  }
+}
+
+function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created {
   const { config } = bundle;
   if (config.process?.terminal && !opts.consoleSocket) {
     throw new OciError('usage', 'process.terminal is true: pass --console-socket, or set process.terminal to false');
@@ -63,6 +74,7 @@ export function createContainer(store: Store, opts: CreateOptions): Created {
       config,
       cgroupPaths: cgroups.paths,
       systemdCgroup: opts.systemdCgroup || undefined,
+      joined: joinedContainers(store, opts.id, config.linux?.namespaces),
     };
     // Limits are in force before the init runs anything: it is placed in the cgroup right after the clone.
     recordPaths(store.dir(opts.id), cgroups.paths); // for a delete that finds no readable state

@@ -11,6 +11,7 @@ import type { ContainerState, Store } from '../state/store.js';
 import { tryKill } from '../sys/libc.js';
 import { processesHoldingFile, sleepMs } from '../sys/proc.js';
 import { containerPids } from './query.js';
+import { checkMembers } from './share.js';
 
 /** Kills everything left of the container and waits (bounded) for it to go. */
 export function killAll(state: ContainerState): void {
@@ -36,6 +37,7 @@ export function deleteContainer(store: Store, id: string, force: boolean): void 
       state = null;
     }
     const status = currentStatus(store, state);
+    if (state !== null) checkMembers(store, id, force);
     if (state !== null && (status === 'running' || status === 'paused') && !force) {
       throw new OciError('wrong-state', `${id}: cannot delete container that is not stopped: ${status} (use --force)`);
     }

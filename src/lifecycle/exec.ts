@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { OciError, notRunning } from '../errors.js';
 import { hostHierarchies } from '../linux/cgroup-mount.js';
-import { NAMESPACES } from '../linux/namespaces.js';
+import { namespacePath } from '../linux/namespaces.js';
 import { prepareSecurity, releaseSecurity } from '../process/security.js';
 import { spawnInit } from '../process/spawn.js';
 import type { Process, Spec } from '../spec/types.js';
@@ -27,7 +27,7 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
   const config = state.config as Spec;
   const namespaces = (config.linux?.namespaces ?? []).map((ns) => ({
     type: ns.type,
-    path: `/proc/${state.pid}/ns/${NAMESPACES[ns.type].procName}`,
+    path: namespacePath(state.pid, ns.type),
   }));
   const security = prepareSecurity(config, opts.process, {
     mode: 'exec',

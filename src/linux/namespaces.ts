@@ -1,14 +1,19 @@
 // Which namespaces a container gets and how. Creating namespaces with
 // clone3(2) works from Node's multithreaded process, but unshare(2)/setns(2)
-// of a user namespace need a single-threaded caller, and a pid or time
-// namespace entered with unshare/setns only applies to the caller's children
-// (pid_namespaces(7), time_namespaces(7)). So: with nothing to join, every
-// namespace is made at clone time; with something to join, the forked child
-// joins, unshares, and forks once more so the init lands in the pid namespace.
-import { closeSync, openSync, constants as fsc, readlinkSync, statSync } from 'node:fs';
+// of a user namespace need a single-threaded caller, and a pid namespace
+// entered with unshare/setns only applies to the caller's children
+// (pid_namespaces(7)). So: with nothing to join, every namespace is made at
+// clone time; with something to join, the forked child joins, unshares, and
+// forks once more so the init lands in the pid namespace.
+//
+// A new time namespace is never made at clone time: its offsets can only be
+// written before a process is in it (time_namespaces(7)), and clone3 puts the
+// child in at once. The init unshares it, writes the offsets to
+// /proc/self/timens_offsets, and execve(2) moves it in (Linux 5.11 and later).
+import { closeSync, fstatSync, openSync, constants as fsc, writeFileSync } from 'node:fs';
 import { OciError } from '../errors.js';
-import type { Namespace, NamespaceType } from '../spec/types.js';
-import { CLONE, SysError, setns, unshare } from '../sys/libc.js';
+import type { Namespace, NamespaceType, Spec } from '../spec/types.js';
+import { CLONE, PR, SysError, ioctlResult, prctl, setns, statfsType, unshare } from '../sys/libc.js';
 
 export const NAMESPACES: Record<NamespaceType, { flag: number; procName: string }> = {
   user: { flag: CLONE.NEWUSER, procName: 'user' },
@@ -18,12 +23,25 @@ export const NAMESPACES: Record<NamespaceType, { flag: number; procName: string 
   uts: { flag: CLONE.NEWUTS, procName: 'uts' },
   mount: { flag: CLONE.NEWNS, procName: 'mnt' },
   cgroup: { flag: CLONE.NEWCGROUP, procName: 'cgroup' },
-  time: { flag: CLONE.NEWTIME, procName: 'time' },
+  // The init enters its new time namespace only at execve: until then
+  // /proc/<pid>/ns/time is still the host's, time_for_children is the one.
+  time: { flag: CLONE.NEWTIME, procName: 'time_for_children' },
 };
 
-// As root, joining the user namespace would drop the capabilities needed to
-// join namespaces it does not own, so it comes after the others; the mount
-// namespace comes last because joining it changes what paths mean.
+/** /proc/<pid>/ns/<name> of a container's init, to join its namespace of this type. */
+export function namespacePath(pid: number, type: NamespaceType): string {
+  return `/proc/${pid}/ns/${NAMESPACES[type].procName}`;
+}
+
+const NSFS_MAGIC = 0x6e736673;
+const NS_GET_USERNS = 0xb701;
+const NS_GET_NSTYPE = 0xb703;
+
+// The order of JOIN_ORDER applies within each step. As root, joining a user
+// namespace drops the capabilities needed to join namespaces it does not own,
+// so those are joined first; those it owns are joined after it (the only way
+// for an unprivileged caller); the mount namespace comes last of its step,
+// since joining it changes what paths mean.
 const JOIN_ORDER: NamespaceType[] = ['ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'user', 'mount'];
 
 export interface NamespaceJoin {
@@ -35,61 +53,137 @@ export interface NamespaceJoin {
 export interface NamespacePlan {
   /** Namespaces made by clone3 itself. */
   cloneFlags: number;
-  /** Namespaces to join, in the kernel's order; fds opened by the parent. */
+  /** Namespaces to join; openJoins puts them in the kernel's order and opens them. */
   joins: NamespaceJoin[];
-  /** Namespaces the forked child creates with unshare after joining (cgroup excluded). */
+  /** Namespaces the forked child creates with unshare after joining (cgroup and time excluded). */
   unshareFlags: number;
   newUser: boolean;
   /** Made only after the init is in its cgroups, so the namespace's root is the container's cgroup. */
   newCgroup: boolean;
-  /** The forked child must fork again so the init is in the pid/time namespace it set up. */
+  /** Made by the init itself; the text for /proc/self/timens_offsets ('' for none). */
+  newTime: boolean;
+  timeOffsets: string;
+  /**
+   * The runtime writes the id maps of a new user namespace without privilege:
+   * it must deny setgroups first, and the child must stay dumpable until then
+   * (a non-dumpable process's /proc files belong to root).
+   */
+  unprivilegedMaps: boolean;
+  /** The forked child must fork again so the init is in the pid namespace it set up. */
   forkAgain: boolean;
   /** Types the container owns (created for it). */
   own: NamespaceType[];
 }
 
-export function planNamespaces(namespaces: Namespace[] = []): NamespacePlan {
+export function planNamespaces(namespaces: Namespace[] = [], config?: Spec): NamespacePlan {
   const own = namespaces.filter((ns) => !ns.path).map((ns) => ns.type);
   const joins = JOIN_ORDER.flatMap((type) => {
     const ns = namespaces.find((n) => n.type === type && n.path);
     return ns ? [{ type, path: ns.path!, fd: -1 }] : [];
   });
   const flagsOf = (types: NamespaceType[]) => types.reduce((acc, t) => acc | NAMESPACES[t].flag, 0);
-  const created = own.filter((t) => t !== 'cgroup');
+  const created = own.filter((t) => t !== 'cgroup' && t !== 'time');
   const atClone = joins.length === 0;
-  const joinsChildOnly = joins.some((j) => j.type === 'pid' || j.type === 'time');
+  const joinsPid = joins.some((j) => j.type === 'pid');
   return {
     cloneFlags: atClone ? flagsOf(created) : 0,
     joins,
     unshareFlags: atClone ? 0 : flagsOf(created),
     newUser: own.includes('user'),
     newCgroup: own.includes('cgroup'),
-    forkAgain: !atClone && (joinsChildOnly || own.includes('pid') || own.includes('time')),
+    newTime: own.includes('time'),
+    timeOffsets: own.includes('time') ? timeOffsetsText(config?.linux?.timeOffsets) : '',
+    unprivilegedMaps: own.includes('user') && process.geteuid?.() !== 0,
+    forkAgain: !atClone && (joinsPid || own.includes('pid')),
     own,
   };
+}
+
+/** time_namespaces(7): one "<clock> <secs> <nanosecs>" line per clock. */
+function timeOffsetsText(offsets: Record<string, { secs?: number; nanosecs?: number }> = {}): string {
+  return Object.entries(offsets)
+    .map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`)
+    .join('');
 }
 
 /**
  * Opens every namespace path to join, checking that it is a namespace file of
  * the right type (runtime-spec config-linux.md: the runtime MUST error
- * otherwise). Fails before anything has been created.
+ * otherwise), and puts the joins in the order the kernel needs. Fails before
+ * anything has been created.
  */
 export function openJoins(plan: NamespacePlan): void {
-  for (const join of plan.joins) {
-    const expected = NAMESPACES[join.type].procName;
-    let actual: string;
-    try {
-      statSync(join.path);
-      actual = readlinkSync(`/proc/self/fd/${(join.fd = openSync(join.path, fsc.O_RDONLY))}`);
-    } catch (err) {
-      closeJoins(plan);
-      throw new OciError('invalid-config', `config.json: /linux/namespaces: ${join.type} namespace path ${join.path}: ${(err as Error).message}`);
+  try {
+    for (const join of plan.joins) {
+      const fail = (what: string) =>
+        new OciError('invalid-config', `config.json: /linux/namespaces: ${join.type} namespace path ${join.path} ${what}`);
+      try {
+        join.fd = openSync(join.path, fsc.O_RDONLY);
+      } catch (err) {
+        throw fail(`cannot be opened: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+      const actual = namespaceTypeOf(join.fd);
+      if (actual === null) throw fail('is not a namespace file');
+      if (actual !== join.type) throw fail(`is a ${NAMESPACES[actual].procName.replace('_for_children', '')} namespace`);
     }
-    if (!actual.startsWith(`${expected}:[`)) {
-      closeJoins(plan);
-      const what = /^\w+:\[\d+\]$/.test(actual) ? `a ${actual.split(':')[0]} namespace` : 'not a namespace file';
-      throw new OciError('invalid-config', `config.json: /linux/namespaces: ${join.type} namespace path ${join.path} is ${what}`);
+    orderJoins(plan);
+  } catch (err) {
+    closeJoins(plan);
+    throw err;
+  }
+}
+
+/** The type of the namespace an fd refers to, or null when it is not a namespace file (ioctl_ns(2)). */
+function namespaceTypeOf(fd: number): NamespaceType | null {
+  try {
+    if (statfsType(`/proc/self/fd/${fd}`) !== NSFS_MAGIC) return null;
+    const flag = ioctlResult(fd, NS_GET_NSTYPE, 'NS_GET_NSTYPE');
+    return (Object.keys(NAMESPACES) as NamespaceType[]).find((t) => NAMESPACES[t].flag === flag) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function orderJoins(plan: NamespacePlan): void {
+  const user = plan.joins.find((j) => j.type === 'user');
+  if (user) {
+    const self = fstatSync(openSelfUserNs());
+    const target = fstatSync(user.fd);
+    // setns(2) into the user namespace one is already in fails with EINVAL: nothing to join.
+    if (self.ino === target.ino && self.dev === target.dev) {
+      closeSync(user.fd);
+      plan.joins = plan.joins.filter((j) => j !== user);
     }
+  }
+  const joinedUser = plan.joins.find((j) => j.type === 'user');
+  const step = (j: NamespaceJoin): number => {
+    if (j.type === 'user') return 1;
+    const afterUser = !joinedUser || ownedBy(j.fd, joinedUser.fd);
+    return afterUser ? (j.type === 'mount' ? 3 : 2) : j.type === 'mount' ? 0.5 : 0;
+  };
+  const rank = new Map(plan.joins.map((j) => [j, step(j) * 100 + JOIN_ORDER.indexOf(j.type)]));
+  plan.joins.sort((a, b) => rank.get(a)! - rank.get(b)!);
+}
+
+let selfUserNsFd = -1;
+function openSelfUserNs(): number {
+  if (selfUserNsFd < 0) selfUserNsFd = openSync('/proc/self/ns/user', fsc.O_RDONLY);
+  return selfUserNsFd;
+}
+
+/** True when the namespace behind `fd` is owned by the user namespace behind `userFd` (NS_GET_USERNS). */
+function ownedBy(fd: number, userFd: number): boolean {
+  let owner = -1;
+  try {
+    owner = ioctlResult(fd, NS_GET_USERNS, 'NS_GET_USERNS');
+    const a = fstatSync(owner);
+    const b = fstatSync(userFd);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    // EPERM: its owner is outside our user namespace; joining it will say so
+    return false;
+  } finally {
+    if (owner >= 0) closeSync(owner);
   }
 }
 
@@ -106,11 +200,44 @@ export function joinNamespaces(plan: NamespacePlan): void {
     try {
       setns(join.fd, NAMESPACES[join.type].flag, join.path);
     } catch (err) {
-      throw new Error(`joining ${join.type} namespace ${join.path}: ${err instanceof SysError ? err.message : String(err)}`);
+      const hint = err instanceof SysError && err.code === 'EPERM' ? ' (not permitted: is it owned by a user namespace this runtime has no privilege in?)' : '';
+      throw new Error(`joining ${join.type} namespace ${join.path}: ${err instanceof SysError ? err.message : String(err)}${hint}`);
     }
   }
 }
 
 export function unshareNamespaces(flags: number): void {
   if (flags !== 0) unshare(flags);
+}
+
+/** In the init, before anything of the container can reach it: unless the id maps still have to be written by an unprivileged runtime. */
+export function becomeUndumpable(plan: NamespacePlan, mapsWritten: boolean): void {
+  if (!plan.unprivilegedMaps || mapsWritten) prctl(PR.SET_DUMPABLE, 0);
+}
+
+/** In the init, as the user it runs as in its namespaces: the time namespace its execve enters. */
+export function prepareTimeNamespace(plan: NamespacePlan): void {
+  if (!plan.newTime) return;
+  unshare(CLONE.NEWTIME);
+  if (!plan.timeOffsets) return;
+  try {
+    writeFileSync('/proc/self/timens_offsets', plan.timeOffsets);
+  } catch (err) {
+    throw new Error(`linux.timeOffsets: writing ${JSON.stringify(plan.timeOffsets)} to /proc/self/timens_offsets: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+/**
+ * clone3 refused a new user namespace to an unprivileged caller: say why in
+ * terms of the host's settings (user_namespaces(7): ENOSPC past
+ * user.max_user_namespaces; EPERM where the host forbids them to unprivileged users).
+ */
+export function explainUserNamespaceRefusal(err: unknown, plan: NamespacePlan): unknown {
+  if (!(err instanceof SysError) || !plan.newUser || process.geteuid?.() === 0) return err;
+  if (err.code !== 'EPERM' && err.code !== 'ENOSPC' && err.code !== 'EACCES') return err;
+  return new OciError(
+    'container-init',
+    `creating a user namespace as an unprivileged user: ${err.message}: this host forbids unprivileged user namespaces ` +
+      '(see the sysctls user.max_user_namespaces and kernel.unprivileged_userns_clone, and any LSM policy restricting them)',
+  );
 }

@@ -4,14 +4,28 @@ import { readFileSync } from 'node:fs';
 import type { Process } from '../spec/types.js';
 import { PR, prctl, setgroups, setresgid, setresuid } from '../sys/libc.js';
 
-export function switchUser(user: Process['user'], setgroupsAllowed: boolean): void {
+export function switchUser(user: Process['user']): void {
   const uid = user?.uid ?? 0;
   const gid = user?.gid ?? 0;
+  const groups = user?.additionalGids ?? [];
   prctl(PR.SET_KEEPCAPS, 1);
-  if (setgroupsAllowed) setgroups(user?.additionalGids ?? []);
+  if (setgroupsAllowed()) setgroups(groups);
+  else if (groups.length > 0) {
+    throw new Error('process.user.additionalGids: setgroups is denied in this user namespace (its gid map was written without privilege)');
+  }
   setresgid(gid);
   setresuid(uid);
   prctl(PR.SET_KEEPCAPS, 0);
+}
+
+// An unprivileged runtime must write "deny" to /proc/<pid>/setgroups before
+// it may write gid_map (user_namespaces(7)); setgroups(2) then fails with EPERM.
+function setgroupsAllowed(): boolean {
+  try {
+    return readFileSync('/proc/self/setgroups', 'utf8').trim() !== 'deny';
+  } catch {
+    return true;
+  }
 }
 
 /** HOME from the container's /etc/passwd when the config does not set it, as runc does. */

@@ -9,7 +9,7 @@ import {
   setdomainname, setCloexec, setresgid, setresuid, setsid, umask, unblockAllSignals, unshare, write, PR, prctl,
 } from '../sys/libc.js';
 import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks } from '../linux/capabilities.js';
-import { joinNamespaces, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
+import { becomeUndumpable, joinNamespaces, prepareTimeNamespace, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
 import { applyRlimits } from '../linux/rlimits.js';
 import { setupTerminal } from '../linux/console.js';
 import { buildRootfs, finishRootfs } from '../linux/rootfs.js';
@@ -61,7 +61,7 @@ export function runInit(ctx: InitContext): never {
     for (const fd of [ctx.parentChannelFd, ...ctx.inheritedFdsToClose]) close(fd);
     // Processes in the container must not reach this one's memory or its
     // /proc/<pid>/exe (the runtime binary) while it joins them (CVE-2019-5736).
-    prctl(PR.SET_DUMPABLE, 0);
+    becomeUndumpable(ctx.namespaces, false);
     resetSignals();
     if (ctx.namespaces.forkAgain) ctx.mapsFd = openSync('/proc/self/maps', 'r');
     expect(ctx, 'go');
@@ -111,11 +111,14 @@ function enterNamespaces(ctx: InitContext): void {
       exit(0);
     }
   }
+  // Still as the runtime's host uid, which owns this process's /proc files.
+  prepareTimeNamespace(ns);
   if (ns.newUser) {
     // The creator of a user namespace has every capability in it but runs as
     // the overflow uid until it switches to the mapped root (user_namespaces(7)).
     setresgid(0);
     setresuid(0);
+    becomeUndumpable(ns, true);
   }
   if (ns.newCgroup) unshare(CLONE.NEWCGROUP);
   setsid();
@@ -186,7 +189,7 @@ function applyCredentials(processSpec: Process): void {
   const caps = processSpec.capabilities ? toMasks(processSpec.capabilities) : null;
   const available = ownBoundingSet();
   if (caps) dropBoundingSet(caps);
-  switchUser(processSpec.user, true);
+  switchUser(processSpec.user);
   if (caps) applyCapabilitySets(caps, available);
   if (processSpec.noNewPrivileges) prctl(PR.SET_NO_NEW_PRIVS, 1);
 }

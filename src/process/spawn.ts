@@ -7,7 +7,7 @@ import { OciError } from '../errors.js';
 import type { IdMapping, Namespace, Process, Spec } from '../spec/types.js';
 import { CLONE, O, SysError, WNOHANG, close, connectUnix, open, tryKill, waitpid } from '../sys/libc.js';
 import { readProcStat, sleepMs } from '../sys/proc.js';
-import { closeJoins, openJoins, planNamespaces } from '../linux/namespaces.js';
+import { closeJoins, explainUserNamespaceRefusal, openJoins, planNamespaces } from '../linux/namespaces.js';
 import { Channel } from './channel.js';
 import { forkProcess } from './forkable.js';
 import { runInit } from './init.js';
@@ -86,7 +86,7 @@ export function spawnInit(opts: SpawnOptions): SpawnedInit {
 }
 
 function spawnOnce(opts: SpawnOptions): SpawnedInit {
-  const namespaces = planNamespaces(opts.namespaces);
+  const namespaces = planNamespaces(opts.namespaces, opts.config);
   openJoins(namespaces);
   const fds: number[] = [];
   const [parent, child] = Channel.pair();
@@ -100,6 +100,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
     if (opts.process.terminal) fds.push((consoleSocketFd = connectConsoleSocket(opts.consoleSocket)));
     pid = forkProcess(namespaces.cloneFlags);
   } catch (err) {
+    err = explainUserNamespaceRefusal(err, namespaces);
     for (const ch of [parent, child]) ch.close();
     for (const fd of fds) close(fd);
     closeJoins(namespaces);
@@ -133,7 +134,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
   let heard = false;
   try {
     opts.onProcess(pid, startTimeOf(pid), namespaces.own);
-    if (namespaces.cloneFlags & CLONE.NEWUSER) writeIdMaps(pid, opts.config);
+    if (namespaces.cloneFlags & CLONE.NEWUSER) writeIdMaps(pid, opts.config, namespaces.unprivilegedMaps);
     opts.placeInCgroups?.(pid);
     parent.send({ type: 'go' });
     // With a second fork, the init may report 'ready' before its parent has
@@ -151,7 +152,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
         throw new OciError(message.code ?? 'container-init', message.code === 'hook-failed' ? message.message : `container init: ${message.message}`);
       } else if (message.type === 'hooks') hooksWanted = true;
       else if (message.type === 'need-maps') {
-        writeIdMaps(pid, opts.config);
+        writeIdMaps(pid, opts.config, namespaces.unprivilegedMaps);
         parent.send({ type: 'ok' });
       } else if (message.type === 'init-pid') {
         initPid = message.pid;
@@ -244,19 +245,27 @@ function mapText(mappings: IdMapping[] = []): string {
   return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 }
 
-/** uid_map and gid_map can each be written once (user_namespaces(7)). */
-function writeIdMaps(pid: number, config: Spec): void {
-  for (const [file, mappings] of [
-    ['uid_map', config.linux?.uidMappings],
-    ['gid_map', config.linux?.gidMappings],
-  ] as const) {
-    try {
-      writeFileSync(`/proc/${pid}/${file}`, mapText(mappings));
-    } catch (err) {
-      throw new OciError(
-        'container-init',
-        `writing ${file} for the user namespace (${JSON.stringify(mappings)}): ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-      );
-    }
+/**
+ * uid_map and gid_map can each be written once (user_namespaces(7)). Without
+ * privilege, setgroups must be denied first, and only one's own ids can be mapped.
+ */
+function writeIdMaps(pid: number, config: Spec, unprivileged: boolean): void {
+  const files = [
+    ['uid_map', 'uidMappings', config.linux?.uidMappings],
+    ['gid_map', 'gidMappings', config.linux?.gidMappings],
+  ] as const;
+  if (unprivileged) writeProcFile(pid, 'setgroups', 'deny\n', 'denying setgroups in the user namespace');
+  for (const [file, field, mappings] of files) {
+    const hint = unprivileged ? `; without root, only your own ${file[0]}id (${file[0] === 'u' ? process.geteuid?.() : process.getegid?.()}) can be mapped, with size 1` : '';
+    writeProcFile(pid, file, mapText(mappings), `linux.${field} ${JSON.stringify(mappings ?? [])}: writing ${file} of the user namespace`, hint);
+  }
+}
+
+function writeProcFile(pid: number, file: string, text: string, what: string, hint = ''): void {
+  try {
+    writeFileSync(`/proc/${pid}/${file}`, text);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new OciError('container-init', `${what}: ${code ?? String(err)}${code === 'EPERM' ? hint : ''}`);
   }
 }

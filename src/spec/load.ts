@@ -11,7 +11,8 @@ export interface Bundle {
 }
 
 /** Reads and validates <bundle>/config.json; every problem is one line of the error. */
-export function loadBundle(bundleArg: string): Bundle {
+/** `rewrite` may change the parsed config.json before it is validated (create --share). */
+export function loadBundle(bundleArg: string, rewrite?: (raw: unknown) => void): Bundle {
   const dir = path.resolve(bundleArg);
   let isDir = false;
   try {
@@ -33,6 +34,7 @@ export function loadBundle(bundleArg: string): Bundle {
   } catch (err) {
     throw new OciError('invalid-config', `config.json: not valid JSON: ${(err as Error).message}`);
   }
+  rewrite?.(raw);
   const problems = validateConfig(raw, dir);
   if (problems.length > 0) {
     const lines = formatProblems(problems);

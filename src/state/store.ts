@@ -26,6 +26,8 @@ export const StateFile = object({
   ownNamespaces: array(string()),
   cgroupPaths: optional(record(string(), string())),
   systemdCgroup: optional(boolean()),
+  /** Containers under this root whose namespaces this one joined (see lifecycle/share.ts). */
+  joined: optional(array(string())),
   /** The validated config, kept for delete (poststop hooks, cgroups) after the bundle may be gone. */
   config: unknown(),
 });

@@ -338,6 +338,16 @@ export function statfsFlags(path: string): number {
 export function ioctl(fd: number, request: number, arg: Buffer, what: string): void {
   check(f.ioctl(fd, request, 'void *', arg), 'ioctl', what);
 }
+/** ioctl(2) with no argument, returning its result (e.g. NS_GET_NSTYPE, ioctl_ns(2)). */
+export function ioctlResult(fd: number, request: number, what: string): number {
+  return check(f.ioctl(fd, request, 'unsigned long', 0), 'ioctl', what);
+}
+/** f_type of the filesystem holding `path` (statfs(2)), e.g. NSFS_MAGIC. */
+export function statfsType(path: string): number {
+  const buf = Buffer.alloc(120);
+  check(f.statfs(path, buf), 'statfs', path);
+  return Number(buf.readBigInt64LE(0));
+}
 /** ioctl(2) with an integer argument. */
 export function ioctlInt(fd: number, request: number, arg: number, what: string): void {
   check(f.ioctl(fd, request, 'unsigned long', arg), 'ioctl', what);

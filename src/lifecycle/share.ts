@@ -1,0 +1,143 @@
+// Containers that live in another container's namespaces (a pod: an infra
+// container and its members). `create --share net,ipc,uts=infra` (an ocirun
+// extension) points the member's namespaces at the infra's init; whichever
+// way a member joined (that flag, or /proc/<pid>/ns paths in config.json), its
+// state records the containers it joined, so `delete` of the infra can refuse
+// while members still run in its namespaces.
+import { statSync } from 'node:fs';
+import { OciError, notFound } from '../errors.js';
+import { warn } from '../log.js';
+import { namespacePath } from '../linux/namespaces.js';
+import type { NamespaceType } from '../spec/types.js';
+import { currentStatus } from '../state/status.js';
+import type { ContainerLock, ContainerState, Store } from '../state/store.js';
+
+export interface ShareRequest {
+  id: string;
+  types: NamespaceType[];
+}
+
+const TYPE_NAMES: Record<string, NamespaceType> = {
+  net: 'network', network: 'network', ipc: 'ipc', uts: 'uts', pid: 'pid', mnt: 'mount', mount: 'mount',
+  cgroup: 'cgroup', user: 'user', time: 'time',
+};
+
+/** Parses one `--share TYPES=ID` (TYPES: a comma-separated list, e.g. net,ipc,uts). */
+export function parseShare(value: string): ShareRequest {
+  const match = /^([\w,]+)=([\w+.-]+)$/.exec(value);
+  if (!match) throw new OciError('usage', `--share ${JSON.stringify(value)}: expected TYPES=CONTAINER, e.g. net,ipc,uts=infra`);
+  const types = match[1].split(',').map((name) => {
+    const type = TYPE_NAMES[name];
+    if (!type) throw new OciError('usage', `--share ${value}: unknown namespace type ${JSON.stringify(name)} (use ${Object.keys(TYPE_NAMES).join(', ')})`);
+    return type;
+  });
+  return { id: match[2], types: [...new Set(types)] };
+}
+
+export interface Shares {
+  /** Applied to the raw config.json before it is validated. */
+  rewrite(raw: unknown): void;
+  /** Releases the locks that keep the shared containers from being deleted meanwhile. */
+  release(): void;
+}
+
+/**
+ * Locks each container to share from and checks it can be shared from: it
+ * runs (or waits for start) and owns each namespace asked for.
+ */
+export function prepareShares(store: Store, requests: ShareRequest[]): Shares {
+  const locks: ContainerLock[] = [];
+  const entries: { type: NamespaceType; path: string }[] = [];
+  try {
+    for (const request of requests) {
+      const lock = store.lock(request.id);
+      locks.push(lock);
+      const state = store.read(request.id);
+      const status = currentStatus(store, state);
+      if (state === null || status === 'stopped' || status === 'creating') {
+        throw new OciError('container-not-running', `--share ${request.id}: container is ${status}, its namespaces are gone`);
+      }
+      for (const type of request.types) {
+        if (!state.ownNamespaces.includes(type)) {
+          throw new OciError('usage', `--share ${request.id}: it has no ${type} namespace of its own to share`);
+        }
+        if (entries.some((e) => e.type === type)) throw new OciError('usage', `--share: the ${type} namespace is shared twice`);
+        entries.push({ type, path: namespacePath(state.pid, type) });
+      }
+    }
+  } catch (err) {
+    for (const lock of locks) lock.release();
+    throw err;
+  }
+  return {
+    rewrite(raw: unknown) {
+      if (typeof raw !== 'object' || raw === null) return;
+      const config = raw as { hostname?: unknown; domainname?: unknown; linux?: { namespaces?: unknown } };
+      config.linux ??= {};
+      const current = Array.isArray(config.linux.namespaces) ? config.linux.namespaces : [];
+      config.linux.namespaces = [...current.filter((ns) => !entries.some((e) => e.type === (ns as { type?: unknown })?.type)), ...entries];
+      if (entries.some((e) => e.type === 'uts')) {
+        // The member takes the shared UTS namespace's names: a config's own would be an error (config.md).
+        for (const field of ['hostname', 'domainname'] as const) {
+          if (config[field]) warn(`--share uts: config.json's ${field} ${JSON.stringify(config[field])} is ignored; the shared one applies`);
+          delete config[field];
+        }
+      }
+    },
+    release() {
+      for (const lock of locks) lock.release();
+    },
+  };
+}
+
+/**
+ * The containers under this root whose namespaces `namespaces` joins, found
+ * by the namespace files' identities (so paths written by hand count too).
+ */
+export function joinedContainers(store: Store, id: string, namespaces: { type: NamespaceType; path?: string }[] = []): string[] {
+  const joined = namespaces.flatMap((ns) => (ns.path ? [{ type: ns.type, key: fileKey(ns.path) }] : []));
+  if (joined.length === 0) return [];
+  return otherStates(store, id)
+    .filter((state) => currentStatus(store, state) !== 'stopped')
+    .filter((state) => joined.some((j) => j.key && state.ownNamespaces.includes(j.type) && fileKey(namespacePath(state.pid, j.type)) === j.key))
+    .map((state) => state.id);
+}
+
+/**
+ * Without force, refuses to delete a container while others that joined its
+ * namespaces run. With force, says which are left running: they keep the
+ * namespaces they hold alive, except a shared pid namespace, whose processes
+ * the kernel kills when its init dies (pid_namespaces(7)).
+ */
+export function checkMembers(store: Store, id: string, force: boolean): void {
+  const members = otherStates(store, id)
+    .filter((state) => state.joined?.includes(id) && currentStatus(store, state) !== 'stopped')
+    .map((state) => state.id);
+  if (members.length === 0) return;
+  const list = members.join(', ');
+  if (!force) {
+    throw new OciError('wrong-state', `${id}: cannot delete: containers ${list} run in its namespaces (delete them first, or use --force)`);
+  }
+  warn(`${id}: deleted while containers ${list} run in its namespaces; those sharing its pid namespace are killed with it`);
+}
+
+function otherStates(store: Store, id: string): ContainerState[] {
+  return store.ids().flatMap((other) => {
+    if (other === id) return [];
+    try {
+      const state = store.read(other);
+      return state ? [state] : [];
+    } catch {
+      return []; // gone meanwhile, or damaged: not a member to wait for
+    }
+  });
+}
+
+function fileKey(file: string): string | null {
+  try {
+    const st = statSync(file);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
+}
