@@ -6,7 +6,7 @@
 // runs only the code it uses. koffi stays external: it is a native addon.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileSchemas } from './compile-schemas.mjs';
@@ -49,6 +49,12 @@ await build({
   plugins: [lazyChildProcess],
   logLevel: 'warning',
 });
+
+// Pure ASCII source (a regex holds µ): V8 then keeps the bundle's text as a
+// one-byte string, half the memory of a two-byte one. A \u escape means the
+// same in strings, templates, regexes and identifiers.
+const bundleFile = path.join(repoRoot, 'dist/ocirun.cjs');
+writeFileSync(bundleFile, readFileSync(bundleFile, 'utf8').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 
 // The code cache, made and checked under bin/ocirun's flags.
 const flags = ['--single-threaded'];
