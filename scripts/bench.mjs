@@ -20,6 +20,12 @@ if (process.getuid?.() !== 0) {
 
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'ocirun-bench-'));
+// Node reads NODE_EXTRA_CA_CERTS at startup (node 20): on this kind of host it
+// adds ~100 ms to every Node process, floor included. An engine does not set
+// it for its runtime; the bench leaves it (and NODE_OPTIONS) out for all.
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
+delete env.NODE_OPTIONS;
 
 // crun refuses hybrid cgroups; it runs in a mount namespace without the empty cgroup2 mount.
 const crunWrapper = ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"', 'crun'];
@@ -36,7 +42,7 @@ const runtimes = [
 function measure(argv) {
   const report = path.join(scratch, 'time.out');
   const start = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-o', report, '-f', '%M', ...argv], { stdio: 'ignore' });
+  const r = spawnSync('/usr/bin/time', ['-o', report, '-f', '%M', ...argv], { stdio: 'ignore', env });
   const wall = Number(process.hrtime.bigint() - start) / 1e6;
   const output = readFileSync(report, 'utf8').trim().split('\n');
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${output.join(' ')}`);
@@ -49,64 +55,77 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const olderVersion = (c) => (c.ociVersion = '1.0.2-dev');
 const bundle = makeBundle({ args: ['/bin/true'], mutate: olderVersion });
 const sleeper = makeBundle({ args: ['sleep', '1000'], mutate: olderVersion });
-const results = new Map(); // `${runtime}:${command}` -> {wall, rss}
-const record = (key, samples) =>
-  results.set(key, { wall: median(samples.map((s) => s.wall)), rss: Math.max(...samples.map((s) => s.rss)) });
+const COMMANDS = ['create', 'start', 'state', 'list', 'kill', 'delete', 'run /bin/true'];
+const samples = new Map(); // `${runtime}:${command}` -> [{wall, rss}]
+const add = (key, sample) => samples.set(key, [...(samples.get(key) ?? []), sample]);
+const cli = (rt, ...args) => [...rt.argv, '--root', path.join(scratch, rt.name), ...args];
 
-record('floor:node -e 0', Array.from({ length: ROUNDS }, () => measure(['node', '-e', '0'])));
-
-for (const rt of runtimes) {
-  const root = path.join(scratch, rt.name);
-  const cli = (...args) => [...rt.argv, '--root', root, ...args];
-  const samples = { create: [], start: [], state: [], kill: [], delete: [], list: [], 'run /bin/true': [] };
-  for (let i = 0; i < ROUNDS; i++) {
+// Rounds interleave the runtimes and the floor, so that load from elsewhere
+// on the machine falls on all of them alike.
+for (let i = 0; i < ROUNDS; i++) {
+  add('floor:node -e 0', measure(['node', '-e', '0']));
+  for (const rt of runtimes) {
     const id = `bench-${process.pid}-${i}`;
-    samples.create.push(measure(cli('create', '--bundle', sleeper.dir, id)));
-    samples.start.push(measure(cli('start', id)));
-    samples.state.push(measure(cli('state', id)));
-    samples.list.push(measure(cli('list')));
-    samples.kill.push(measure(cli('kill', id, 'KILL')));
+    add(`${rt.name}:create`, measure(cli(rt, 'create', '--bundle', sleeper.dir, id)));
+    add(`${rt.name}:start`, measure(cli(rt, 'start', id)));
+    add(`${rt.name}:state`, measure(cli(rt, 'state', id)));
+    add(`${rt.name}:list`, measure(cli(rt, 'list')));
+    add(`${rt.name}:kill`, measure(cli(rt, 'kill', id, 'KILL')));
     spawnSync('sleep', ['0.05']);
-    samples.delete.push(measure(cli('delete', id)));
-    samples['run /bin/true'].push(measure(cli('run', '--bundle', bundle.dir, `bench-run-${process.pid}-${i}`)));
+    add(`${rt.name}:delete`, measure(cli(rt, 'delete', id)));
+    add(`${rt.name}:run /bin/true`, measure(cli(rt, 'run', '--bundle', bundle.dir, `bench-run-${process.pid}-${i}`)));
   }
-  for (const [command, s] of Object.entries(samples)) record(`${rt.name}:${command}`, s);
+}
 
-  const sh = (argv) => execFileSync(argv[0], argv.slice(1), { stdio: 'ignore' });
+const results = new Map(); // key -> {wall: median ms, rss: peak KiB}
+for (const [key, s] of samples) results.set(key, { wall: median(s.map((x) => x.wall)), rss: Math.max(...s.map((x) => x.rss)) });
+
+const SEQ = `${SEQUENTIAL} × (create, start), then delete each (total)`;
+for (const rt of runtimes) {
+  const sh = (argv) => execFileSync(argv[0], argv.slice(1), { stdio: 'ignore', env });
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < SEQUENTIAL; i++) {
-    sh(cli('create', '--bundle', bundle.dir, `seq-${process.pid}-${i}`));
-    sh(cli('start', `seq-${process.pid}-${i}`));
+    sh(cli(rt, 'create', '--bundle', bundle.dir, `seq-${process.pid}-${i}`));
+    sh(cli(rt, 'start', `seq-${process.pid}-${i}`));
   }
-  for (let i = 0; i < SEQUENTIAL; i++) sh(cli('delete', '-f', `seq-${process.pid}-${i}`));
-  results.set(`${rt.name}:${SEQUENTIAL} × create+start, then delete`, { wall: Number(process.hrtime.bigint() - t0) / 1e6, rss: NaN });
+  for (let i = 0; i < SEQUENTIAL; i++) sh(cli(rt, 'delete', '-f', `seq-${process.pid}-${i}`));
+  results.set(`${rt.name}:${SEQ}`, { wall: Number(process.hrtime.bigint() - t0) / 1e6, rss: NaN });
 }
 
 const floor = results.get('floor:node -e 0');
-const commands = [...new Set([...results.keys()].filter((k) => !k.startsWith('floor')).map((k) => k.split(':').slice(1).join(':')))];
 const fmt = (v, digits = 0) => (Number.isFinite(v) ? v.toFixed(digits) : '');
-const header = ['command', ...runtimes.flatMap((r) => [`${r.name} ms`, `${r.name} MiB`]), 'ocirun − floor ms', 'ocirun ÷ runc', 'ocirun ÷ crun'];
-const rows = [['node -e 0 (floor)', fmt(floor.wall), fmt(floor.rss / 1024, 1), ...Array(header.length - 3).fill('')]];
-for (const command of commands) {
+const mib = (kib) => kib / 1024;
+const header = [
+  'command',
+  ...runtimes.flatMap((r) => [`${r.name} ms`, `${r.name} MiB`]),
+  'ocirun − floor ms',
+  'ocirun ÷ floor',
+  'ocirun − floor MiB',
+  ...runtimes.filter((r) => r.name !== 'ocirun').map((r) => `ocirun ÷ ${r.name}`),
+];
+// The floor row lines up under ocirun's columns.
+const rows = [['node -e 0 (floor)', fmt(floor.wall), fmt(mib(floor.rss), 1), ...Array(header.length - 3).fill('')]];
+for (const command of [...COMMANDS, SEQ]) {
   const o = results.get(`ocirun:${command}`);
-  const ratio = (name) => {
-    const other = results.get(`${name}:${command}`);
-    return other ? fmt(o.wall / other.wall, 2) : '';
-  };
+  const perCommand = command !== SEQ;
   rows.push([
     command,
     ...runtimes.flatMap((r) => {
       const v = results.get(`${r.name}:${command}`);
-      return [fmt(v?.wall), fmt(v ? v.rss / 1024 : NaN, 1)];
+      return [fmt(v?.wall), fmt(v ? mib(v.rss) : NaN, 1)];
     }),
-    fmt(o.wall - floor.wall),
-    ratio('runc'),
-    ratio('crun'),
+    perCommand ? fmt(o.wall - floor.wall) : '',
+    perCommand ? fmt(o.wall / floor.wall, 2) : '',
+    perCommand ? fmt(mib(o.rss - floor.rss), 1) : '',
+    ...runtimes.filter((r) => r.name !== 'ocirun').map((r) => fmt(o.wall / results.get(`${r.name}:${command}`).wall, 2)),
   ]);
 }
 const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => String(r[i]).length)));
 const line = (r) => `| ${r.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
-console.log(`ocirun benchmark, ${new Date().toISOString().slice(0, 10)}, medians of ${ROUNDS} rounds (peak RSS: max), ${os.cpus().length} cores`);
+console.log(
+  `ocirun benchmark, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${os.cpus().length} cores: ` +
+    `medians of ${ROUNDS} interleaved rounds (ms), peak RSS (MiB, max over the rounds)`,
+);
 console.log(line(header));
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const r of rows) console.log(line(r));

@@ -1,6 +1,8 @@
 // Parsing and checking command arguments, so every handler gets typed values
 // and bad input fails with one line naming the argument.
+import { writeSync } from 'node:fs';
 import { Store } from '../state/store.js';
+import { sleepMs } from '../sys/proc.js';
 import { OciError } from '../errors.js';
 import type { Globals } from '../main.js';
 
@@ -16,6 +18,19 @@ export function nonNegativeInt(value: unknown, flag: string): number {
   return n;
 }
 
+/**
+ * Straight to fd 1: process.stdout would load Node's stream and net modules
+ * (for a pipe, as containerd gives) only to print one line. An inherited
+ * non-blocking pipe that is full answers EAGAIN: wait and write the rest.
+ */
 export function writeOut(text: string): void {
-  process.stdout.write(text);
+  let data = Buffer.from(text);
+  while (data.length > 0) {
+    try {
+      data = data.subarray(writeSync(1, data));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      sleepMs(1);
+    }
+  }
 }

@@ -4,34 +4,13 @@
 // directory serialises every command that changes the container.
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, constants as fsc } from 'node:fs';
 import path from 'node:path';
-import { array, boolean, number, object, optional, record, string, unknown, enum as zenum, type infer as Infer } from 'zod/mini';
 import { OciError, alreadyExists, notFound } from '../errors.js';
 import { flock } from '../sys/libc.js';
+import { checkStateFile, type ContainerState } from './state-file.js';
+
+export type { ContainerState } from './state-file.js';
 
 export const DEFAULT_ROOT = '/run/ocirun';
-
-export const StateFile = object({
-  ociVersion: string(),
-  id: string(),
-  status: zenum(['creating', 'created', 'running', 'paused', 'stopped']),
-  pid: number(),
-  bundle: string(),
-  annotations: optional(record(string(), string())),
-  rootfs: string(),
-  created: string(),
-  owner: string(),
-  /** Field 22 of /proc/<pid>/stat at create: tells the init from a later process reusing its pid. */
-  initStartTime: number(),
-  /** Namespace types the container created itself (its own, to be joined by exec). */
-  ownNamespaces: array(string()),
-  cgroupPaths: optional(record(string(), string())),
-  systemdCgroup: optional(boolean()),
-  /** Containers under this root whose namespaces this one joined (see lifecycle/share.ts). */
-  joined: optional(array(string())),
-  /** The validated config, kept for delete (poststop hooks, cgroups) after the bundle may be gone. */
-  config: unknown(),
-});
-export type ContainerState = Infer<typeof StateFile>;
 
 // runc's rule: letters, digits and _ + - . ; not "." or "..".
 const ID_PATTERN = /^[\w+.-]+$/;
@@ -107,15 +86,14 @@ export class Store {
     } catch {
       throw new OciError('state-corrupt', `${id}: state file ${this.statePath(id)} is not valid JSON (delete --force removes it)`);
     }
-    const parsed = StateFile.safeParse(data);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
+    const checked = checkStateFile(data);
+    if ('badPath' in checked) {
       throw new OciError(
         'state-corrupt',
-        `${id}: state file ${this.statePath(id)} is damaged at /${issue.path.join('/')}: ${issue.message} (delete --force removes it)`,
+        `${id}: state file ${this.statePath(id)} is damaged at /${checked.badPath.join('/')}: Invalid input (delete --force removes it)`,
       );
     }
-    return parsed.data;
+    return checked.state;
   }
 
   write(state: ContainerState): void {

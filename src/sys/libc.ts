@@ -1,14 +1,38 @@
 // Thin koffi bindings to the C library and raw system calls. Every call that
 // can fail goes through `check`, which turns -1/errno into a SysError naming
 // the call and its subject, so callers never inspect errno themselves.
-import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { SYS } from './arch.js';
 
-const require = createRequire(import.meta.url);
 type Koffi = typeof import('koffi');
-const koffi: Koffi = require('koffi');
-const libc = koffi.load('libc.so.6');
+type Library = ReturnType<Koffi['load']>;
+type KoffiFunction = ReturnType<Library['func']>;
+
+// koffi and the C library load on first use, not on import: `state`, `list`
+// and `kill` never call into C and skip the native addon's load.
+let loaded: { koffi: Koffi; libc: Library } | undefined;
+function load(): { koffi: Koffi; libc: Library } {
+  if (!loaded) {
+    const k: Koffi = require('koffi');
+    loaded = { koffi: k, libc: k.load('libc.so.6') };
+    clone3Call = loaded.libc.func('syscall', 'long', ['long', 'void *', 'size_t']);
+  }
+  return loaded;
+}
+
+/** An object made by `make` on its first property access; methods stay bound to it. */
+function lazy<T extends object>(make: () => T, bindMethods: boolean): T {
+  let value: T | undefined;
+  return new Proxy({} as T, {
+    get(_, key) {
+      value ??= make();
+      const v = Reflect.get(value, key);
+      return bindMethods && typeof v === 'function' ? v.bind(value) : v;
+    },
+  });
+}
+const koffi = lazy(() => load().koffi, true);
+const libc = lazy(() => load().libc, true);
 
 const errnoNames = new Map<number, string>(
   Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
@@ -31,9 +55,8 @@ export function errnoName(errno: number): string {
   return errnoNames.get(errno) ?? `errno ${errno}`;
 }
 
-const strerrorFn = libc.func('const char *strerror(int errnum)');
 export function strerror(errno: number): string {
-  return strerrorFn(errno) as string;
+  return f.strerror(errno) as string;
 }
 
 function check(result: number | bigint, call: string, subject?: string): number {
@@ -42,7 +65,9 @@ function check(result: number | bigint, call: string, subject?: string): number 
   return value;
 }
 
-const f = {
+const f = lazy(() => ({
+  strerror: libc.func('const char *strerror(int errnum)'),
+  personality: libc.func('int personality(unsigned long persona)'),
   syscall: libc.func('long syscall(long number, ...)'),
   mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
   umount2: libc.func('int umount2(const char *target, int flags)'),
@@ -90,7 +115,7 @@ const f = {
   connect: libc.func('int connect(int fd, const uint8_t *addr, uint32_t len)'),
   statfs: libc.func('int statfs(const char *path, _Out_ uint8_t *buf)'),
   socketpair: libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)'),
-};
+}), false);
 
 export const O = {
   RDONLY: 0o0, WRONLY: 0o1, RDWR: 0o2, CREAT: 0o100, EXCL: 0o200, NOCTTY: 0o400, TRUNC: 0o1000,
@@ -265,8 +290,14 @@ export function prlimit(pid: number, resource: number, soft: bigint, hard: bigin
 export function kill(pid: number, sig: number): void {
   check(f.kill(pid, sig), 'kill', String(pid));
 }
+/** kill(2) through Node, which needs no koffi: `kill` and `delete` may not load it at all. */
 export function tryKill(pid: number, sig: number): boolean {
-  return Number(f.kill(pid, sig)) === 0;
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
 }
 /** Returns [pid, status] or [0, 0] with WNOHANG when nothing is ready. */
 export function waitpid(pid: number, options = 0): [number, number] {
@@ -386,7 +417,8 @@ export function cloneArgs(flags: number, cgroupFd = -1): Buffer {
 
 // A fixed prototype: a variadic koffi call allocates JavaScript objects, and
 // nothing may be allocated between making the heap forkable and the clone.
-const clone3Call = libc.func('syscall', 'long', ['long', 'void *', 'size_t']);
+// Bound in load(), which madvise() has run by then.
+let clone3Call: KoffiFunction;
 
 /**
  * clone3(2) with fork semantics (no new stack): returns the child's pid in the
@@ -456,10 +488,9 @@ export function capset(sets: CapSets): void {
 
 // ---- process attributes: execution domain, I/O priority, scheduling ----
 
-const personalityFn = libc.func('int personality(unsigned long persona)');
 /** personality(2); returns the previous persona. */
 export function personality(persona: number): number {
-  return check(personalityFn(persona), 'personality', `0x${persona.toString(16)}`);
+  return check(f.personality(persona), 'personality', `0x${persona.toString(16)}`);
 }
 /** ioprio_set(2) (IOPRIO_WHO_PROCESS = 1, who 0 = the caller). */
 export function ioprioSet(which: number, who: number, ioprio: number): void {
@@ -477,7 +508,7 @@ export { koffi, libc };
 // until execve, so it is safe from the runtime and from the forked init alike,
 // where fork-and-run-JavaScript is not.
 
-const spawnFns = {
+const spawnFns = lazy(() => ({
   pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
   memfdCreate: libc.func('int memfd_create(const char *name, unsigned int flags)'),
   lseek: libc.func('long lseek(int fd, long offset, int whence)'),
@@ -491,7 +522,7 @@ const spawnFns = {
   attrSetSigMask: libc.func('int posix_spawnattr_setsigmask(void *attr, const uint8_t *set)'),
   attrDestroy: libc.func('int posix_spawnattr_destroy(void *attr)'),
   spawn: libc.func('int posix_spawn(_Out_ int *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)'),
-};
+}), false);
 
 export function pipe2(flags: number): [number, number] {
   const fds = [0, 0];

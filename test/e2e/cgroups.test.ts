@@ -133,7 +133,7 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     const id = uniqueId();
     withBundle(b, () => {
       rt.ok(['run', '-d', '--bundle', b.bundle.dir, id]);
-      waitFor(() => b.out('inside') !== '', 'the container to look');
+      waitFor(() => b.out('inside').includes('cpuset.mems'), 'the container to look');
       expect([cg(id, 'cpu', 'cpu.cfs_quota_us'), cg(id, 'cpu', 'cpu.cfs_period_us'), cg(id, 'cpu', 'cpu.shares')]).toEqual(['50000', '100000', '512']);
       expect([cg(id, 'cpuset', 'cpuset.cpus'), cg(id, 'cpuset', 'cpuset.mems')]).toEqual(['0', '0']);
       expect(b.out('inside')).toBe('cpu/cpu.cfs_quota_us 50000\ncpu/cpu.cfs_period_us 100000\ncpu/cpu.shares 512\ncpuset/cpuset.cpus 0\ncpuset/cpuset.mems 0\n');
