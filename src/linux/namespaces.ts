@@ -40,6 +40,8 @@ export interface NamespacePlan {
   /** Namespaces the forked child creates with unshare after joining (cgroup excluded). */
   unshareFlags: number;
   newUser: boolean;
+  /** In a user namespace other than the runtime's: created or joined. */
+  inUser: boolean;
   /** Made only after the init is in its cgroups, so the namespace's root is the container's cgroup. */
   newCgroup: boolean;
   /** The forked child must fork again so the init is in the pid/time namespace it set up. */
@@ -63,6 +65,7 @@ export function planNamespaces(namespaces: Namespace[] = []): NamespacePlan {
     joins,
     unshareFlags: atClone ? 0 : flagsOf(created),
     newUser: own.includes('user'),
+    inUser: namespaces.some((ns) => ns.type === 'user'),
     newCgroup: own.includes('cgroup'),
     forkAgain: !atClone && (joinsChildOnly || own.includes('pid') || own.includes('time')),
     own,

@@ -102,9 +102,11 @@ function enterNamespaces(ctx: InitContext): void {
       exit(0);
     }
   }
-  if (ns.newUser) {
-    // The creator of a user namespace has every capability in it but runs as
-    // the overflow uid until it switches to the mapped root (user_namespaces(7)).
+  if (ns.inUser) {
+    // The creator of a user namespace (or a process that joined one) has
+    // every capability in it but runs as the overflow uid until it switches
+    // to the mapped root (user_namespaces(7)); files it made meanwhile would
+    // fail with EOVERFLOW.
     setresgid(0);
     setresuid(0);
   }
@@ -119,7 +121,7 @@ function setupContainer(ctx: InitContext): void {
       config,
       rootfs: ctx.rootfs,
       bundle: ctx.bundle,
-      inUserNamespace: ctx.namespaces.newUser,
+      inUserNamespace: ctx.namespaces.inUser,
       newCgroupNamespace: ctx.namespaces.newCgroup,
       noPivot: ctx.noPivot,
     });
