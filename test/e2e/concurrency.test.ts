@@ -51,7 +51,7 @@ describe.skipIf(!isRoot)('concurrent commands', () => {
 
   it('parallel commands on different ids all succeed', async () => {
     const bundle = sleeper();
-    const ids = Array.from({ length: 6 }, () => uniqueId('par'));
+    const ids = Array.from({ length: 4 }, () => uniqueId('par'));
     const all = async (args: (id: string) => string[]) => {
       const results = await Promise.all(ids.map((id) => start(args(id))));
       results.forEach((r, i) => expect(r.code, `${args(ids[i]).join(' ')}: ${r.stderr}`).toBe(0));
@@ -94,7 +94,7 @@ describe.skipIf(!isRoot)('concurrent commands', () => {
       fileReads++;
     }, 1);
     const readers = Array.from({ length: 2 }, async () => {
-      for (let i = 0; i < 10; i++) {
+      for (let i = 0; i < 8; i++) {
         const r = await start(['state', id]);
         let kind: string;
         if (r.code === 0) {

@@ -12,11 +12,11 @@ const soak = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../scri
 
 describe.skipIf(!isRoot)('soak', () => {
   it('create/start/delete cycles and failures at every stage leave nothing behind', () => {
-    const r = spawnSync(process.execPath, [soak, '--cycles', '20', '--failures', '1', '--json'], { encoding: 'utf8', timeout: 240_000 });
+    const r = spawnSync(process.execPath, [soak, '--cycles', '12', '--failures', '1', '--json'], { encoding: 'utf8', timeout: 240_000 });
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.leaks).toEqual([]);
-    expect(summary.cycles).toBe(20);
+    expect(summary.cycles).toBe(12);
     expect(summary.foregroundRuns).toBe(1);
     expect(summary.failuresByStage).toMatchObject({
       'bad mount': 1,
