@@ -4,13 +4,13 @@
 // (CVE-2019-5736), masked and read-only paths, and another user driving
 // root's containers. Each test would fail if the protection were gone.
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OCIRUN_BIN } from '../../fixtures/bundle.mjs';
 import {
-  Runtime, bundleWithOutbox, hostMountsMentioning, isRoot, makeBundle, processesMentioning, uniqueId, waitFor, type Bundle, type BundleConfig, type Result,
+  Runtime, bundleWithOutbox, hostMountsMentioning, isRoot, uniqueId, waitFor, type Bundle, type BundleConfig, type Result,
 } from '../helpers/ocirun.js';
 
 const rt = new Runtime();
@@ -212,14 +212,13 @@ describe.skipIf(!isRoot)('another user', () => {
     waitFor(() => existsSync(path.join(outbox, 'ready')), 'the container');
     mkdirSync(path.dirname(rt.root), { recursive: true });
     // The scratch directory must be traversable for the refusal to come from the state directory itself.
-    spawnSync('chmod', ['755', path.dirname(rt.root)]);
+    chmodSync(path.dirname(rt.root), 0o755);
     for (const args of [['state', id], ['kill', id, 'KILL'], ['delete', '-f', id], ['exec', id, 'true'], ['pause', id], ['list'], ['ps', id]]) {
       const r = spawnSync(OCIRUN_BIN, ['--root', rt.root, ...args], { uid: 65534, gid: 65534, encoding: 'utf8', timeout: 30_000 });
       expect(r.status, args.join(' ')).toBe(1);
       expect(r.stderr, args.join(' ')).toMatch(/^ocirun: EACCES: permission denied, \w+ '[^']*'\n$/);
     }
     expect(rt.state(id).status).toBe('running');
-    expect(processesMentioning(id)).toEqual([]);
     rt.ok(['delete', '-f', id]);
   });
 });
