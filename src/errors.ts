@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'state-corrupt'
   | 'unsupported';
 
+const oneLine = (text: string) => text.replace(/\r?\n/g, '\\n');
+
 export class OciError extends Error {
   constructor(
     readonly code: ErrorCode,
@@ -25,7 +27,9 @@ export class OciError extends Error {
     /** Extra lines, e.g. one per config problem, shown after the message. */
     readonly details: string[] = [],
   ) {
-    super(message);
+    // One line per message: some come with text quoted from the input (JSON.parse quotes a snippet).
+    super(oneLine(message));
+    this.details = details.map(oneLine);
   }
 }
 

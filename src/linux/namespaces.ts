@@ -58,6 +58,8 @@ export interface NamespacePlan {
   /** Namespaces the forked child creates with unshare after joining (cgroup and time excluded). */
   unshareFlags: number;
   newUser: boolean;
+  /** In a user namespace other than the runtime's: created or joined. */
+  inUser: boolean;
   /** Made only after the init is in its cgroups, so the namespace's root is the container's cgroup. */
   newCgroup: boolean;
   /** Made by the init itself; the text for /proc/self/timens_offsets ('' for none). */
@@ -90,6 +92,7 @@ export function planNamespaces(namespaces: Namespace[] = [], config?: Spec): Nam
     joins,
     unshareFlags: atClone ? 0 : flagsOf(created),
     newUser: own.includes('user'),
+    inUser: namespaces.some((ns) => ns.type === 'user'),
     newCgroup: own.includes('cgroup'),
     newTime: own.includes('time'),
     timeOffsets: own.includes('time') ? timeOffsetsText(config?.linux?.timeOffsets) : '',

@@ -1,14 +1,27 @@
-import { statSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import path from 'node:path';
+import { lookupInRoot, openRoot } from '../linux/paths.js';
+import { close } from '../sys/libc.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/**
+ * Looked up inside the root without magic links: /proc/self/fd/N/... could
+ * otherwise name a binary of the host through an fd the runtime inherited.
+ */
 function isExecutableFile(p: string): boolean {
+  const rootFd = openRoot('/');
+  let fd: number | null = null;
   try {
-    const st = statSync(p);
+    fd = lookupInRoot(rootFd, p);
+    if (fd === null) return false;
+    const st = fstatSync(fd);
     return st.isFile() && (st.mode & 0o111) !== 0;
   } catch {
     return false;
+  } finally {
+    if (fd !== null) close(fd);
+    close(rootFd);
   }
 }
 

@@ -2,10 +2,10 @@
 // runtime process. It is a copy of the runtime with a single thread: all its
 // work is synchronous, and it ends in execve(2) or _exit(2), never back in
 // Node's event loop (see ../shared notes on the process model).
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { openSync, writeFileSync } from 'node:fs';
 import type { Process, Spec } from '../spec/types.js';
 import {
-  CLONE, SysError, chdir, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, read, resetSignalDisposition, sethostname,
+  CLONE, SysError, chdir, getcwd, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, read, resetSignalDisposition, sethostname,
   setdomainname, setCloexec, setresgid, setresuid, setsid, umask, unblockAllSignals, unshare, write, PR, prctl,
 } from '../sys/libc.js';
 import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks } from '../linux/capabilities.js';
@@ -13,6 +13,7 @@ import { becomeUndumpable, joinNamespaces, prepareTimeNamespace, unshareNamespac
 import { applyRlimits } from '../linux/rlimits.js';
 import { setupTerminal } from '../linux/console.js';
 import { buildRootfs, finishRootfs } from '../linux/rootfs.js';
+import { ensureInRoot, openRoot } from '../linux/paths.js';
 import { homeFor, switchUser } from '../linux/user.js';
 import { hasHooks, runHooks, type HookState } from '../hooks/hooks.js';
 import { OciError } from '../errors.js';
@@ -113,9 +114,11 @@ function enterNamespaces(ctx: InitContext): void {
   }
   // Still as the runtime's host uid, which owns this process's /proc files.
   prepareTimeNamespace(ns);
-  if (ns.newUser) {
-    // The creator of a user namespace has every capability in it but runs as
-    // the overflow uid until it switches to the mapped root (user_namespaces(7)).
+  if (ns.inUser) {
+    // The creator of a user namespace (or a process that joined one) has
+    // every capability in it but runs as the overflow uid until it switches
+    // to the mapped root (user_namespaces(7)); files it made meanwhile would
+    // fail with EOVERFLOW.
     setresgid(0);
     setresuid(0);
     becomeUndumpable(ns, true);
@@ -133,12 +136,12 @@ function setupContainer(ctx: InitContext): void {
       config,
       rootfs: ctx.rootfs,
       bundle: ctx.bundle,
-      inUserNamespace: ctx.namespaces.newUser,
+      inUserNamespace: ctx.namespaces.inUser,
       newCgroupNamespace: ctx.namespaces.newCgroup,
       noPivot: ctx.noPivot,
     });
     // runc creates a missing cwd inside the new root, before it may turn read-only.
-    mkdirSync(ctx.process.cwd, { recursive: true, mode: 0o755 });
+    makeCwd(ctx.process.cwd);
   } else {
     hooksBeforePivot();
   }
@@ -175,7 +178,7 @@ function prepareProcess(ctx: InitContext): void {
     writeProcFile('/proc/self/oom_score_adj', String(processSpec.oomScoreAdj), 'process.oomScoreAdj');
   }
   applyRlimits(processSpec.rlimits);
-  chdir(processSpec.cwd);
+  enterCwd(processSpec.cwd);
   const env = containerEnv(processSpec);
   ctx.executable = resolveExecutable(processSpec.args![0], env, processSpec.cwd);
   ctx.env = env;
@@ -183,6 +186,37 @@ function prepareProcess(ctx: InitContext): void {
   applyCredentials(processSpec);
   umask(processSpec.user?.umask ?? 0o022);
   applyAfterCredentials(ctx.security, ctx.channel);
+}
+
+/**
+ * Creates the cwd inside the root, never through a magic link such as
+ * /proc/self/fd/N (which could name a directory of the host).
+ */
+function makeCwd(cwd: string): void {
+  const rootFd = openRoot('/');
+  try {
+    close(ensureInRoot(rootFd, cwd, 'dir'));
+  } catch (err) {
+    throw new Error(`process.cwd ${cwd}: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    close(rootFd);
+  }
+}
+
+/**
+ * chdir, then make sure the directory is inside the container's root: a cwd
+ * through an fd inherited from the runtime (/proc/self/fd/N) would give the
+ * process a directory of the host (CVE-2024-21626).
+ */
+function enterCwd(cwd: string): void {
+  chdir(cwd);
+  let where: string;
+  try {
+    where = getcwd();
+  } catch {
+    where = '';
+  }
+  if (!where.startsWith('/')) throw new Error(`process.cwd ${cwd} is outside the container's root`);
 }
 
 function applyCredentials(processSpec: Process): void {

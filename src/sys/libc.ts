@@ -110,6 +110,7 @@ const f = lazy(() => ({
   dup3: libc.func('int dup3(int oldfd, int newfd, int flags)'),
   flock: libc.func('int flock(int fd, int operation)'),
   chdir: libc.func('int chdir(const char *path)'),
+  getcwd: libc.func('void *getcwd(_Out_ uint8_t *buf, size_t size)'),
   fchdir: libc.func('int fchdir(int fd)'),
   chroot: libc.func('int chroot(const char *path)'),
   umask: libc.func('uint32_t umask(uint32_t mask)'),
@@ -267,6 +268,12 @@ export function flock(fd: number, wait: boolean): boolean {
 }
 export function chdir(path: string): void {
   check(f.chdir(path), 'chdir', path);
+}
+/** getcwd(3); glibc fails with ENOENT when the directory is not below the root (the kernel's "(unreachable)"). */
+export function getcwd(): string {
+  const buf = Buffer.alloc(4096);
+  if (f.getcwd(buf, buf.length) === null) throw new SysError('getcwd', koffi.errno());
+  return buf.subarray(0, buf.indexOf(0)).toString();
 }
 export function fchdir(fd: number): void {
   check(f.fchdir(fd), 'fchdir');

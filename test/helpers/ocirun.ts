@@ -18,6 +18,7 @@ export interface Result {
 export class Runtime {
   readonly root: string;
   private readonly scratch: string;
+  private readonly bundles: Bundle[] = [];
 
   constructor() {
     this.scratch = mkdtempSync(path.join(os.tmpdir(), 'ocirun-test-'));
@@ -67,9 +68,21 @@ export class Runtime {
     }
   }
 
-  /** Force-deletes whatever a failed test left, then removes the scratch dir. */
+  /** A bundle running `args`, removed by dispose(). */
+  bundle(args: string[], mutate?: (c: BundleConfig) => void): Bundle {
+    return this.track(makeBundle({ args, mutate }));
+  }
+
+  /** Has dispose() remove this bundle. */
+  track(bundle: Bundle): Bundle {
+    this.bundles.push(bundle);
+    return bundle;
+  }
+
+  /** Force-deletes whatever a failed test left, removes the bundles, then the scratch dir. */
   dispose(): void {
     for (const id of this.containerIds()) this.run(['delete', '--force', id]);
+    for (const b of this.bundles) b.cleanup();
     rmSync(this.scratch, { recursive: true, force: true });
   }
 
