@@ -194,9 +194,9 @@ function cycle(bundles, n) {
     const created = JSON.parse(must(['state', id]).stdout);
     if (created.status !== 'created' || created.pid !== pid) leak(`${id}: state after create is ${created.status}, pid ${created.pid}`);
   }
-  // The init waiting for start holds no file of the state directory but the FIFO, and nothing of the bundle.
+  // The init waiting for start holds no file of the state directory but its two FIFOs, and nothing of the bundle.
   for (const [fd, target] of fdTargets(pid) ?? []) {
-    if ((target.startsWith(root) && !target.endsWith('/exec.fifo')) || target.startsWith(bundle.dir)) {
+    if ((target.startsWith(root) && !/\/(exec|status)\.fifo$/.test(target)) || target.startsWith(bundle.dir)) {
       leak(`${id}: the waiting init holds fd ${fd} -> ${target}`);
     }
   }
