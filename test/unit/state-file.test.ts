@@ -18,6 +18,7 @@ const Reference = object({
   ownNamespaces: array(string()),
   cgroupPaths: optional(record(string(), string())),
   systemdCgroup: optional(boolean()),
+  joined: optional(array(string())),
   config: unknown(),
 });
 
@@ -35,12 +36,13 @@ const good = {
   ownNamespaces: ['pid', 'mount'],
   cgroupPaths: { '': '/sys/fs/cgroup/x' },
   systemdCgroup: false,
+  joined: ['infra'],
   config: { ociVersion: '1.3.0' },
 };
 
 const variants: [string, unknown][] = [
   ['a complete state', good],
-  ['no optional fields', { ...good, annotations: undefined, cgroupPaths: undefined, systemdCgroup: undefined }],
+  ['no optional fields', { ...good, annotations: undefined, cgroupPaths: undefined, systemdCgroup: undefined, joined: undefined }],
   ['no config', { ...good, config: undefined }],
   ['a null config', { ...good, config: null }],
   ['an unknown field', { ...good, extra: 1 }],
@@ -54,6 +56,7 @@ const variants: [string, unknown][] = [
   ['annotations as an array', { ...good, annotations: ['a'] }],
   ['cgroupPaths null', { ...good, cgroupPaths: null }],
   ['systemdCgroup as a string', { ...good, systemdCgroup: 'yes' }],
+  ['a number in joined', { ...good, joined: ['infra', 2] }],
   ['two bad fields', { ...good, owner: 1, pid: 'x' }],
   ['an array', []],
   ['null', null],
