@@ -23,7 +23,7 @@ export default async function run(globals: Globals, args: string[], o: Record<st
   const { state, lock } = createContainer(store, opts);
   attach?.attach();
   try {
-    await startContainer(store, opts.id, state);
+    startContainer(store, opts.id, state);
   } catch (err) {
     lock.release();
     deleteContainer(store, opts.id, true);

@@ -3,14 +3,14 @@ import type { Globals } from '../main.js';
 import { startContainer } from '../lifecycle/start.js';
 import { storeFor } from './options.js';
 
-export default async function start(globals: Globals, args: string[]): Promise<number> {
+export default function start(globals: Globals, args: string[]): number {
   const store = storeFor(globals);
   const [id] = args;
   const lock = store.lock(id);
   try {
     const state = store.read(id);
     if (state === null) throw notFound(id);
-    await startContainer(store, id, state);
+    startContainer(store, id, state);
   } finally {
     lock.release();
   }

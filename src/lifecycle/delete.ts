@@ -53,11 +53,8 @@ export function deleteContainer(store: Store, id: string, force: boolean): void 
     }
     if (state !== null) leaveIntelRdt(state.config as Spec, id);
     store.remove(id);
-    const hooks = (state?.config as Spec | undefined)?.hooks;
-    if (state !== null && hooks?.poststop?.length) {
-      // After the container is gone, before delete returns; a failure is only a warning (config.md "Poststop").
-      runHooksWarning('poststop', hooks, stateForHooks(state, 'stopped', state.pid));
-    }
+    // After the container is gone, before delete returns; a failure is only a warning (config.md "Poststop").
+    if (state !== null) runHooksWarning('poststop', (state.config as Spec | null)?.hooks, stateForHooks(state, 'stopped', state.pid));
   } finally {
     lock.release();
   }

@@ -2,13 +2,14 @@
 // the exec FIFO, wait until it has become the user's process, then run the
 // poststart hooks.
 import { closeSync, openSync, readSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
-import { OciError } from '../errors.js';
+import { OciError, type ErrorCode } from '../errors.js';
+import { runHooks, stateForHooks } from '../hooks/hooks.js';
 import type { Spec } from '../spec/types.js';
 import { currentStatus } from '../state/status.js';
 import type { ContainerState, Store } from '../state/store.js';
 import { sleepMs } from '../sys/proc.js';
 
-export async function startContainer(store: Store, id: string, state: ContainerState): Promise<ContainerState> {
+export function startContainer(store: Store, id: string, state: ContainerState): ContainerState {
   const status = currentStatus(store, state);
   if (status !== 'created') {
     throw new OciError('wrong-state', `${id}: cannot start a container that is ${status} (only a created container can be started)`);
@@ -18,7 +19,10 @@ export async function startContainer(store: Store, id: string, state: ContainerS
   try {
     releaseInit(store.fifoPath(id), id);
     const failure = statusFd >= 0 ? readUntilExec(statusFd) : '';
-    if (failure) throw new OciError(failure.includes(' hook #') ? 'hook-failed' : 'container-init', failure);
+    if (failure) {
+      const { code, message } = JSON.parse(failure) as { code: ErrorCode; message: string };
+      throw new OciError(code, message);
+    }
   } finally {
     if (statusFd >= 0) {
       closeSync(statusFd);
@@ -27,16 +31,12 @@ export async function startContainer(store: Store, id: string, state: ContainerS
   }
   const started: ContainerState = { ...state, status: 'running' };
   store.write(started);
-  const hooks = (state.config as Spec | undefined)?.hooks;
-  if (hooks?.poststart?.length) {
-    const { runHooks, stateForHooks } = await import('../hooks/hooks.js');
-    try {
-      runHooks('poststart', hooks, stateForHooks(state, 'running', state.pid));
-    } catch (err) {
-      // runtime.md "Lifecycle" step 9: a failed poststart hook stops the container.
-      process.kill(state.pid, 'SIGKILL');
-      throw err;
-    }
+  try {
+    runHooks('poststart', (state.config as Spec | undefined)?.hooks, stateForHooks(state, 'running', state.pid));
+  } catch (err) {
+    // runtime.md "Lifecycle" step 9: a failed poststart hook stops the container.
+    process.kill(state.pid, 'SIGKILL');
+    throw err;
   }
   return started;
 }
@@ -68,7 +68,7 @@ function releaseInit(fifo: string, id: string): void {
 /**
  * The init holds the status FIFO open for writing, close-on-exec: end of file
  * means it has exec'd the user's process (or died); anything it wrote before
- * is why it failed. Polled: the fd is non-blocking so that the open above
+ * is why it failed (JSON: code and message). Polled: the fd is non-blocking so that the open above
  * could not wait for a writer.
  */
 function readUntilExec(fd: number): string {

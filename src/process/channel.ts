@@ -18,7 +18,8 @@ export type Message =
   | { type: 'hooks' }
   /** They ran: the state for the hooks the init runs itself. */
   | { type: 'hooks-done'; state: HookState }
-  | { type: 'error'; message: string; code?: ErrorCode };
+  /** Already worded for the user (see initFailure in init.ts). */
+  | { type: 'error'; message: string; code: ErrorCode };
 
 export class Channel {
   constructor(public fd: number) {}

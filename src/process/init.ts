@@ -5,7 +5,7 @@
 import { openSync, writeFileSync } from 'node:fs';
 import type { Process, Spec } from '../spec/types.js';
 import {
-  CLONE, SysError, chdir, getcwd, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, read, resetSignalDisposition, sethostname,
+  CLONE, chdir, getcwd, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, read, resetSignalDisposition, sethostname,
   setdomainname, setCloexec, setresgid, setresuid, setsid, umask, unblockAllSignals, unshare, write, PR, prctl,
 } from '../sys/libc.js';
 import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks } from '../linux/capabilities.js';
@@ -16,7 +16,7 @@ import { buildRootfs, finishRootfs } from '../linux/rootfs.js';
 import { ensureInRoot, openRoot } from '../linux/paths.js';
 import { homeFor, switchUser } from '../linux/user.js';
 import { hasHooks, runHooks, type HookState } from '../hooks/hooks.js';
-import { OciError } from '../errors.js';
+import { OciError, type ErrorCode } from '../errors.js';
 import { forkProcess } from './forkable.js';
 import { resolveExecutable } from './exec-path.js';
 import type { Channel } from './channel.js';
@@ -292,16 +292,23 @@ function execProcess(ctx: InitContext): never {
  * (when this is a created init), and the container's stderr gets it too.
  */
 function failAfterReady(err: unknown, statusFd = -1): never {
-  const message = err instanceof OciError && err.code === 'hook-failed' ? err.message : `container init: ${err instanceof Error ? err.message : String(err)}`;
+  const failure = initFailure(err);
   if (statusFd >= 0) {
     try {
-      write(statusFd, message);
+      write(statusFd, JSON.stringify(failure));
     } catch {
       // nobody to tell but stderr
     }
   }
-  write(2, `ocirun: ${message}\n`);
+  write(2, `ocirun: ${failure.message}\n`);
   exit(127);
+}
+
+/** How the init's failure is reported: a failed hook in its own words, anything else as the init's. */
+function initFailure(err: unknown): { code: ErrorCode; message: string } {
+  if (err instanceof OciError && err.code === 'hook-failed') return { code: err.code, message: err.message };
+  const text = err instanceof Error ? err.message : String(err);
+  return { code: err instanceof OciError ? err.code : 'container-init', message: `container init: ${text}` };
 }
 
 // Node installed handlers (and ignores SIGPIPE); the user's process must start
@@ -314,9 +321,8 @@ function resetSignals(): void {
 }
 
 function reportAndExit(ctx: InitContext, err: unknown): never {
-  const message = err instanceof SysError || err instanceof Error ? err.message : String(err);
   try {
-    ctx.channel.send({ type: 'error', message, code: err instanceof OciError ? err.code : undefined });
+    ctx.channel.send({ type: 'error', ...initFailure(err) });
   } catch {
     // the parent is gone
   }

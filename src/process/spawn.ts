@@ -148,9 +148,8 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
       if (message === null) throw initDied(initPid, pid);
       heard = true;
       if (message.type === 'ready') ready = true;
-      else if (message.type === 'error') {
-        throw new OciError(message.code ?? 'container-init', message.code === 'hook-failed' ? message.message : `container init: ${message.message}`);
-      } else if (message.type === 'hooks') hooksWanted = true;
+      else if (message.type === 'error') throw new OciError(message.code, message.message);
+      else if (message.type === 'hooks') hooksWanted = true;
       else if (message.type === 'need-maps') {
         writeIdMaps(pid, opts.config, namespaces.unprivilegedMaps);
         parent.send({ type: 'ok' });

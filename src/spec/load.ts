@@ -10,8 +10,11 @@ export interface Bundle {
   rootfs: string;
 }
 
-/** Reads and validates <bundle>/config.json; every problem is one line of the error. */
-/** `rewrite` may change the parsed config.json before it is validated (create --share). */
+/**
+ * Reads and validates <bundle>/config.json; every problem is one line of the
+ * error. `rewrite` may change the parsed config.json before it is validated
+ * (create --share).
+ */
 export function loadBundle(bundleArg: string, rewrite?: (raw: unknown) => void): Bundle {
   const dir = path.resolve(bundleArg);
   let isDir = false;
