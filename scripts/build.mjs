@@ -56,10 +56,14 @@ await build({
 const bundleFile = path.join(repoRoot, 'dist/ocirun.cjs');
 writeFileSync(bundleFile, readFileSync(bundleFile, 'utf8').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 
-// The code cache, made and checked under bin/ocirun's flags.
+// The code cache, made and checked under bin/ocirun's flags and environment
+// (it drops NODE_OPTIONS, which could change V8's flags and so void the cache).
 const flags = ['--single-threaded'];
+const env = { ...process.env };
+delete env.NODE_OPTIONS;
+delete env.NODE_EXTRA_CA_CERTS;
 // Its warm-up commands fail on purpose (no such container): their output is not shown.
-const cache = spawnSync(process.execPath, [...flags, path.join(repoRoot, 'scripts/code-cache.cjs')], { encoding: 'utf8' });
+const cache = spawnSync(process.execPath, [...flags, path.join(repoRoot, 'scripts/code-cache.cjs')], { encoding: 'utf8', env });
 if (cache.status !== 0) throw new Error(`build: making the code cache failed: ${cache.stderr}`);
-const check = spawnSync(process.execPath, [...flags, path.join(repoRoot, 'scripts/code-cache.cjs'), '--check'], { stdio: 'inherit' });
+const check = spawnSync(process.execPath, [...flags, path.join(repoRoot, 'scripts/code-cache.cjs'), '--check'], { stdio: 'inherit', env });
 if (check.status !== 0) throw new Error('build: V8 rejects the code cache it just made');
