@@ -2,7 +2,7 @@
 // cgroups under the host's hierarchies. Its processes stay in the caller's
 // cgroup; a limit in linux.resources is refused rather than silently dropped.
 import { OciError } from '../errors.js';
-import type { CgroupManager, LinuxResources } from './types.js';
+import type { CgroupManager, CgroupPlacement, LinuxResources } from './types.js';
 import type { Stats } from './stats.js';
 
 export class NoCgroups implements CgroupManager {
@@ -21,6 +21,9 @@ export class NoCgroups implements CgroupManager {
   }
   create(): void {}
   apply(): void {}
+  placement(): CgroupPlacement {
+    return { v1: [], field: 'linux.cgroupsPath' };
+  }
   set(): void {}
   freeze(): void {
     throw new OciError('system', 'the container has no cgroup (created without root): it cannot be paused');

@@ -102,6 +102,18 @@ export interface SetOptions {
 }
 
 /**
+ * Where a new process of the container goes, for spawn to put it there at the
+ * clone (process/spawn.ts): the cgroup2 directory, if any, and one directory
+ * per v1 hierarchy.
+ */
+export interface CgroupPlacement {
+  unified?: string;
+  v1: string[];
+  /** What to name in an error: "linux.cgroupsPath", or the container's cgroup for exec. */
+  field: string;
+}
+
+/**
  * One container's cgroup(s). The driver knows where its directories are from
  * construction on; nothing touches the filesystem before create().
  */
@@ -115,6 +127,8 @@ export interface CgroupManager {
   create(): void;
   /** Moves a process into every hierarchy. */
   apply(pid: number): void;
+  /** The directories a new process of the container is placed in. */
+  placement(): CgroupPlacement;
   set(resources: LinuxResources, opts?: SetOptions): void;
   freeze(): void;
   thaw(): void;

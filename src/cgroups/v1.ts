@@ -13,7 +13,8 @@ import {
   fileExists, procsRecursive, readKeyValues, removeCgroupDir, tryRead, writeFile,
 } from './files.js';
 import { emptyStats, expandList, mul, num, omitEmpty, sortKeys, type BlkioEntry, type Num, type Stats } from './stats.js';
-import type { CgroupManager, LinuxResources, SetOptions } from './types.js';
+import type { CgroupManager, CgroupPlacement, LinuxResources, SetOptions } from './types.js';
+import { UNIFIED } from './types.js';
 
 const F = 'linux.resources';
 
@@ -136,6 +137,15 @@ export class V1Manager implements CgroupManager {
 
   apply(pid: number): void {
     for (const d of this.uniqueDirs()) writeFile(d.dir, 'cgroup.procs', String(pid), `linux.cgroupsPath (${d.controllers.join(',') || 'unified'})`);
+  }
+
+  placement(): CgroupPlacement {
+    const dirs = this.uniqueDirs();
+    return {
+      unified: dirs.find((d) => d.controllers.includes(UNIFIED))?.dir,
+      v1: dirs.filter((d) => !d.controllers.includes(UNIFIED)).map((d) => d.dir),
+      field: 'linux.cgroupsPath',
+    };
   }
 
   set(r: LinuxResources, opts: SetOptions = {}): void {

@@ -15,7 +15,7 @@ import {
   fileExists, procsRecursive, readKeyValues, readNumber, removeCgroupDir, tryRead, writeFile,
 } from './files.js';
 import { MAX_UINT64, add, emptyStats, expandList, mul, num, omitEmpty, sortKeys, type BlkioEntry, type Stats } from './stats.js';
-import type { CgroupManager, LinuxResources, SetOptions } from './types.js';
+import type { CgroupManager, CgroupPlacement, LinuxResources, SetOptions } from './types.js';
 import { UNIFIED } from './types.js';
 
 const F = 'linux.resources';
@@ -170,6 +170,10 @@ export class V2Manager implements CgroupManager {
 
   apply(pid: number): void {
     writeFile(this.dir, 'cgroup.procs', String(pid), 'linux.cgroupsPath');
+  }
+
+  placement(): CgroupPlacement {
+    return { unified: this.dir, v1: [], field: 'linux.cgroupsPath' };
   }
 
   set(r: LinuxResources, opts: SetOptions = {}): void {

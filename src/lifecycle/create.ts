@@ -98,7 +98,7 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
       security,
       onProcess: (pid, initStartTime, ownNamespaces) =>
         store.write({ ...base, status: 'creating', pid, initStartTime, ownNamespaces }),
-      placeInCgroups: (pid) => cgroups.apply(pid),
+      cgroups: cgroups.placement(),
       runtimeHooks: (pid) => {
         const hookState = stateForHooks(base, 'creating', pid);
         runHooks('prestart', config.hooks, hookState);

@@ -1,9 +1,8 @@
 // exec: run another process in a running container. It joins every namespace
 // of the container (through the init's /proc/<pid>/ns links) and its cgroups,
 // and gets the process settings of the given process spec.
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { OciError, notRunning } from '../errors.js';
+import type { CgroupPlacement } from '../cgroups/types.js';
 import { hostHierarchies } from '../linux/cgroup-mount.js';
 import { namespacePath } from '../linux/namespaces.js';
 import { prepareSecurity, releaseSecurity } from '../process/security.js';
@@ -49,20 +48,18 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
     noPivot: false,
     privateFds: [],
     onProcess: () => {},
-    placeInCgroups: (child) => joinCgroupsOf(state.pid, child),
+    cgroups: cgroupsOf(state.pid),
   });
   releaseSecurity(security);
   return { pid, state };
 }
 
-/** Puts `pid` in every cgroup `initPid` is in (all v1 hierarchies, or the v2 one). */
-function joinCgroupsOf(initPid: number, pid: number): void {
-  for (const h of hostHierarchies(initPid).hierarchies) {
-    const procs = path.join(h.hostDir, 'cgroup.procs');
-    try {
-      writeFileSync(procs, String(pid));
-    } catch (err) {
-      throw new OciError('system', `joining the container's cgroup ${procs}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-  }
+/** Every cgroup `initPid` is in (all v1 hierarchies, or the v2 one): where the exec'd process goes. */
+function cgroupsOf(initPid: number): CgroupPlacement {
+  const { hierarchies } = hostHierarchies(initPid);
+  return {
+    unified: hierarchies.find((h) => h.fstype === 'cgroup2')?.hostDir,
+    v1: hierarchies.filter((h) => h.fstype === 'cgroup').map((h) => h.hostDir),
+    field: "joining the container's cgroup",
+  };
 }

@@ -6,9 +6,10 @@ const MADV_DOFORK = 11;
 /**
  * clone3 with `flags` from a Node process: returns the child's pid, and 0 in
  * the child, which runs on with a copy of the JavaScript heap and one thread.
+ * With `cgroupFd` (a cgroup2 directory), the child starts in that cgroup.
  */
-export function forkProcess(flags: number, mapsFd?: number): number {
-  const args = cloneArgs(flags);
+export function forkProcess(flags: number, mapsFd?: number, cgroupFd?: number): number {
+  const args = cloneArgs(flags, cgroupFd);
   makeMappingsForkable(mapsFd);
   return clone3(args);
 }

@@ -18,6 +18,7 @@ import { homeFor, switchUser } from '../linux/user.js';
 import { hasHooks, runHooks, type HookState } from '../hooks/hooks.js';
 import { OciError, type ErrorCode } from '../errors.js';
 import { forkProcess } from './forkable.js';
+import { writeFile } from '../cgroups/files.js';
 import { resolveExecutable } from './exec-path.js';
 import type { Channel } from './channel.js';
 import { applyAfterCredentials, applyBeforeCredentials, applyBeforeExec, type SecurityPlan } from './security.js';
@@ -50,6 +51,8 @@ export interface InitContext {
   mapsFd?: number;
   /** seccomp compiled by the runtime, and when to load it (see security.ts). */
   security?: SecurityPlan;
+  /** v1 cgroup directories to join first, as this process alone (see spawn.ts placeAtClone). */
+  ownCgroups?: { dirs: string[]; field: string };
   /** From the runtime once its hooks ran, for the init's own hooks. */
   hookState?: HookState;
   /** Filled in by setup: what execve gets. */
@@ -66,6 +69,7 @@ export function runInit(ctx: InitContext): never {
     resetSignals();
     if (ctx.namespaces.forkAgain) ctx.mapsFd = openSync('/proc/self/maps', 'r');
     expect(ctx, 'go');
+    for (const dir of ctx.ownCgroups?.dirs ?? []) writeFile(dir, 'tasks', '0', ctx.ownCgroups!.field);
     enterNamespaces(ctx);
     if (ctx.sessionKeyring) joinSessionKeyring(ctx.sessionKeyring);
     if (ctx.mode === 'create') setupContainer(ctx);

@@ -12,6 +12,8 @@ import { Channel } from './channel.js';
 import { forkProcess } from './forkable.js';
 import { runInit } from './init.js';
 import type { HookState } from '../hooks/hooks.js';
+import type { CgroupPlacement } from '../cgroups/types.js';
+import { writeFile } from '../cgroups/files.js';
 import { relayNotifyFd, type SecurityPlan } from './security.js';
 
 export interface SpawnOptions {
@@ -44,11 +46,11 @@ export interface SpawnOptions {
    */
   onProcess(pid: number, startTime: number, ownNamespaces: string[]): void;
   /**
-   * Puts the cloned child into the container's cgroups before it runs any of
-   * the container's setup (a second fork inherits them), so the cgroup
+   * The container's cgroups. The cloned child is in them before it runs any
+   * of the container's setup (a second fork inherits them), so the cgroup
    * namespace it creates is rooted at the container's cgroup.
    */
-  placeInCgroups?(pid: number): void;
+  cgroups?: CgroupPlacement;
   /**
    * create, with hooks: the init's mounts are done and it has not pivoted yet.
    * Runs the runtime-side hooks and returns the state for the init's own hooks.
@@ -94,11 +96,12 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
   let fifoFd = -1;
   let statusFd = -1;
   let consoleSocketFd = -1;
+  const placement = placeAtClone(opts.cgroups, namespaces.cloneFlags);
   try {
     if (opts.fifoPath) fds.push((fifoFd = open(opts.fifoPath, O.RDWR | O.CLOEXEC)));
     if (opts.statusFifoPath) fds.push((statusFd = open(opts.statusFifoPath, O.RDWR | O.CLOEXEC)));
     if (opts.process.terminal) fds.push((consoleSocketFd = connectConsoleSocket(opts.consoleSocket)));
-    pid = forkProcess(namespaces.cloneFlags);
+    pid = forkIntoCgroup(namespaces.cloneFlags, placement, fds);
   } catch (err) {
     err = explainUserNamespaceRefusal(err, namespaces);
     for (const ch of [parent, child]) ch.close();
@@ -124,6 +127,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
       security: opts.security,
+      ownCgroups: { dirs: placement.byChild, field: placement.field },
     });
   }
   child.close();
@@ -135,7 +139,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
   try {
     opts.onProcess(pid, startTimeOf(pid), namespaces.own);
     if (namespaces.cloneFlags & CLONE.NEWUSER) writeIdMaps(pid, opts.config, namespaces.unprivilegedMaps);
-    opts.placeInCgroups?.(pid);
+    for (const dir of placement.byParent) writeFile(dir, 'cgroup.procs', String(pid), placement.field);
     parent.send({ type: 'go' });
     // With a second fork, the init may report 'ready' before its parent has
     // reported the init's pid: wait for both.
@@ -182,6 +186,55 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
   // (containerd's shim): that is its result, not a failure to start it.
   if (stat === null && opts.mode === 'create') throw initDied(initPid, pid);
   return { pid: initPid, startTime: stat?.startTime ?? 0, ownNamespaces: namespaces.own };
+}
+
+/** How the child gets into its cgroups; see placeAtClone. */
+interface ClonePlacement {
+  /** The cgroup2 directory to clone into. */
+  cloneInto?: string;
+  /** v1 directories the child joins itself, writing 0 to their `tasks`. */
+  byChild: string[];
+  /** Directories the runtime writes the child's pid into (cgroup.procs). */
+  byParent: string[];
+  field: string;
+}
+
+/**
+ * Moving another process into a cgroup (writing its pid to cgroup.procs)
+ * takes the kernel's global cgroup_threadgroup_rwsem for writing, which waits
+ * for an RCU grace period: 10-20 ms per create. Two ways avoid it (both in
+ * kernel/cgroup/cgroup.c): clone3's CLONE_INTO_CGROUP (Linux 5.7) for the
+ * cgroup2 hierarchy, and a single-threaded process writing "0" (itself) to a
+ * v1 `tasks` file. A child in a new user namespace has no right to the host's
+ * cgroup files, so the runtime places it in the v1 hierarchies then.
+ */
+function placeAtClone(cgroups: CgroupPlacement | undefined, cloneFlags: number): ClonePlacement {
+  if (!cgroups) return { byChild: [], byParent: [], field: '' };
+  const childCan = (cloneFlags & CLONE.NEWUSER) === 0;
+  return {
+    cloneInto: cgroups.unified,
+    byChild: childCan ? [...cgroups.v1] : [],
+    byParent: childCan ? [] : [...cgroups.v1],
+    field: cgroups.field,
+  };
+}
+
+/**
+ * forkProcess, straight into the cgroup2 directory when there is one. A
+ * kernel without CLONE_INTO_CGROUP, or a refusal, falls back to a plain clone
+ * and a write of cgroup.procs, whose error names the setting.
+ */
+function forkIntoCgroup(cloneFlags: number, placement: ClonePlacement, fds: number[]): number {
+  if (placement.cloneInto !== undefined) {
+    const dirFd = open(placement.cloneInto, O.PATH | O.DIRECTORY | O.CLOEXEC);
+    fds.push(dirFd);
+    try {
+      return forkProcess(cloneFlags, undefined, dirFd);
+    } catch {
+      placement.byParent.push(placement.cloneInto);
+    }
+  }
+  return forkProcess(cloneFlags);
 }
 
 function startTimeOf(pid: number): number {

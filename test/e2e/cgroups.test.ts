@@ -154,6 +154,32 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     for (const line of out) expect(line).toMatch(/:\/$/);
   });
 
+  it('every process is in the container\'s cgroup in every hierarchy: init, exec\'d, and in a user namespace', () => {
+    // Three ways in (process/spawn.ts): cloned into the cgroup2 one, joining v1 ones itself, or placed by the runtime.
+    const hierarchiesOf = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+    const expectAllIn = (pid: number, id: string) => {
+      const lines = hierarchiesOf(pid);
+      expect(lines.length).toBe(hierarchiesOf(process.pid).length);
+      for (const line of lines) expect(line, line).toMatch(new RegExp(`/${id}$`));
+    };
+    const id = uniqueId();
+    rt.ok(['run', '-d', '--bundle', rt.bundle(['sleep', '987']).dir, id]);
+    expectAllIn(rt.state(id).pid, id);
+    const exec = rt.ok(['exec', id, 'cat', '/proc/self/cgroup']).stdout.trim().split('\n');
+    expect(exec).toEqual(hierarchiesOf(rt.state(id).pid));
+    rt.ok(['delete', '--force', id]);
+
+    const userns = uniqueId();
+    rt.ok(['run', '-d', '--bundle', rt.bundle(['sleep', '987'], (c) => {
+      c.linux.namespaces.push({ type: 'user' });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 231072, size: 1000 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 231072, size: 1000 }];
+      c.mounts = c.mounts.filter((m) => m.destination !== '/sys' && m.destination !== '/sys/fs/cgroup');
+    }).dir, userns]);
+    expectAllIn(rt.state(userns).pid, userns);
+    rt.ok(['delete', '--force', userns]);
+  });
+
   it('devices: a denied device cannot be opened, the default devices stay usable', () => {
     const script =
       'cat /dev/null; echo "null-read=$?"; echo x > /dev/null; echo "null-write=$?"; ' +
