@@ -5,12 +5,11 @@ import { OciError } from '../errors.js';
 import type { Globals } from '../main.js';
 import { writePidFile } from '../lifecycle/create.js';
 import { execInContainer } from '../lifecycle/exec.js';
-import { ConsoleAttach } from '../process/console-attach.js';
 import type { Process, Spec } from '../spec/types.js';
 import { formatProblems, validateConfig } from '../spec/validate.js';
 import { PR, prctl } from '../sys/libc.js';
 import { waitForwardingSignals } from '../process/wait.js';
-import { nonNegativeInt, storeFor } from './options.js';
+import { attachConsole, nonNegativeInt, storeFor } from './options.js';
 
 export default async function exec(globals: Globals, args: string[], o: Record<string, unknown>): Promise<number> {
   const store = storeFor(globals);
@@ -22,7 +21,7 @@ export default async function exec(globals: Globals, args: string[], o: Record<s
     throw new OciError('usage', '--tty with --detach needs --console-socket');
   }
   if (!o.detach) prctl(PR.SET_CHILD_SUBREAPER, 1);
-  const attach = !o.detach && processSpec.terminal && !o.consoleSocket ? new ConsoleAttach() : null;
+  const attach = !o.detach && processSpec.terminal && !o.consoleSocket ? await attachConsole() : null;
   const { pid } = execInContainer(store, {
     id,
     process: processSpec,

@@ -5,9 +5,15 @@ import { Store } from '../state/store.js';
 import { sleepMs } from '../sys/proc.js';
 import { OciError } from '../errors.js';
 import type { Globals } from '../main.js';
+import type { ConsoleAttach } from '../process/console-attach.js';
 
 export function storeFor(globals: Globals): Store {
   return new Store(globals.root);
+}
+
+/** run/exec holding the console themselves. Loaded only then: node:tty brings in net and streams, ~10 ms. */
+export async function attachConsole(): Promise<ConsoleAttach> {
+  return new (await import('../process/console-attach.js')).ConsoleAttach();
 }
 
 export function nonNegativeInt(value: unknown, flag: string): number {

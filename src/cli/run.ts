@@ -9,16 +9,15 @@ import { deleteContainer } from '../lifecycle/delete.js';
 import { startContainer } from '../lifecycle/start.js';
 import { PR, prctl } from '../sys/libc.js';
 import { waitForwardingSignals } from '../process/wait.js';
-import { ConsoleAttach } from '../process/console-attach.js';
 import { createOptions } from './create.js';
-import { storeFor } from './options.js';
+import { attachConsole, storeFor } from './options.js';
 
 export default async function run(globals: Globals, args: string[], o: Record<string, unknown>): Promise<number> {
   const store = storeFor(globals);
   const opts = createOptions(args, o, globals);
   // An init made by a second fork (joined namespaces) is re-parented to us.
   if (!o.detach) prctl(PR.SET_CHILD_SUBREAPER, 1);
-  const attach = !o.detach && !opts.consoleSocket && wantsTerminal(opts.bundle) ? new ConsoleAttach() : null;
+  const attach = !o.detach && !opts.consoleSocket && wantsTerminal(opts.bundle) ? await attachConsole() : null;
   if (attach) opts.consoleSocket = attach.initEnd;
   const { state, lock } = createContainer(store, opts);
   attach?.attach();

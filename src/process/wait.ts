@@ -2,7 +2,7 @@
 // the signals the caller sends the runtime are passed on to the process, and
 // the runtime exits with its status, 128+signal when it was killed.
 import { constants } from 'node:os';
-import { tryKill, waitpidAsync } from '../sys/libc.js';
+import { WNOHANG, tryKill, waitpid } from '../sys/libc.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
 
@@ -11,9 +11,38 @@ export async function waitForwardingSignals(pid: number): Promise<number> {
   const forward = (sig: NodeJS.Signals) => tryKill(pid, constants.signals[sig]);
   for (const sig of FORWARDED) process.on(sig, forward);
   try {
-    const status = await waitpidAsync(pid);
+    const status = await exitOf(pid);
     return status & 0x7f ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
   } finally {
     for (const sig of FORWARDED) process.off(sig, forward);
   }
+}
+
+/**
+ * The wait status of `pid`, reaped on the SIGCHLD that says it changed. Not
+ * waitpid on a worker: starting libuv's thread pool costs a few ms. The timer
+ * keeps the event loop alive (a signal listener does not) and checks again
+ * now and then, should a SIGCHLD come before the listener is in place.
+ */
+function exitOf(pid: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      try {
+        const [reaped, status] = waitpid(pid, WNOHANG);
+        if (reaped !== pid) return;
+        done();
+        resolve(status);
+      } catch (err) {
+        done();
+        reject(err);
+      }
+    };
+    const timer = setInterval(check, 1000);
+    const done = () => {
+      clearInterval(timer);
+      process.off('SIGCHLD', check);
+    };
+    process.on('SIGCHLD', check);
+    check();
+  });
 }

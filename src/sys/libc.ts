@@ -333,17 +333,6 @@ export function waitpid(pid: number, options = 0): [number, number] {
     if (koffi.errno() !== osConstants.errno.EINTR) throw new SysError('waitpid', koffi.errno(), String(pid));
   }
 }
-/** waitpid on a worker thread, so the event loop keeps handling signals meanwhile. */
-export function waitpidAsync(pid: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const status = [0];
-    f.waitpid.async(pid, status, 0, (err: unknown, r: number) => {
-      if (err) reject(err);
-      else if (r < 0) reject(new SysError('waitpid', koffi.errno(), String(pid)));
-      else resolve(status[0]);
-    });
-  });
-}
 export function getpid(): number {
   return f.getpid() as number;
 }
