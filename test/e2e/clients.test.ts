@@ -126,7 +126,7 @@ describe.skipIf(!haveContainerd)('containerd (ctr --runc-binary bin/ocirun)', ()
 
   it('detached: exec, ps, pause and resume, kill, delete', () => {
     const id = 'detached';
-    expect(ctrRun(id, ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'], ['-d']).code).toBe(0);
+    expect(ctrRun(id, ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /tmp/next; mv /tmp/next /tmp/count; sleep 0.05; done'], ['-d']).code).toBe(0);
     try {
       expect(taskStatus(id)).toBe('RUNNING');
       const exec = ctr(['task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', 'echo in-exec; cat'], 'exec-stdin\n');
