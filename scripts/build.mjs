@@ -1,5 +1,6 @@
 // Build: compile the config schemas into validator code, then bundle the CLI
-// with esbuild into one CommonJS file, dist/ocirun.cjs. One file and CommonJS
+// with esbuild into CommonJS: dist/ocirun.cjs, and dist/ocirun-light.cjs with
+// only the per-container commands (src/main-light.ts). Single files and CommonJS
 // because Node starts a CommonJS main without its ES module loader (measured:
 // ~15 ms and ~2 MiB less per command). Each command's modules stay behind
 // `import()`, which esbuild turns into lazy initialisers, so a command still
@@ -32,7 +33,7 @@ const lazyChildProcess = {
 };
 
 await build({
-  entryPoints: { ocirun: path.join(repoRoot, 'src/main.ts') },
+  entryPoints: { ocirun: path.join(repoRoot, 'src/main.ts'), 'ocirun-light': path.join(repoRoot, 'src/main-light.ts') },
   outdir: path.join(repoRoot, 'dist'),
   bundle: true,
   format: 'cjs',
@@ -53,8 +54,10 @@ await build({
 // Pure ASCII source (a regex holds µ): V8 then keeps the bundle's text as a
 // one-byte string, half the memory of a two-byte one. A \u escape means the
 // same in strings, templates, regexes and identifiers.
-const bundleFile = path.join(repoRoot, 'dist/ocirun.cjs');
-writeFileSync(bundleFile, readFileSync(bundleFile, 'utf8').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+for (const name of ['ocirun.cjs', 'ocirun-light.cjs']) {
+  const bundleFile = path.join(repoRoot, 'dist', name);
+  writeFileSync(bundleFile, readFileSync(bundleFile, 'utf8').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
 
 // The code cache, made and checked under bin/ocirun's flags and environment
 // (it drops NODE_OPTIONS, which could change V8's flags and so void the cache).

@@ -1,10 +1,11 @@
 // ocirun's command line: runc's global flags and commands (cli/commands.ts).
 // A plain command line is read by cli/argv.ts; anything else (help, errors)
 // by commander, loaded only then. Each command's code is loaded only when
-// that command runs, so `state` never pays for the config validator or the
-// mount code.
+// that command runs. main-light.ts is a second entry with only the commands
+// engines call on every container, bundled on its own (see bin/ocirun).
 import { configureLog, reportError } from './log.js';
 import { parseCommonArgv, type Selected } from './cli/argv.js';
+import { runSelected, type CommandTable } from './cli/dispatch.js';
 
 export interface Globals {
   root: string;
@@ -14,9 +15,7 @@ export interface Globals {
   systemdCgroup: boolean;
 }
 
-type Handler = (globals: Globals, args: string[], options: Record<string, unknown>) => Promise<number> | number;
-
-const commands: Record<string, () => Promise<{ default: Handler }>> = {
+const commands: CommandTable = {
   create: () => import('./cli/create.js'),
   start: () => import('./cli/start.js'),
   state: () => import('./cli/state.js'),
@@ -55,12 +54,5 @@ async function select(argv: string[]): Promise<Selected | number> {
 export async function main(argv: string[]): Promise<number> {
   const selected = await select(argv);
   if (typeof selected === 'number') return selected;
-  configureLog({ file: selected.globals.log, format: selected.globals.logFormat, debug: selected.globals.debug });
-  try {
-    const handler = (await commands[selected.name]()).default;
-    return await handler(selected.globals, selected.args, selected.options);
-  } catch (err) {
-    reportError(err);
-    return 1;
-  }
+  return runSelected(selected, commands);
 }
