@@ -9,9 +9,21 @@ const MADV_DOFORK = 11;
  * With `cgroupFd` (a cgroup2 directory), the child starts in that cgroup.
  */
 export function forkProcess(flags: number, mapsFd?: number, cgroupFd?: number): number {
+  emptyYoungGeneration();
   const args = cloneArgs(flags, cgroupFd);
   makeMappingsForkable(mapsFd);
   return clone3(args);
+}
+
+/**
+ * A scavenge right before the clone (gc() is there with bin/ocirun's
+ * --expose-gc): the child then starts with an empty young generation and,
+ * for the little it allocates, never collects it. A scavenge in the child
+ * costs about 4 ms, every page it touches being copied on write; one here
+ * about 1 ms.
+ */
+function emptyYoungGeneration(): void {
+  (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc?.({ type: 'minor' });
 }
 
 /**
