@@ -12,7 +12,7 @@ import { spawnInit } from '../process/spawn.js';
 import type { Process } from '../spec/types.js';
 import { SPEC_VERSION } from '../spec/default-spec.js';
 import { loadBundle, type Bundle } from '../spec/load.js';
-import { joinedContainers, prepareShares, type ShareRequest } from './share.js';
+import { joinedContainers, markMembership, prepareShares, type ShareRequest } from './share.js';
 import type { ContainerLock, ContainerState, Store } from '../state/store.js';
 import { mkfifo, tryKill } from '../sys/libc.js';
 
@@ -117,6 +117,7 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
     try {
       joinIntelRdt(config, opts.id, init.pid);
       store.write(state);
+      markMembership(store, opts.id, state.joined ?? []);
       if (opts.pidFile) writePidFile(opts.pidFile, init.pid);
     } catch (err) {
       tryKill(init.pid, 9);

@@ -11,7 +11,7 @@ import type { ContainerState, Store } from '../state/store.js';
 import { tryKill } from '../sys/libc.js';
 import { processesHoldingFile, sleepMs } from '../sys/proc.js';
 import { containerPids } from './query.js';
-import { checkMembers } from './share.js';
+import { checkMembers, unmarkMembership } from './share.js';
 
 /** Kills everything left of the container and waits (bounded) for it to go. */
 export function killAll(state: ContainerState): void {
@@ -53,6 +53,7 @@ export function deleteContainer(store: Store, id: string, force: boolean): void 
     }
     if (state !== null) leaveIntelRdt(state.config as Spec, id);
     store.remove(id);
+    if (state !== null) unmarkMembership(store, id, state.joined);
     // After the container is gone, before delete returns; a failure is only a warning (config.md "Poststop").
     if (state !== null) runHooksWarning('poststop', (state.config as Spec | null)?.hooks, stateForHooks(state, 'stopped', state.pid));
   } finally {

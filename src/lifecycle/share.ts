@@ -2,9 +2,9 @@
 // container and its members). `create --share net,ipc,uts=infra` (an ocirun
 // extension) points the member's namespaces at the infra's init; whichever
 // way a member joined (that flag, or /proc/<pid>/ns paths in config.json), its
-// state records the containers it joined, so `delete` of the infra can refuse
-// while members still run in its namespaces.
-import { statSync } from 'node:fs';
+// state records the containers it joined, and it leaves a mark in theirs, so
+// `delete` of the infra can refuse while members still run in its namespaces.
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { OciError, notFound } from '../errors.js';
 import { warn } from '../log.js';
 import { namespacePath } from '../linux/namespaces.js';
@@ -110,7 +110,7 @@ export function joinedContainers(store: Store, id: string, namespaces: { type: N
  * the kernel kills when its init dies (pid_namespaces(7)).
  */
 export function checkMembers(store: Store, id: string, force: boolean): void {
-  const members = otherStates(store, id)
+  const members = statesOf(store, store.markedMembers(id))
     .filter((state) => state.joined?.includes(id) && currentStatus(store, state) !== 'stopped')
     .map((state) => state.id);
   if (members.length === 0) return;
@@ -121,9 +121,33 @@ export function checkMembers(store: Store, id: string, force: boolean): void {
   warn(`${id}: deleted while containers ${list} run in its namespaces; those sharing its pid namespace are killed with it`);
 }
 
+/**
+ * A member leaves a mark in the directory of each container it joined, so
+ * that deleting a container reads the states of its members only, not of
+ * every container under the root. The mark is a hint: the member's state
+ * decides. Best effort: a container deleted meanwhile has nowhere to mark.
+ */
+export function markMembership(store: Store, member: string, joined: string[]): void {
+  for (const id of joined) {
+    try {
+      writeFileSync(store.memberMarkPath(id, member), '', { mode: 0o600 });
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+/** At the member's delete. */
+export function unmarkMembership(store: Store, member: string, joined: string[] = []): void {
+  for (const id of joined) rmSync(store.memberMarkPath(id, member), { force: true });
+}
+
 function otherStates(store: Store, id: string): ContainerState[] {
-  return store.ids().flatMap((other) => {
-    if (other === id) return [];
+  return statesOf(store, store.ids().filter((other) => other !== id));
+}
+
+function statesOf(store: Store, ids: string[]): ContainerState[] {
+  return ids.flatMap((other) => {
     try {
       const state = store.read(other);
       return state ? [state] : [];

@@ -21,6 +21,8 @@ export function validateId(id: string): void {
   }
 }
 
+const MEMBER_MARK = 'member.';
+
 export class Store {
   constructor(readonly root: string) {}
 
@@ -36,6 +38,18 @@ export class Store {
   }
   statePath(id: string): string {
     return path.join(this.dir(id), 'state.json');
+  }
+  /** In a container's directory: says that `member` joined its namespaces (see lifecycle/share.ts). */
+  memberMarkPath(id: string, member: string): string {
+    return path.join(this.dir(id), `${MEMBER_MARK}${member}`);
+  }
+  /** The containers whose marks are in this one's directory. */
+  markedMembers(id: string): string[] {
+    try {
+      return readdirSync(this.dir(id)).filter((name) => name.startsWith(MEMBER_MARK)).map((name) => name.slice(MEMBER_MARK.length));
+    } catch {
+      return [];
+    }
   }
 
   /**

@@ -3,7 +3,7 @@
 // and UTS namespaces (one by /proc paths in config.json, one by --share), and
 // in the second variant its pid namespace too.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime, bundleWithOutbox, isRoot, makeBundle, processAlive, uniqueId, waitFor, type Bundle } from '../helpers/ocirun.js';
@@ -100,8 +100,12 @@ describe.skipIf(!isRoot)('pods', () => {
       );
       expect(rt.state(infra.id).status).toBe('running');
 
-      // A member goes; the others stay.
-      stopAndDelete(members.shift()!);
+      // A member goes; the others stay. Each member is marked in the infra's directory, and its delete removes the mark.
+      const marks = () => readdirSync(path.join(rt.root, infra.id)).filter((f) => f.startsWith('member.')).sort();
+      expect(marks()).toEqual(members.map((m) => `member.${m.id}`).sort());
+      const gone = members.shift()!;
+      stopAndDelete(gone);
+      expect(marks()).not.toContain(`member.${gone.id}`);
       expect(rt.state(infra.id).status).toBe('running');
       expect(rt.state(members[0].id).status).toBe('running');
       expect(rt.run(['delete', infra.id]).stderr).toContain(`containers ${members[0].id} run in its namespaces`);
