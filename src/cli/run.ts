@@ -8,7 +8,7 @@ import { createContainer } from '../lifecycle/create.js';
 import { deleteContainer } from '../lifecycle/delete.js';
 import { startContainer } from '../lifecycle/start.js';
 import { PR, prctl } from '../sys/libc.js';
-import { waitForwardingSignals } from '../process/wait.js';
+import { SignalForwarder, waitForwardingSignals } from '../process/wait.js';
 import { createOptions } from './create.js';
 import { attachConsole, storeFor } from './options.js';
 
@@ -21,17 +21,19 @@ export default async function run(globals: Globals, args: string[], o: Record<st
   if (attach) opts.consoleSocket = attach.initEnd;
   const { state, lock } = createContainer(store, opts);
   attach?.attach();
+  const forwarder = o.detach ? null : new SignalForwarder(state.pid);
   try {
     startContainer(store, opts.id, state);
   } catch (err) {
+    forwarder?.stop();
     lock.release();
     deleteContainer(store, opts.id, true);
     throw err;
   }
   lock.release();
-  if (o.detach) return 0;
+  if (!forwarder) return 0;
 
-  const code = await waitForwardingSignals(state.pid);
+  const code = await waitForwardingSignals(state.pid, forwarder);
   await attach?.detach();
   deleteContainer(store, opts.id, true);
   return code;

@@ -6,15 +6,29 @@ import { WNOHANG, tryKill, waitpid } from '../sys/libc.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
 
+/**
+ * Passes the signals the caller sends this process on to `pid`, from now
+ * until stop(). run starts it before it starts the container: a signal that
+ * came once the container runs and before forwarding began would otherwise
+ * end the runtime and leave the container behind.
+ */
+export class SignalForwarder {
+  private readonly forward = (sig: NodeJS.Signals) => tryKill(this.pid, constants.signals[sig]);
+  constructor(private readonly pid: number) {
+    for (const sig of FORWARDED) process.on(sig, this.forward);
+  }
+  stop(): void {
+    for (const sig of FORWARDED) process.off(sig, this.forward);
+  }
+}
+
 /** Waits for `pid` (a child of this process, or re-parented to it) and returns its exit code. */
-export async function waitForwardingSignals(pid: number): Promise<number> {
-  const forward = (sig: NodeJS.Signals) => tryKill(pid, constants.signals[sig]);
-  for (const sig of FORWARDED) process.on(sig, forward);
+export async function waitForwardingSignals(pid: number, forwarder = new SignalForwarder(pid)): Promise<number> {
   try {
     const status = await exitOf(pid);
     return status & 0x7f ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
   } finally {
-    for (const sig of FORWARDED) process.off(sig, forward);
+    forwarder.stop();
   }
 }
 
