@@ -124,7 +124,9 @@ export function subdirectories(dir: string): string[] {
  * process died: retry until `deadline`.
  */
 export function removeCgroupDir(dir: string, deadline: number): void {
-  for (const sub of subdirectories(dir)) removeCgroupDir(path.join(dir, sub), deadline);
+  // Sub-cgroups are looked for only once rmdir refuses (EBUSY; ENOTEMPTY from
+  // a plain directory, as in tests): most cgroups have none.
+  let emptied = false;
   for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
     try {
       rmdirSync(dir);
@@ -132,6 +134,11 @@ export function removeCgroupDir(dir: string, deadline: number): void {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return;
+      if ((code === 'EBUSY' || code === 'ENOTEMPTY') && !emptied) {
+        emptied = true;
+        for (const sub of subdirectories(dir)) removeCgroupDir(path.join(dir, sub), deadline);
+        continue;
+      }
       if (code !== 'EBUSY' || Date.now() > deadline) {
         const procs = tryRead(dir, 'cgroup.procs');
         const still = procs ? ` (processes still in it: ${procs.split('\n').join(' ')})` : '';

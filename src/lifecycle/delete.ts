@@ -16,13 +16,13 @@ import { checkMembers, unmarkMembership } from './share.js';
 /** Kills everything left of the container and waits (bounded) for it to go. */
 export function killAll(state: ContainerState): void {
   const deadline = Date.now() + 10_000;
-  for (;;) {
+  for (let delay = 1; ; delay = Math.min(delay * 2, 5)) {
     const pids = containerPids(state);
     if (pids.length === 0) return;
     for (const pid of pids) tryKill(pid, 9);
     thawCgroup(state.cgroupPaths); // frozen processes die only once thawed
     if (Date.now() > deadline) throw new OciError('system', `${state.id}: processes ${pids.join(' ')} did not die after SIGKILL`);
-    sleepMs(5);
+    sleepMs(delay); // a killed process is gone within a millisecond or two
   }
 }
 
