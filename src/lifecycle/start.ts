@@ -7,7 +7,7 @@ import { runHooks, stateForHooks } from '../hooks/hooks.js';
 import type { Spec } from '../spec/types.js';
 import { currentStatus } from '../state/status.js';
 import type { ContainerState, Store } from '../state/store.js';
-import { sleepMs } from '../sys/proc.js';
+import { POLLIN, pollOne } from '../sys/libc.js';
 
 export function startContainer(store: Store, id: string, state: ContainerState): ContainerState {
   const status = currentStatus(store, state);
@@ -68,8 +68,9 @@ function releaseInit(fifo: string, id: string): void {
 /**
  * The init holds the status FIFO open for writing, close-on-exec: end of file
  * means it has exec'd the user's process (or died); anything it wrote before
- * is why it failed (JSON: code and message). Polled: the fd is non-blocking so that the open above
- * could not wait for a writer.
+ * is why it failed (JSON: code and message). The fd is non-blocking so that
+ * the open above could not wait for a writer; poll(2) waits for data or the
+ * hangup instead.
  */
 function readUntilExec(fd: number): string {
   const chunks: Buffer[] = [];
@@ -80,7 +81,7 @@ function readUntilExec(fd: number): string {
       n = readSync(fd, buf, 0, buf.length, null);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-      sleepMs(1);
+      pollOne(fd, POLLIN, 1000);
       continue;
     }
     if (n === 0) return Buffer.concat(chunks).toString().trim();
