@@ -64,19 +64,29 @@ const HINTS: Record<string, string> = {
  * `field` names the setting in config terms ("linux.resources.memory.limit").
  */
 export function writeFile(dir: string, file: string, value: string, field: string): void {
-  const target = path.join(dir, file);
-  let fd: number;
+  const fd = openForWriting(dir, file, field, value);
   try {
-    fd = openSync(target, fsc.O_WRONLY | fsc.O_TRUNC | 0o2000000 /* O_CLOEXEC */);
+    writeToOpened(fd, value, path.join(dir, file), field);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A cgroup file opened for writeToOpened (close-on-exec). */
+export function openForWriting(dir: string, file: string, field: string, value = ''): number {
+  const target = path.join(dir, file);
+  try {
+    return openSync(target, fsc.O_WRONLY | fsc.O_TRUNC | 0o2000000 /* O_CLOEXEC */);
   } catch (err) {
     throw writeError(err, target, value, field);
   }
+}
+
+export function writeToOpened(fd: number, value: string, target: string, field: string): void {
   try {
     writeSync(fd, value);
   } catch (err) {
     throw writeError(err, target, value, field);
-  } finally {
-    closeSync(fd);
   }
   observer?.(target, value);
 }

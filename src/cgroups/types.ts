@@ -109,6 +109,8 @@ export interface SetOptions {
 export interface CgroupPlacement {
   unified?: string;
   v1: string[];
+  /** The v1 memory directory (not in v1): joined last (see process/spawn.ts). */
+  memory?: string;
   /** What to name in an error: "linux.cgroupsPath", or the container's cgroup for exec. */
   field: string;
 }

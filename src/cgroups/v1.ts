@@ -141,9 +141,11 @@ export class V1Manager implements CgroupManager {
 
   placement(): CgroupPlacement {
     const dirs = this.uniqueDirs();
+    const memory = this.dirOf('memory');
     return {
       unified: dirs.find((d) => d.controllers.includes(UNIFIED))?.dir,
-      v1: dirs.filter((d) => !d.controllers.includes(UNIFIED)).map((d) => d.dir),
+      v1: dirs.filter((d) => !d.controllers.includes(UNIFIED) && d.dir !== memory).map((d) => d.dir),
+      memory,
       field: 'linux.cgroupsPath',
     };
   }

@@ -57,9 +57,12 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
 /** Every cgroup `initPid` is in (all v1 hierarchies, or the v2 one): where the exec'd process goes. */
 function cgroupsOf(initPid: number): CgroupPlacement {
   const { hierarchies } = hostHierarchies(initPid);
+  const v1 = hierarchies.filter((h) => h.fstype === 'cgroup');
+  const memory = v1.find((h) => h.data?.split(',').includes('memory'));
   return {
     unified: hierarchies.find((h) => h.fstype === 'cgroup2')?.hostDir,
-    v1: hierarchies.filter((h) => h.fstype === 'cgroup').map((h) => h.hostDir),
+    v1: v1.filter((h) => h !== memory).map((h) => h.hostDir),
+    memory: memory?.hostDir,
     field: "joining the container's cgroup",
   };
 }

@@ -3,6 +3,7 @@
 // work is synchronous, and it ends in execve(2) or _exit(2), never back in
 // Node's event loop (see ../shared notes on the process model).
 import { openSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Process, Spec } from '../spec/types.js';
 import {
   CLONE, chdir, getcwd, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, read, resetSignalDisposition, sethostname,
@@ -18,7 +19,7 @@ import { homeFor, switchUser } from '../linux/user.js';
 import { hasHooks, runHooks, type HookState } from '../hooks/hooks.js';
 import { OciError, type ErrorCode } from '../errors.js';
 import { forkProcess } from './forkable.js';
-import { writeFile } from '../cgroups/files.js';
+import { openForWriting, writeFile, writeToOpened } from '../cgroups/files.js';
 import { resolveExecutable } from './exec-path.js';
 import type { Channel } from './channel.js';
 import { applyAfterCredentials, applyBeforeCredentials, applyBeforeExec, type SecurityPlan } from './security.js';
@@ -51,8 +52,10 @@ export interface InitContext {
   mapsFd?: number;
   /** seccomp compiled by the runtime, and when to load it (see security.ts). */
   security?: SecurityPlan;
-  /** v1 cgroup directories to join first, as this process alone (see spawn.ts placeAtClone). */
-  ownCgroups?: { dirs: string[]; field: string };
+  /** v1 cgroup directories to join first, and the memory one last, as this process alone (see spawn.ts placeAtClone). */
+  ownCgroups?: { dirs: string[]; memory?: string; field: string };
+  /** The memory cgroup's `tasks`, opened while the host's paths are in reach. */
+  memoryTasksFd?: number;
   /** From the runtime once its hooks ran, for the init's own hooks. */
   hookState?: HookState;
   /** Filled in by setup: what execve gets. */
@@ -69,7 +72,7 @@ export function runInit(ctx: InitContext): never {
     resetSignals();
     if (ctx.namespaces.forkAgain) ctx.mapsFd = openSync('/proc/self/maps', 'r');
     expect(ctx, 'go');
-    for (const dir of ctx.ownCgroups?.dirs ?? []) writeFile(dir, 'tasks', '0', ctx.ownCgroups!.field);
+    joinCgroups(ctx);
     enterNamespaces(ctx);
     if (ctx.sessionKeyring) joinSessionKeyring(ctx.sessionKeyring);
     if (ctx.mode === 'create') setupContainer(ctx);
@@ -82,11 +85,28 @@ export function runInit(ctx: InitContext): never {
   } catch (err) {
     reportAndExit(ctx, err);
   }
-  if (ctx.mode === 'create') {
-    waitForStart(ctx);
-    runStartHooks(ctx);
-  }
+  if (ctx.mode === 'create') waitForStart(ctx);
+  joinMemoryCgroup(ctx);
+  if (ctx.mode === 'create') runStartHooks(ctx);
   return execProcess(ctx);
+}
+
+function joinCgroups(ctx: InitContext): void {
+  const own = ctx.ownCgroups;
+  if (!own) return;
+  for (const dir of own.dirs) writeFile(dir, 'tasks', '0', own.field);
+  if (own.memory) ctx.memoryTasksFd = openForWriting(own.memory, 'tasks', own.field);
+}
+
+/** Last, before the container's own code: a v1 cgroup checks the writer's rights as of open(2), so the fd still serves after the switch of user. */
+function joinMemoryCgroup(ctx: InitContext): void {
+  if (ctx.memoryTasksFd === undefined) return;
+  try {
+    writeToOpened(ctx.memoryTasksFd, '0', path.join(ctx.ownCgroups!.memory!, 'tasks'), ctx.ownCgroups!.field);
+    close(ctx.memoryTasksFd);
+  } catch (err) {
+    failAfterReady(err, ctx.statusFd);
+  }
 }
 
 function ownsMountNamespace(ctx: InitContext): boolean {

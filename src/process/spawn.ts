@@ -96,7 +96,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
   let fifoFd = -1;
   let statusFd = -1;
   let consoleSocketFd = -1;
-  const placement = placeAtClone(opts.cgroups, namespaces.cloneFlags);
+  const placement = placeAtClone(opts.cgroups, namespaces.cloneFlags, namespaces.newCgroup);
   try {
     if (opts.fifoPath) fds.push((fifoFd = open(opts.fifoPath, O.RDWR | O.CLOEXEC)));
     if (opts.statusFifoPath) fds.push((statusFd = open(opts.statusFifoPath, O.RDWR | O.CLOEXEC)));
@@ -127,7 +127,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
       security: opts.security,
-      ownCgroups: { dirs: placement.byChild, field: placement.field },
+      ownCgroups: { dirs: placement.byChild, memory: placement.memoryByChild, field: placement.field },
     });
   }
   child.close();
@@ -194,6 +194,8 @@ interface ClonePlacement {
   cloneInto?: string;
   /** v1 directories the child joins itself, writing 0 to their `tasks`. */
   byChild: string[];
+  /** The v1 memory directory, which the child joins itself last: right before it runs the container's process. */
+  memoryByChild?: string;
   /** Directories the runtime writes the child's pid into (cgroup.procs). */
   byParent: string[];
   field: string;
@@ -207,14 +209,23 @@ interface ClonePlacement {
  * cgroup2 hierarchy, and a single-threaded process writing "0" (itself) to a
  * v1 `tasks` file. A child in a new user namespace has no right to the host's
  * cgroup files, so the runtime places it in the v1 hierarchies then.
+ *
+ * The v1 memory cgroup is joined last, by the init itself once the container
+ * is set up (init.ts): what the copy of the runtime touches while it sets up
+ * (each page copied on write) is the runtime's memory, not the container's,
+ * and a container with a 1 MiB limit runs. Not with a new cgroup namespace,
+ * whose root is the init's cgroup when it is made.
  */
-function placeAtClone(cgroups: CgroupPlacement | undefined, cloneFlags: number): ClonePlacement {
+function placeAtClone(cgroups: CgroupPlacement | undefined, cloneFlags: number, newCgroupNamespace: boolean): ClonePlacement {
   if (!cgroups) return { byChild: [], byParent: [], field: '' };
-  const childCan = (cloneFlags & CLONE.NEWUSER) === 0;
+  const v1 = cgroups.memory ? [...cgroups.v1, cgroups.memory] : [...cgroups.v1];
+  if (cloneFlags & CLONE.NEWUSER) return { cloneInto: cgroups.unified, byChild: [], byParent: v1, field: cgroups.field };
+  const late = newCgroupNamespace ? undefined : cgroups.memory;
   return {
     cloneInto: cgroups.unified,
-    byChild: childCan ? [...cgroups.v1] : [],
-    byParent: childCan ? [] : [...cgroups.v1],
+    byChild: v1.filter((dir) => dir !== late),
+    memoryByChild: late,
+    byParent: [],
     field: cgroups.field,
   };
 }
