@@ -61,7 +61,7 @@ for (const name of ['ocirun.cjs', 'ocirun-light.cjs']) {
 
 // The code cache, made and checked under bin/ocirun's flags and environment
 // (it drops NODE_OPTIONS, which could change V8's flags and so void the cache).
-const flags = ['--single-threaded', '--expose-gc'];
+const flags = ['--single-threaded', '--expose-gc', '--no-opt'];
 const env = { ...process.env };
 delete env.NODE_OPTIONS;
 delete env.NODE_EXTRA_CA_CERTS;
