@@ -1,7 +1,7 @@
 // Thin koffi bindings to the C library and raw system calls. Every call that
 // can fail goes through `check`, which turns -1/errno into a SysError naming
 // the call and its subject, so callers never inspect errno themselves.
-import { constants as osConstants } from 'node:os';
+import { createRequire } from 'node:module';
 import { SYS } from './arch.js';
 
 type Koffi = typeof import('koffi');
@@ -52,9 +52,17 @@ function lazy<T extends object>(make: () => T, bindMethods: boolean): T {
 const koffi = lazy(() => load().koffi, true);
 const libc = lazy(() => load().libc, true);
 
-const errnoNames = new Map<number, string>(
-  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
-);
+// errno numbers and names come from node:os, loaded only on an error path:
+// loading it costs most of a millisecond, which state or start would pay
+// for nothing. (createRequire: a static import would load it with this module.)
+let osErrno: Record<string, number> | undefined;
+const E = (): Record<string, number> =>
+  (osErrno ??= (createRequire('/')('node:os') as typeof import('node:os')).constants.errno);
+let errnoNames: Map<number, string> | undefined;
+function errnoNameMap(): Map<number, string> {
+  errnoNames ??= new Map(Object.entries(E()).map(([name, value]) => [value, name]));
+  return errnoNames;
+}
 
 export class SysError extends Error {
   constructor(
@@ -70,7 +78,7 @@ export class SysError extends Error {
 }
 
 export function errnoName(errno: number): string {
-  return errnoNames.get(errno) ?? `errno ${errno}`;
+  return errnoNameMap().get(errno) ?? `errno ${errno}`;
 }
 
 export function strerror(errno: number): string {
@@ -221,7 +229,7 @@ export function read(fd: number, size: number): Buffer {
   for (;;) {
     const n = Number(f.read(fd, buf, size));
     if (n >= 0) return buf.subarray(0, n);
-    if (koffi.errno() !== osConstants.errno.EINTR) throw new SysError('read', koffi.errno());
+    if (koffi.errno() !== E().EINTR) throw new SysError('read', koffi.errno());
   }
 }
 export function write(fd: number, data: Buffer | string): number {
@@ -229,7 +237,7 @@ export function write(fd: number, data: Buffer | string): number {
   for (;;) {
     const n = Number(f.write(fd, buf, buf.length));
     if (n >= 0) return n;
-    if (koffi.errno() !== osConstants.errno.EINTR) throw new SysError('write', koffi.errno());
+    if (koffi.errno() !== E().EINTR) throw new SysError('write', koffi.errno());
   }
 }
 export function mkdirat(dirfd: number, path: string, mode: number): void {
@@ -273,8 +281,8 @@ export function flock(fd: number, wait: boolean): boolean {
   for (;;) {
     if (Number(f.flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB))) === 0) return true;
     const errno = koffi.errno();
-    if (errno === osConstants.errno.EWOULDBLOCK) return false;
-    if (errno !== osConstants.errno.EINTR) throw new SysError('flock', errno);
+    if (errno === E().EWOULDBLOCK) return false;
+    if (errno !== E().EINTR) throw new SysError('flock', errno);
   }
 }
 export function chdir(path: string): void {
@@ -341,7 +349,7 @@ export function waitpid(pid: number, options = 0): [number, number] {
   for (;;) {
     const r = Number(f.waitpid(pid, status, options));
     if (r >= 0) return [r, status[0]];
-    if (koffi.errno() !== osConstants.errno.EINTR) throw new SysError('waitpid', koffi.errno(), String(pid));
+    if (koffi.errno() !== E().EINTR) throw new SysError('waitpid', koffi.errno(), String(pid));
   }
 }
 export function getpid(): number {
@@ -364,7 +372,7 @@ export function pollOne(fd: number, events: number, timeoutMs: number): number {
   for (;;) {
     const r = Number(f.poll(pfd, 1, timeoutMs));
     if (r >= 0) return r === 0 ? 0 : pfd.readInt16LE(6);
-    if (koffi.errno() !== osConstants.errno.EINTR) throw new SysError('poll', koffi.errno());
+    if (koffi.errno() !== E().EINTR) throw new SysError('poll', koffi.errno());
   }
 }
 export const POLLIN = 0x1;
@@ -464,7 +472,7 @@ export function clone3(args: Buffer): number {
  */
 export function joinSessionKeyring(name: string): void {
   const r = Number(f.syscall(SYS.keyctl, 'int', 1, 'const char *', name));
-  if (r === -1 && koffi.errno() !== osConstants.errno.ENOSYS) throw new SysError('keyctl', koffi.errno(), 'join session keyring');
+  if (r === -1 && koffi.errno() !== E().ENOSYS) throw new SysError('keyctl', koffi.errno(), 'join session keyring');
 }
 
 export function pivotRoot(newRoot: string, putOld: string): void {
