@@ -26,18 +26,21 @@ if (process.argv[2] === '--check') {
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'ocirun-cache-'));
 const root = path.join(scratch, 'root');
-const lifecycle = [
+const query = [
   ['--root', root, 'list'],
   ['--root', root, 'list', '--format', 'json'],
   ['--root', root, 'state', 'none'],
-  ['--root', root, 'start', 'none'],
   ['--root', root, 'kill', 'none', 'KILL'],
+];
+const light = [
+  ['--root', root, 'start', 'none'],
   ['--root', root, 'delete', 'none'],
   ['--root', root, 'delete', '--force', 'none'],
 ];
 const warmUp = {
-  light: lifecycle,
-  full: [...lifecycle, ['--root', root, 'create', '--bundle', path.join(scratch, 'none'), 'none']],
+  query,
+  light,
+  full: [...query, ...light, ['--root', root, 'create', '--bundle', path.join(scratch, 'none'), 'none']],
 };
 
 const mode = process.argv[2] ?? 'eager';

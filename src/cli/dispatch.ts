@@ -1,7 +1,8 @@
-// Running a selected command: shared by both entry points (main.ts, main-light.ts).
+// Running a selected command: shared by the entry points (main.ts, and the
+// smaller main-light.ts and main-query.ts, which bin/ocirun loads for their commands).
 import { configureLog, reportError } from '../log.js';
 import type { Globals } from '../main.js';
-import type { Selected } from './argv.js';
+import { parseCommonArgv, type Selected } from './argv.js';
 
 export type Handler = (globals: Globals, args: string[], options: Record<string, unknown>) => Promise<number> | number;
 export type CommandTable = Record<string, () => Promise<{ default: Handler }>>;
@@ -16,4 +17,17 @@ export async function runSelected(selected: Selected, table: CommandTable): Prom
     reportError(err);
     return 1;
   }
+}
+
+/**
+ * The main of an entry with only some commands: the exit code, or null when
+ * the command line is not one of them or not plain (help, errors), for the
+ * full entry (main.ts) to read.
+ */
+export function partialEntry(table: CommandTable): (argv: string[]) => Promise<number | null> {
+  return async (argv) => {
+    const selected = parseCommonArgv(argv);
+    if (!selected || !Object.hasOwn(table, selected.name)) return null;
+    return runSelected(selected, table);
+  };
 }
