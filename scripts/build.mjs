@@ -1,7 +1,6 @@
 // Build: compile the config schemas into validator code, then bundle the CLI
-// with esbuild into CommonJS: dist/ocirun.cjs, and dist/ocirun-light.cjs and
-// dist/ocirun-query.cjs with only the per-container commands (src/main-light.ts,
-// src/main-query.ts). Single files and CommonJS
+// with esbuild into CommonJS: dist/ocirun.cjs with every command, and smaller
+// bundles for the commands engines call per container (src/main-*.ts). Single files and CommonJS
 // because Node starts a CommonJS main without its ES module loader (measured:
 // ~15 ms and ~2 MiB less per command). Each command's modules stay behind
 // `import()`, which esbuild turns into lazy initialisers, so a command still
@@ -38,6 +37,7 @@ await build({
     ocirun: path.join(repoRoot, 'src/main.ts'),
     'ocirun-light': path.join(repoRoot, 'src/main-light.ts'),
     'ocirun-query': path.join(repoRoot, 'src/main-query.ts'),
+    'ocirun-create': path.join(repoRoot, 'src/main-create.ts'),
   },
   outdir: path.join(repoRoot, 'dist'),
   bundle: true,
@@ -56,7 +56,7 @@ await build({
 // Pure ASCII source (a regex holds µ): V8 then keeps the bundle's text as a
 // one-byte string, half the memory of a two-byte one. A \u escape means the
 // same in strings, templates, regexes and identifiers.
-for (const name of ['ocirun.cjs', 'ocirun-light.cjs', 'ocirun-query.cjs']) {
+for (const name of ['ocirun.cjs', 'ocirun-light.cjs', 'ocirun-query.cjs', 'ocirun-create.cjs']) {
   const bundleFile = path.join(repoRoot, 'dist', name);
   writeFileSync(bundleFile, readFileSync(bundleFile, 'utf8').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }

@@ -37,10 +37,12 @@ const light = [
   ['--root', root, 'delete', 'none'],
   ['--root', root, 'delete', '--force', 'none'],
 ];
+const create = [['--root', root, 'create', '--bundle', path.join(scratch, 'none'), 'none']];
 const warmUp = {
   query,
   light,
-  full: [...query, ...light, ['--root', root, 'create', '--bundle', path.join(scratch, 'none'), 'none']],
+  create,
+  full: [...query, ...light, ...create],
 };
 
 const mode = process.argv[2] ?? 'eager';
