@@ -1,7 +1,6 @@
 // Thin koffi bindings to the C library and raw system calls. Every call that
 // can fail goes through `check`, which turns -1/errno into a SysError naming
 // the call and its subject, so callers never inspect errno themselves.
-import { createRequire } from 'node:module';
 import { SYS } from './arch.js';
 
 type Koffi = typeof import('koffi');
@@ -52,17 +51,31 @@ function lazy<T extends object>(make: () => T, bindMethods: boolean): T {
 const koffi = lazy(() => load().koffi, true);
 const libc = lazy(() => load().libc, true);
 
-// errno numbers and names come from node:os, loaded only on an error path:
-// loading it costs most of a millisecond, which state or start would pay
-// for nothing. (createRequire: a static import would load it with this module.)
-let osErrno: Record<string, number> | undefined;
-const E = (): Record<string, number> =>
-  (osErrno ??= (createRequire('/')('node:os') as typeof import('node:os')).constants.errno);
+// Linux's errno numbers (asm-generic errno-base.h and errno.h: the same on
+// x86_64 and aarch64) with the names node:os gives them, whose load would
+// cost state, start and delete most of a millisecond. A unit test checks
+// the table against node:os.
+const ERRNO_TABLE =
+  '1:EPERM 2:ENOENT 3:ESRCH 4:EINTR 5:EIO 6:ENXIO 7:E2BIG 8:ENOEXEC 9:EBADF 10:ECHILD 11:EWOULDBLOCK ' +
+  '12:ENOMEM 13:EACCES 14:EFAULT 16:EBUSY 17:EEXIST 18:EXDEV 19:ENODEV 20:ENOTDIR 21:EISDIR 22:EINVAL ' +
+  '23:ENFILE 24:EMFILE 25:ENOTTY 26:ETXTBSY 27:EFBIG 28:ENOSPC 29:ESPIPE 30:EROFS 31:EMLINK 32:EPIPE ' +
+  '33:EDOM 34:ERANGE 35:EDEADLK 36:ENAMETOOLONG 37:ENOLCK 38:ENOSYS 39:ENOTEMPTY 40:ELOOP 42:ENOMSG ' +
+  '43:EIDRM 60:ENOSTR 61:ENODATA 62:ETIME 63:ENOSR 67:ENOLINK 71:EPROTO 72:EMULTIHOP 74:EBADMSG ' +
+  '75:EOVERFLOW 84:EILSEQ 88:ENOTSOCK 89:EDESTADDRREQ 90:EMSGSIZE 91:EPROTOTYPE 92:ENOPROTOOPT ' +
+  '93:EPROTONOSUPPORT 95:EOPNOTSUPP 97:EAFNOSUPPORT 98:EADDRINUSE 99:EADDRNOTAVAIL 100:ENETDOWN ' +
+  '101:ENETUNREACH 102:ENETRESET 103:ECONNABORTED 104:ECONNRESET 105:ENOBUFS 106:EISCONN 107:ENOTCONN ' +
+  '110:ETIMEDOUT 111:ECONNREFUSED 113:EHOSTUNREACH 114:EALREADY 115:EINPROGRESS 116:ESTALE 122:EDQUOT ' +
+  '125:ECANCELED';
 let errnoNames: Map<number, string> | undefined;
-function errnoNameMap(): Map<number, string> {
-  errnoNames ??= new Map(Object.entries(E()).map(([name, value]) => [value, name]));
+/** errno → name, as node:os's constants.errno has them (for a number two names share, the latter). */
+export function errnoNameMap(): Map<number, string> {
+  errnoNames ??= new Map(ERRNO_TABLE.split(' ').map((entry) => {
+    const [n, name] = entry.split(':');
+    return [Number(n), name];
+  }));
   return errnoNames;
 }
+const E = { EINTR: 4, EWOULDBLOCK: 11, ENOSYS: 38 } as const;
 
 export class SysError extends Error {
   constructor(
@@ -229,7 +242,7 @@ export function read(fd: number, size: number): Buffer {
   for (;;) {
     const n = Number(f.read(fd, buf, size));
     if (n >= 0) return buf.subarray(0, n);
-    if (koffi.errno() !== E().EINTR) throw new SysError('read', koffi.errno());
+    if (koffi.errno() !== E.EINTR) throw new SysError('read', koffi.errno());
   }
 }
 export function write(fd: number, data: Buffer | string): number {
@@ -237,7 +250,7 @@ export function write(fd: number, data: Buffer | string): number {
   for (;;) {
     const n = Number(f.write(fd, buf, buf.length));
     if (n >= 0) return n;
-    if (koffi.errno() !== E().EINTR) throw new SysError('write', koffi.errno());
+    if (koffi.errno() !== E.EINTR) throw new SysError('write', koffi.errno());
   }
 }
 export function mkdirat(dirfd: number, path: string, mode: number): void {
@@ -281,8 +294,8 @@ export function flock(fd: number, wait: boolean): boolean {
   for (;;) {
     if (Number(f.flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB))) === 0) return true;
     const errno = koffi.errno();
-    if (errno === E().EWOULDBLOCK) return false;
-    if (errno !== E().EINTR) throw new SysError('flock', errno);
+    if (errno === E.EWOULDBLOCK) return false;
+    if (errno !== E.EINTR) throw new SysError('flock', errno);
   }
 }
 export function chdir(path: string): void {
@@ -335,7 +348,7 @@ export function kill(pid: number, sig: number): void {
   check(f.kill(pid, sig), 'kill', String(pid));
 }
 /** kill(2) through Node, which needs no koffi: `kill` and `delete` may not load it at all. */
-export function tryKill(pid: number, sig: number): boolean {
+export function tryKill(pid: number, sig: number | NodeJS.Signals): boolean {
   try {
     process.kill(pid, sig);
     return true;
@@ -349,7 +362,7 @@ export function waitpid(pid: number, options = 0): [number, number] {
   for (;;) {
     const r = Number(f.waitpid(pid, status, options));
     if (r >= 0) return [r, status[0]];
-    if (koffi.errno() !== E().EINTR) throw new SysError('waitpid', koffi.errno(), String(pid));
+    if (koffi.errno() !== E.EINTR) throw new SysError('waitpid', koffi.errno(), String(pid));
   }
 }
 export function getpid(): number {
@@ -372,7 +385,7 @@ export function pollOne(fd: number, events: number, timeoutMs: number): number {
   for (;;) {
     const r = Number(f.poll(pfd, 1, timeoutMs));
     if (r >= 0) return r === 0 ? 0 : pfd.readInt16LE(6);
-    if (koffi.errno() !== E().EINTR) throw new SysError('poll', koffi.errno());
+    if (koffi.errno() !== E.EINTR) throw new SysError('poll', koffi.errno());
   }
 }
 export const POLLIN = 0x1;
@@ -472,7 +485,7 @@ export function clone3(args: Buffer): number {
  */
 export function joinSessionKeyring(name: string): void {
   const r = Number(f.syscall(SYS.keyctl, 'int', 1, 'const char *', name));
-  if (r === -1 && koffi.errno() !== E().ENOSYS) throw new SysError('keyctl', koffi.errno(), 'join session keyring');
+  if (r === -1 && koffi.errno() !== E.ENOSYS) throw new SysError('keyctl', koffi.errno(), 'join session keyring');
 }
 
 export function pivotRoot(newRoot: string, putOld: string): void {
