@@ -4,7 +4,6 @@
 // are bind-mounted onto empty files instead, as runc does.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { constants as osc } from 'node:os';
 import type { Device } from '../spec/types.js';
 import {
   AT_SYMLINK_NOFOLLOW, MS, S_IFBLK, S_IFCHR, S_IFIFO, SysError, close, fchownat, mknodat, mount, symlinkat, umask, unlinkat,
@@ -61,7 +60,7 @@ function makeDeviceNode(rootFd: number, device: Device): void {
     try {
       mknodat(dirFd, name, mode, makedev(device.major ?? 0, device.minor ?? 0));
     } catch (err) {
-      if (!(err instanceof SysError && err.errno === osc.errno.EEXIST)) throw err;
+      if (!(err instanceof SysError && err.code === 'EEXIST')) throw err;
       return;
     }
     fchownat(dirFd, name, device.uid ?? 0, device.gid ?? 0, AT_SYMLINK_NOFOLLOW);
@@ -88,7 +87,7 @@ function makeSymlink(rootFd: number, target: string, link: string): void {
   try {
     symlinkat(target, dirFd, path.posix.basename(link));
   } catch (err) {
-    if (!(err instanceof SysError && err.errno === osc.errno.EEXIST)) throw err;
+    if (!(err instanceof SysError && err.code === 'EEXIST')) throw err;
   } finally {
     close(dirFd);
   }
@@ -108,6 +107,6 @@ function unlinkAt(dirFd: number, name: string): void {
   try {
     unlinkat(dirFd, name, 0);
   } catch (err) {
-    if (!(err instanceof SysError && err.errno === osc.errno.ENOENT)) throw err;
+    if (!(err instanceof SysError && err.code === 'ENOENT')) throw err;
   }
 }

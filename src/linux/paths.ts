@@ -3,7 +3,6 @@
 // as if the root were "/", so a hostile rootfs cannot point a mount
 // destination at the host. Mounts then target /proc/self/fd/<fd>, the object
 // that was resolved, not a path that could be swapped in between.
-import { constants as osc } from 'node:os';
 import { AT_FDCWD, O, RESOLVE, SysError, close, mkdirat, openat, openat2 } from '../sys/libc.js';
 
 const IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
@@ -25,7 +24,7 @@ export function lookupInRoot(rootFd: number, p: string): number | null {
   try {
     return openat2(rootFd, components(p).join('/') || '.', O.PATH | O.CLOEXEC, 0, IN_ROOT);
   } catch (err) {
-    if (err instanceof SysError && (err.errno === osc.errno.ENOENT || err.errno === osc.errno.ENOTDIR)) return null;
+    if (err instanceof SysError && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) return null;
     throw err;
   }
 }

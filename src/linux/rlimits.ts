@@ -1,6 +1,5 @@
 // process.rlimits through prlimit(2). Raising a hard limit needs
 // CAP_SYS_RESOURCE in the initial user namespace (setrlimit(2), EPERM).
-import { constants as osc } from 'node:os';
 import { SysError, prlimit } from '../sys/libc.js';
 
 export const RLIMIT_NAMES = [
@@ -22,7 +21,7 @@ export function applyRlimits(rlimits: { type: string; soft: number; hard: number
     try {
       prlimit(0, resource, toRlim(soft), toRlim(hard), type);
     } catch (err) {
-      if (err instanceof SysError && err.errno === osc.errno.EPERM) {
+      if (err instanceof SysError && err.code === 'EPERM') {
         throw new Error(
           `${type}: raising the hard limit to ${hard} needs CAP_SYS_RESOURCE, which the host does not give to ocirun (EPERM); lower process.rlimits`,
         );

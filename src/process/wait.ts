@@ -1,7 +1,6 @@
 // Waiting for a container process in the foreground (run, exec), as runc does:
 // the signals the caller sends the runtime are passed on to the process, and
 // the runtime exits with its status, 128+signal when it was killed.
-import { constants } from 'node:os';
 import { WNOHANG, tryKill, waitpid } from '../sys/libc.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
@@ -13,7 +12,7 @@ const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', '
  * end the runtime and leave the container behind.
  */
 export class SignalForwarder {
-  private readonly forward = (sig: NodeJS.Signals) => tryKill(this.pid, constants.signals[sig]);
+  private readonly forward = (sig: NodeJS.Signals) => tryKill(this.pid, sig);
   constructor(private readonly pid: number) {
     for (const sig of FORWARDED) process.on(sig, this.forward);
   }

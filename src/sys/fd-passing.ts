@@ -8,18 +8,27 @@ const SCM_RIGHTS = 1;
 const CMSG_HEADER = 16; // cmsg_len (size_t), cmsg_level, cmsg_type (int): LP64 layout
 const MSG_CMSG_CLOEXEC = 0x40000000;
 
-const iovec = koffi.struct('ocirun_iovec', { base: 'void *', len: 'size_t' });
-const msghdr = koffi.struct('ocirun_msghdr', {
-  name: 'void *',
-  namelen: 'uint32_t',
-  iov: koffi.pointer(iovec),
-  iovlen: 'size_t',
-  control: 'void *',
-  controllen: 'size_t',
-  flags: 'int',
-});
-const sendmsg = libc.func('long sendmsg(int fd, const ocirun_msghdr *msg, int flags)');
-const recvmsg = libc.func('long recvmsg(int fd, _Inout_ ocirun_msghdr *msg, int flags)');
+// Declared on first use: at load they would bring koffi into every create.
+let calls: { sendmsg: (...args: unknown[]) => unknown; recvmsg: (...args: unknown[]) => unknown } | undefined;
+function msgCalls() {
+  if (!calls) {
+    const iovec = koffi.struct('ocirun_iovec', { base: 'void *', len: 'size_t' });
+    koffi.struct('ocirun_msghdr', {
+      name: 'void *',
+      namelen: 'uint32_t',
+      iov: koffi.pointer(iovec),
+      iovlen: 'size_t',
+      control: 'void *',
+      controllen: 'size_t',
+      flags: 'int',
+    });
+    calls = {
+      sendmsg: libc.func('long sendmsg(int fd, const ocirun_msghdr *msg, int flags)'),
+      recvmsg: libc.func('long recvmsg(int fd, _Inout_ ocirun_msghdr *msg, int flags)'),
+    };
+  }
+  return calls;
+}
 
 export function sendFd(socketFd: number, fd: number, payload: string): void {
   const data = Buffer.from(payload.length > 0 ? payload : '\0');
@@ -29,7 +38,7 @@ export function sendFd(socketFd: number, fd: number, payload: string): void {
   control.writeInt32LE(SCM_RIGHTS, 12);
   control.writeInt32LE(fd, 16);
   const msg = { name: null, namelen: 0, iov: { base: data, len: data.length }, iovlen: 1, control, controllen: control.length, flags: 0 };
-  if (Number(sendmsg(socketFd, msg, 0)) < 0) throw new SysError('sendmsg', koffi.errno());
+  if (Number(msgCalls().sendmsg(socketFd, msg, 0)) < 0) throw new SysError('sendmsg', koffi.errno());
 }
 
 /** Receives one fd (close-on-exec) and the message that came with it. */
@@ -37,7 +46,7 @@ export function recvFd(socketFd: number): { fd: number; payload: string } {
   const data = Buffer.alloc(4096);
   const control = Buffer.alloc(CMSG_HEADER + 8);
   const msg = { name: null, namelen: 0, iov: { base: data, len: data.length }, iovlen: 1, control, controllen: control.length, flags: 0 };
-  const n = Number(recvmsg(socketFd, msg, MSG_CMSG_CLOEXEC));
+  const n = Number(msgCalls().recvmsg(socketFd, msg, MSG_CMSG_CLOEXEC));
   if (n < 0) throw new SysError('recvmsg', koffi.errno());
   if (control.readInt32LE(8) !== SOL_SOCKET || control.readInt32LE(12) !== SCM_RIGHTS) {
     throw new Error('no file descriptor came with the message');
