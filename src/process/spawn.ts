@@ -137,10 +137,14 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
   let initPid = pid;
   let heard = false;
   try {
-    opts.onProcess(pid, startTimeOf(pid), namespaces.own);
     if (namespaces.cloneFlags & CLONE.NEWUSER) writeIdMaps(pid, opts.config, namespaces.unprivilegedMaps);
     for (const dir of placement.byParent) writeFile(dir, 'cgroup.procs', String(pid), placement.field);
     parent.send({ type: 'go' });
+    // Recorded while the child sets up (each side pays for the pages it
+    // touches after the clone). Should this process die before, delete
+    // still finds the child by the exec FIFO it holds, and its cgroups by
+    // the paths recorded before the clone.
+    opts.onProcess(pid, startTimeOf(pid), namespaces.own);
     // With a second fork, the init may report 'ready' before its parent has
     // reported the init's pid: wait for both.
     let ready = false;
