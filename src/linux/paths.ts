@@ -36,6 +36,9 @@ export function lookupInRoot(rootFd: number, p: string): number | null {
  * is followed only within the container.
  */
 export function ensureInRoot(rootFd: number, p: string, leaf: 'dir' | 'file', mode = 0o755): number {
+  // Most paths exist (mount points, masked paths): one lookup, not one per component.
+  const existing = lookupInRoot(rootFd, p);
+  if (existing !== null) return existing;
   const parts = components(p);
   let parentFd = rootFd;
   let ownsParent = false;
