@@ -9,6 +9,8 @@ import { joinIntelRdt, leaveIntelRdt } from '../linux/intel-rdt.js';
 import { prepareSecurity, releaseSecurity } from '../process/security.js';
 import { runHooks, runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { spawnInit } from '../process/spawn.js';
+import { detectHost } from '../cgroups/host.js';
+import { containerHierarchies } from '../linux/cgroup-mount.js';
 import type { Process } from '../spec/types.js';
 import { SPEC_VERSION } from '../spec/default-spec.js';
 import { loadBundle, type Bundle } from '../spec/load.js';
@@ -99,6 +101,7 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
       onProcess: (pid, initStartTime, ownNamespaces) =>
         store.write({ ...base, status: 'creating', pid, initStartTime, ownNamespaces }),
       cgroups: cgroups.placement(),
+      cgroupHierarchies: Object.keys(cgroups.paths).length > 0 ? containerHierarchies(detectHost(), cgroups.paths) : undefined,
       runtimeHooks: (pid) => {
         const hookState = stateForHooks(base, 'creating', pid);
         runHooks('prestart', config.hooks, hookState);

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { MS, close, mount, symlinkat } from '../sys/libc.js';
 import type { ParsedMountOptions } from './mount-options.js';
 import { ensureInRoot, fdPath } from './paths.js';
-import { directoryOf, parseHost } from '../cgroups/host.js';
+import { directoryOf, parseHost, type CgroupHost, type Hierarchy } from '../cgroups/host.js';
+import { UNIFIED } from '../cgroups/types.js';
 
 /** A host cgroup hierarchy as the container's /sys/fs/cgroup shows it. */
 export interface MountableHierarchy {
@@ -21,20 +22,51 @@ export interface MountableHierarchy {
   hostDir: string;
 }
 
-/** The cgroup hierarchies mounted on the host and a process's place in each. */
-export function hostHierarchies(pid: number | 'self' = 'self'): { unified: boolean; hierarchies: MountableHierarchy[] } {
-  const host = parseHost(readFileSync('/proc/self/mountinfo', 'utf8'), readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
-  const hierarchies = host.hierarchies.map((h) => ({
+export interface MountableHierarchies {
+  /** A pure cgroup v2 host: one hierarchy, mounted at the destination itself. */
+  unified: boolean;
+  hierarchies: MountableHierarchy[];
+}
+
+function mountable(h: Hierarchy, hostDir: string): MountableHierarchy {
+  return {
     name: path.basename(h.mountPoint),
-    fstype: h.version === 2 ? ('cgroup2' as const) : ('cgroup' as const),
+    fstype: h.version === 2 ? 'cgroup2' : 'cgroup',
     data: h.version === 2 ? null : h.controllers.every((c) => c.startsWith('name=')) ? `none,${h.controllers.join(',')}` : h.controllers.join(','),
-    hostDir: directoryOf(h, h.ownCgroup),
-  }));
+    hostDir,
+  };
+}
+
+/** The cgroup hierarchies mounted on the host and a process's place in each. */
+export function hostHierarchies(pid: number | 'self' = 'self'): MountableHierarchies {
+  const host = parseHost(readFileSync('/proc/self/mountinfo', 'utf8'), readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+  return { unified: host.mode === 'v2', hierarchies: host.hierarchies.map((h) => mountable(h, directoryOf(h, h.ownCgroup))) };
+}
+
+/**
+ * The same for a new container, from its cgroup directories (a manager's
+ * paths), or undefined when it has none. The runtime works it out for the
+ * init, which could not read it from its /proc/self/cgroup: it joins its v1
+ * memory cgroup only at the end (process/spawn.ts), after the mounts.
+ */
+export function containerHierarchies(host: CgroupHost, paths: Record<string, string>): MountableHierarchies | undefined {
+  const hierarchies: MountableHierarchy[] = [];
+  for (const h of host.hierarchies) {
+    const dir = paths[h.version === 2 ? UNIFIED : h.controllers[0]];
+    if (!dir) return undefined;
+    hierarchies.push(mountable(h, dir));
+  }
   return { unified: host.mode === 'v2', hierarchies };
 }
 
-export function mountCgroupFs(rootFd: number, destination: string, options: ParsedMountOptions, ownNamespace: boolean): void {
-  const { unified, hierarchies } = hostHierarchies();
+export function mountCgroupFs(
+  rootFd: number,
+  destination: string,
+  options: ParsedMountOptions,
+  ownNamespace: boolean,
+  known: MountableHierarchies | undefined,
+): void {
+  const { unified, hierarchies } = known ?? hostHierarchies();
   const flags = (options.flags & ~(MS.BIND | MS.REC)) | MS.NOSUID | MS.NODEV | MS.NOEXEC;
   if (unified) {
     mountHierarchy(rootFd, destination, hierarchies[0], flags, ownNamespace);

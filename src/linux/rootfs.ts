@@ -8,7 +8,7 @@ import {
   MNT_DETACH, MS, O, SysError, chdir, chroot, close, fchdir, mount, open, pivotRoot, statfsFlags, umount2,
 } from '../sys/libc.js';
 import { setupDev } from './devices.js';
-import { mountCgroupFs } from './cgroup-mount.js';
+import { mountCgroupFs, type MountableHierarchies } from './cgroup-mount.js';
 import { withMountLabel } from './lsm.js';
 import { parseMountOptions, propagationFlag, type ParsedMountOptions } from './mount-options.js';
 import { ensureInRoot, fdPath, lookupInRoot, openRoot } from './paths.js';
@@ -19,6 +19,8 @@ export interface RootfsPlan {
   bundle: string;
   inUserNamespace: boolean;
   newCgroupNamespace: boolean;
+  /** What a cgroup mount shows, from the runtime (see cgroup-mount.ts); else read from /proc/self. */
+  cgroupHierarchies?: MountableHierarchies;
   noPivot: boolean;
   /** Runs with every mount in place, before the switch into the new root (the create hooks). */
   beforePivot?(): void;
@@ -71,7 +73,7 @@ function mountOne(rootFd: number, m: Mount, plan: RootfsPlan): void {
   const options = parseMountOptions(m.options, m.type);
   try {
     if (m.type === 'cgroup' || m.type === 'cgroup2') {
-      mountCgroupFs(rootFd, m.destination, options, plan.newCgroupNamespace);
+      mountCgroupFs(rootFd, m.destination, options, plan.newCgroupNamespace, plan.cgroupHierarchies);
     } else if (options.isBind) {
       bindMount(rootFd, m, options, plan.bundle);
     } else {

@@ -14,6 +14,7 @@ import { becomeUndumpable, joinNamespaces, prepareTimeNamespace, unshareNamespac
 import { applyRlimits } from '../linux/rlimits.js';
 import { setupTerminal } from '../linux/console.js';
 import { buildRootfs, finishRootfs } from '../linux/rootfs.js';
+import type { MountableHierarchies } from '../linux/cgroup-mount.js';
 import { ensureInRoot, openRoot } from '../linux/paths.js';
 import { homeFor, switchUser } from '../linux/user.js';
 import { hasHooks, runHooks, type HookState } from '../hooks/hooks.js';
@@ -54,6 +55,8 @@ export interface InitContext {
   security?: SecurityPlan;
   /** v1 cgroup directories to join first, and the memory one last, as this process alone (see spawn.ts placeAtClone). */
   ownCgroups?: { dirs: string[]; memory?: string; field: string };
+  /** create: what a cgroup mount in the container shows (see linux/cgroup-mount.ts). */
+  cgroupHierarchies?: MountableHierarchies;
   /** The memory cgroup's `tasks`, opened while the host's paths are in reach. */
   memoryTasksFd?: number;
   /** From the runtime once its hooks ran, for the init's own hooks. */
@@ -162,6 +165,7 @@ function setupContainer(ctx: InitContext): void {
       bundle: ctx.bundle,
       inUserNamespace: ctx.namespaces.inUser,
       newCgroupNamespace: ctx.namespaces.newCgroup,
+      cgroupHierarchies: ctx.cgroupHierarchies,
       noPivot: ctx.noPivot,
     });
     // runc creates a missing cwd inside the new root, before it may turn read-only.

@@ -13,6 +13,7 @@ import { forkProcess } from './forkable.js';
 import { runInit } from './init.js';
 import type { HookState } from '../hooks/hooks.js';
 import type { CgroupPlacement } from '../cgroups/types.js';
+import type { MountableHierarchies } from '../linux/cgroup-mount.js';
 import { writeFile } from '../cgroups/files.js';
 import { relayNotifyFd, type SecurityPlan } from './security.js';
 
@@ -56,6 +57,8 @@ export interface SpawnOptions {
    * Runs the runtime-side hooks and returns the state for the init's own hooks.
    */
   runtimeHooks?(initPid: number): HookState;
+  /** create: what a cgroup mount in the container shows. */
+  cgroupHierarchies?: MountableHierarchies;
   /** seccomp and the rest, prepared by prepareSecurity before the clone. */
   security?: SecurityPlan;
 }
@@ -127,6 +130,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
       security: opts.security,
+      cgroupHierarchies: opts.cgroupHierarchies,
       ownCgroups: { dirs: placement.byChild, memory: placement.memoryByChild, field: placement.field },
     });
   }

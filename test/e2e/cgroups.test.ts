@@ -326,6 +326,9 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     expect([ok.code, ok.stdout, ok.stderr]).toEqual([0, 'ok\n', '']);
     const over = runInContainer(rt, 'x=$(head -c 4000000 /dev/zero | tr "\\0" a); echo ${#x}', small(1 << 20));
     expect(over.code).toBe(137);
+    // What it sees at /sys/fs/cgroup/memory is its own cgroup, though the init joined it after the mounts.
+    const seen = runInContainer(rt, 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes', small(4 << 20));
+    expect([seen.code, seen.stdout]).toEqual([0, `${4 << 20}\n`]);
     // With a cgroup namespace the init is in its memory cgroup from the start; too little is a clear error at create.
     const b = bundleWithOutbox(rt, 'true', (c) => {
       small(256 << 10)(c);
