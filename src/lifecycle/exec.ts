@@ -48,21 +48,25 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
     noPivot: false,
     privateFds: [],
     onProcess: () => {},
-    cgroups: cgroupsOf(state.pid),
+    cgroups: cgroupsOf(state),
   });
   releaseSecurity(security);
   return { pid, state };
 }
 
-/** Every cgroup `initPid` is in (all v1 hierarchies, or the v2 one): where the exec'd process goes. */
-function cgroupsOf(initPid: number): CgroupPlacement {
-  const { hierarchies } = hostHierarchies(initPid);
+/**
+ * Every cgroup the init is in (all v1 hierarchies, or the v2 one): where the
+ * exec'd process goes. The v1 memory one is the container's as recorded: an
+ * init that was not started yet has not joined it (process/spawn.ts).
+ */
+function cgroupsOf(state: ContainerState): CgroupPlacement {
+  const { hierarchies } = hostHierarchies(state.pid);
   const v1 = hierarchies.filter((h) => h.fstype === 'cgroup');
   const memory = v1.find((h) => h.data?.split(',').includes('memory'));
   return {
     unified: hierarchies.find((h) => h.fstype === 'cgroup2')?.hostDir,
     v1: v1.filter((h) => h !== memory).map((h) => h.hostDir),
-    memory: memory?.hostDir,
+    memory: memory ? (state.cgroupPaths?.memory ?? memory.hostDir) : undefined,
     field: "joining the container's cgroup",
   };
 }

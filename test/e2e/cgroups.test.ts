@@ -169,6 +169,14 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     expect(exec).toEqual(hierarchiesOf(rt.state(id).pid));
     rt.ok(['delete', '--force', id]);
 
+    // Exec'd into a container not started yet, whose init has not joined its memory cgroup yet.
+    const created = uniqueId();
+    rt.ok(['create', '--bundle', rt.bundle(['sleep', '987']).dir, created]);
+    const early = rt.ok(['exec', created, 'cat', '/proc/self/cgroup']).stdout.trim().split('\n');
+    expect(early.length).toBe(hierarchiesOf(process.pid).length);
+    for (const line of early) expect(line, line).toMatch(new RegExp(`/${created}$`));
+    rt.ok(['delete', '--force', created]);
+
     const userns = uniqueId();
     rt.ok(['run', '-d', '--bundle', rt.bundle(['sleep', '987'], (c) => {
       c.linux.namespaces.push({ type: 'user' });
