@@ -42,8 +42,9 @@ export interface SpawnOptions {
   /** Runtime fds the init must not inherit past its first step. */
   privateFds: number[];
   /**
-   * Called as soon as a process exists that delete must be able to find if
-   * this runtime process dies mid-way: the cloned child, then the init.
+   * Called for each process that delete must be able to find if this
+   * runtime process dies mid-way: the cloned child (once it was told to go
+   * on), then the init.
    */
   onProcess(pid: number, startTime: number, ownNamespaces: string[]): void;
   /**
