@@ -2,15 +2,12 @@
 // (linux.cgroupsPath, --systemd-cgroup) and the host's layout; a container
 // that exists is found again from the paths recorded in its state, never
 // re-derived (a relative path depends on the caller's own cgroup).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { warn } from '../log.js';
 import type { Spec } from '../spec/types.js';
-import { tryKill } from '../sys/libc.js';
-import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate } from './devices.js';
 import { detectHost, type CgroupHost } from './host.js';
-import { cgroupPids, thawCgroup } from './light.js';
 import { cleanCgroupsPath, resolvePaths, systemdCgroupPath } from './paths.js';
 import { UNIFIED, type CgroupManager, type LinuxResources } from './types.js';
 import { V1Manager, type V1Dir } from './v1.js';
@@ -109,39 +106,4 @@ export function managerFromPaths(paths: Record<string, string> | undefined): Cgr
   return new V1Manager([...byDir].map(([dir, controllers]) => ({ controllers, dir, get mountPoint() { return mountPointOf(dir); } })));
 }
 
-/** Beside state.json: the cgroup paths, written before the cgroup is made, for a delete that cannot read the state. */
-const RECORD = 'cgroups.json';
-
-export function recordPaths(containerDir: string, paths: Record<string, string>): void {
-  writeFileSync(path.join(containerDir, RECORD), JSON.stringify(paths), { mode: 0o600 });
-}
-
-/**
- * Removes the cgroup recorded in a container's directory, killing what is
- * still in it: for a create that died before its state was written, or a
- * state that is damaged. Never throws (returns the problem instead).
- */
-export function destroyRecorded(containerDir: string): string | null {
-  let paths: unknown;
-  try {
-    paths = JSON.parse(readFileSync(path.join(containerDir, RECORD), 'utf8'));
-  } catch {
-    return null; // nothing recorded
-  }
-  if (typeof paths !== 'object' || paths === null || Object.values(paths).some((v) => typeof v !== 'string' || !v.startsWith('/'))) {
-    return `${path.join(containerDir, RECORD)} is damaged: its cgroups are left as they are`;
-  }
-  const recorded = paths as Record<string, string>;
-  const deadline = Date.now() + 10_000;
-  for (let pids = cgroupPids(recorded); pids?.length && Date.now() < deadline; pids = cgroupPids(recorded)) {
-    for (const pid of pids) tryKill(pid, 9);
-    thawCgroup(recorded);
-    sleepMs(5);
-  }
-  try {
-    managerFromPaths(recorded)?.destroy();
-    return null;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  }
-}
+export { destroyRecorded, recordPaths } from './light.js';

@@ -1,8 +1,11 @@
-// What `state`, `list`, `kill` and `delete` need to know of a container's
-// cgroup, from the paths in its state: whether it is frozen, its processes.
-// Cheap on purpose: none of the drivers is loaded for these.
+// What `state`, `list`, `kill` and `delete` need of a container's cgroup,
+// from the paths in its state: whether it is frozen, its processes, and
+// removing it. Cheap on purpose: none of the drivers is loaded for these.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tryKill } from '../sys/libc.js';
+import { sleepMs } from '../sys/proc.js';
+import { removeCgroupDir } from './files.js';
 
 function read(file: string): string | null {
   try {
@@ -57,4 +60,59 @@ export function cgroupPids(paths: Record<string, string> | undefined): number[] 
   };
   walk(dir);
   return [...pids].sort((a, b) => a - b);
+}
+
+/**
+ * Removes each of the container's cgroup directories once (sub-cgroups
+ * first), as its driver's destroy() does; throws the first failure after
+ * trying them all.
+ */
+export function removeCgroupPaths(paths: Record<string, string> | undefined): void {
+  const deadline = Date.now() + 5000;
+  let first: unknown;
+  for (const dir of new Set(Object.values(paths ?? {}))) {
+    try {
+      removeCgroupDir(dir, deadline);
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first) throw first;
+}
+
+/** Beside state.json: the cgroup paths, written before the cgroup is made, for a delete that cannot read the state. */
+const RECORD = 'cgroups.json';
+
+export function recordPaths(containerDir: string, paths: Record<string, string>): void {
+  writeFileSync(path.join(containerDir, RECORD), JSON.stringify(paths), { mode: 0o600 });
+}
+
+/**
+ * Removes the cgroup recorded in a container's directory, killing what is
+ * still in it: for a create that died before its state was written, or a
+ * state that is damaged. Never throws (returns the problem instead).
+ */
+export function destroyRecorded(containerDir: string): string | null {
+  let paths: unknown;
+  try {
+    paths = JSON.parse(readFileSync(path.join(containerDir, RECORD), 'utf8'));
+  } catch {
+    return null; // nothing recorded
+  }
+  if (typeof paths !== 'object' || paths === null || Object.values(paths).some((v) => typeof v !== 'string' || !v.startsWith('/'))) {
+    return `${path.join(containerDir, RECORD)} is damaged: its cgroups are left as they are`;
+  }
+  const recorded = paths as Record<string, string>;
+  const deadline = Date.now() + 10_000;
+  for (let pids = cgroupPids(recorded); pids?.length && Date.now() < deadline; pids = cgroupPids(recorded)) {
+    for (const pid of pids) tryKill(pid, 9);
+    thawCgroup(recorded);
+    sleepMs(5);
+  }
+  try {
+    removeCgroupPaths(recorded);
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
 }

@@ -1,6 +1,5 @@
 // delete (runtime-spec runtime.md "Delete"): kill what is left, remove every trace.
-import { destroyRecorded, managerFromPaths } from '../cgroups/index.js';
-import { thawCgroup } from '../cgroups/light.js';
+import { destroyRecorded, removeCgroupPaths, thawCgroup } from '../cgroups/light.js';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';
 import { runHooksWarning, stateForHooks } from '../hooks/hooks.js';
@@ -46,7 +45,7 @@ export function deleteContainer(store: Store, id: string, force: boolean): void 
     else killFifoHolders(store.fifoPath(id));
     // Then each cgroup directory goes (rmdir, retried, bounded, while the kernel still counts dead
     // tasks): those of the state, or without one, those the create recorded (and what is in them).
-    if (state !== null) managerFromPaths(state.cgroupPaths)?.destroy();
+    if (state !== null) removeCgroupPaths(state.cgroupPaths);
     else {
       const problem = destroyRecorded(store.dir(id));
       if (problem) warn(problem);

@@ -5,7 +5,7 @@
 // state records the containers it joined, and it leaves a mark in theirs, so
 // `delete` of the infra can refuse while members still run in its namespaces.
 import { rmSync, statSync, writeFileSync } from 'node:fs';
-import { OciError, notFound } from '../errors.js';
+import { OciError } from '../errors.js';
 import { warn } from '../log.js';
 import { namespacePath } from '../linux/namespaces.js';
 import type { NamespaceType } from '../spec/types.js';
