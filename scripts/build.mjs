@@ -14,6 +14,15 @@ import { compileSchemas } from './compile-schemas.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+// One bundle per entry: dist/<name>.cjs. bin/ocirun picks one by the command.
+const ENTRIES = {
+  ocirun: 'src/main.ts',
+  'ocirun-query': 'src/main-query.ts',
+  'ocirun-start': 'src/main-start.ts',
+  'ocirun-delete': 'src/main-delete.ts',
+  'ocirun-create': 'src/main-create.ts',
+};
+
 await compileSchemas(repoRoot);
 rmSync(path.join(repoRoot, 'dist'), { recursive: true, force: true });
 // commander requires node:child_process at load (for executable subcommands,
@@ -33,12 +42,7 @@ const lazyChildProcess = {
 };
 
 await build({
-  entryPoints: {
-    ocirun: path.join(repoRoot, 'src/main.ts'),
-    'ocirun-light': path.join(repoRoot, 'src/main-light.ts'),
-    'ocirun-query': path.join(repoRoot, 'src/main-query.ts'),
-    'ocirun-create': path.join(repoRoot, 'src/main-create.ts'),
-  },
+  entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, src]) => [name, path.join(repoRoot, src)])),
   outdir: path.join(repoRoot, 'dist'),
   bundle: true,
   format: 'cjs',
@@ -56,8 +60,8 @@ await build({
 // Pure ASCII source (a regex holds µ): V8 then keeps the bundle's text as a
 // one-byte string, half the memory of a two-byte one. A \u escape means the
 // same in strings, templates, regexes and identifiers.
-for (const name of ['ocirun.cjs', 'ocirun-light.cjs', 'ocirun-query.cjs', 'ocirun-create.cjs']) {
-  const bundleFile = path.join(repoRoot, 'dist', name);
+for (const name of Object.keys(ENTRIES)) {
+  const bundleFile = path.join(repoRoot, 'dist', `${name}.cjs`);
   writeFileSync(bundleFile, readFileSync(bundleFile, 'utf8').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 

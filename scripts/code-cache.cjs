@@ -32,18 +32,13 @@ const query = [
   ['--root', root, 'state', 'none'],
   ['--root', root, 'kill', 'none', 'KILL'],
 ];
-const light = [
-  ['--root', root, 'start', 'none'],
+const create = [['--root', root, 'create', '--bundle', path.join(scratch, 'none'), 'none']];
+const start = [['--root', root, 'start', 'none']];
+const del = [
   ['--root', root, 'delete', 'none'],
   ['--root', root, 'delete', '--force', 'none'],
 ];
-const create = [['--root', root, 'create', '--bundle', path.join(scratch, 'none'), 'none']];
-const warmUp = {
-  query,
-  light,
-  create,
-  full: [...query, ...light, ...create],
-};
+const warmUp = { query, start, delete: del, create, full: [...query, ...start, ...del, ...create] };
 
 const mode = process.argv[2] ?? 'eager';
 (async () => {

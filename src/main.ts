@@ -1,8 +1,8 @@
 // ocirun's command line: runc's global flags and commands (cli/commands.ts).
 // A plain command line is read by cli/argv.ts; anything else (help, errors)
 // by commander, loaded only then. Each command's code is loaded only when
-// that command runs. main-light.ts and main-query.ts are entries with only the
-// commands engines call on every container, bundled on their own (see bin/ocirun).
+// that command runs. The other src/main-*.ts are entries with only the commands
+// engines call on every container, bundled on their own (see bin/ocirun).
 import { configureLog, reportError } from './log.js';
 import { parseCommonArgv, type Selected } from './cli/argv.js';
 import { runSelected, type CommandTable } from './cli/dispatch.js';

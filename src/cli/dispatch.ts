@@ -1,5 +1,5 @@
 // Running a selected command: shared by the entry points (main.ts, and the
-// smaller main-light.ts and main-query.ts, which bin/ocirun loads for their commands).
+// smaller main-*.ts, which bin/ocirun loads for their commands).
 import { configureLog, reportError } from '../log.js';
 import type { Globals } from '../main.js';
 import { parseCommonArgv, type Selected } from './argv.js';
