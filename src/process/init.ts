@@ -309,10 +309,26 @@ function execProcess(ctx: InitContext): never {
     }
     unblockAllSignals();
     applyBeforeExec(ctx.security);
+    releaseStart(ctx);
     execve(ctx.executable!, ctx.process.args!, ctx.env!);
   } catch (err) {
     failAfterReady(err, ctx.statusFd);
   }
+}
+
+/**
+ * start returns when the status FIFO reaches end of file. Close-on-exec, that
+ * is once execve has replaced this process, which first tears down the copy
+ * of the runtime (2-3 ms): poststart hooks need that, to run once the process
+ * runs (config.md). Without them the fd is closed right before execve, as
+ * runc's start returns before the exec: a failing execve (rare: create found
+ * the executable) then shows as the container's exit status 127 and its
+ * stderr, not as start's error.
+ */
+function releaseStart(ctx: InitContext): void {
+  if (ctx.statusFd < 0 || hasHooks(ctx.config.hooks, 'poststart')) return;
+  close(ctx.statusFd);
+  ctx.statusFd = -1;
 }
 
 /**

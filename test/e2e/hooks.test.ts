@@ -2,10 +2,10 @@
 // directory saying when it ran (its place in the order), where (its mount
 // namespace) and what it was told (the state on stdin); failures abort create
 // or start and leave nothing behind; poststop runs on delete.
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Runtime, bundleWithOutbox, isRoot, makeBundle, processesMentioning, uniqueId, type BundleConfig } from '../helpers/ocirun.js';
+import { Runtime, bundleWithOutbox, isRoot, makeBundle, processesMentioning, uniqueId, waitFor, type BundleConfig } from '../helpers/ocirun.js';
 import type { BundleHook } from '../../fixtures/bundle.mjs';
 
 const rt = new Runtime();
@@ -179,6 +179,38 @@ describe.skipIf(!isRoot)('hooks', () => {
     } finally {
       rt.run(['delete', '--force', id]);
       bundle.cleanup();
+    }
+  });
+
+  it('an execve that fails: without poststart hooks start returns first (as runc), with them start reports it', () => {
+    // create finds the executable; the kernel refuses its format only at execve (ENOEXEC).
+    const notABinary = (c: BundleConfig) => (c.process.args = ['/bin/not-a-binary']);
+    for (const withHook of [false, true]) {
+      const id = uniqueId('execfail');
+      const bundle = makeBundle({
+        args: ['true'],
+        mutate: (c) => {
+          notABinary(c);
+          if (withHook) c.hooks = { poststart: [{ path: '/bin/true' }] };
+        },
+      });
+      writeFileSync(path.join(bundle.rootfs, 'bin/not-a-binary'), 'neither ELF nor #!\n', { mode: 0o755 });
+      try {
+        rt.ok(['create', '--bundle', bundle.dir, id]);
+        const start = rt.run(['start', id]);
+        if (withHook) {
+          expect(start.code).toBe(1);
+          expect(start.stderr).toMatch(/^ocirun: .*\/bin\/not-a-binary.*ENOEXEC/);
+        } else {
+          expect([start.code, start.stderr]).toEqual([0, '']);
+        }
+        // Without the hook, the init may still be on its way to the failing execve.
+        waitFor(() => rt.state(id).status === 'stopped', 'the init to exit');
+        rt.ok(['delete', id]);
+      } finally {
+        rt.run(['delete', '--force', id]);
+        bundle.cleanup();
+      }
     }
   });
 
