@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
-import { koffi } from '../sys/libc.js';
+import { SysError, statfsType } from '../sys/libc.js';
 import type { CgroupMode } from './types.js';
 import { UNIFIED } from './types.js';
 
@@ -119,12 +119,12 @@ export const CGROUP2_SUPER_MAGIC = 0x63677270;
 export const CGROUP_SUPER_MAGIC = 0x27e0eb;
 export const TMPFS_MAGIC = 0x01021994;
 
-let statfsFn: ((path: string, buf: Buffer) => number) | undefined;
-
 /** statfs(2) f_type of the filesystem holding `p`, or null when it cannot be read. */
 export function filesystemMagic(p: string): number | null {
-  statfsFn ??= koffi.load('libc.so.6').func('int statfs(const char *path, _Out_ uint8_t *buf)') as (p: string, b: Buffer) => number;
-  const buf = Buffer.alloc(120);
-  if (statfsFn(p, buf) !== 0) return null;
-  return Number(buf.readBigInt64LE(0));
+  try {
+    return statfsType(p);
+  } catch (err) {
+    if (err instanceof SysError) return null;
+    throw err;
+  }
 }
