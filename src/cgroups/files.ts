@@ -158,3 +158,17 @@ export function removeCgroupDir(dir: string, deadline: number): void {
     }
   }
 }
+
+/** removeCgroupDir of each of `dirs` in turn, under one deadline; throws the first failure once all were tried. */
+export function removeCgroupDirs(dirs: Iterable<string>): void {
+  const deadline = Date.now() + 5000;
+  let first: unknown;
+  for (const dir of dirs) {
+    try {
+      removeCgroupDir(dir, deadline);
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first) throw first;
+}

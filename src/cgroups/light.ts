@@ -5,7 +5,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tryKill } from '../sys/libc.js';
 import { sleepMs } from '../sys/proc.js';
-import { removeCgroupDir } from './files.js';
+import { removeCgroupDirs } from './files.js';
 
 function read(file: string): string | null {
   try {
@@ -68,16 +68,7 @@ export function cgroupPids(paths: Record<string, string> | undefined): number[] 
  * trying them all.
  */
 export function removeCgroupPaths(paths: Record<string, string> | undefined): void {
-  const deadline = Date.now() + 5000;
-  let first: unknown;
-  for (const dir of new Set(Object.values(paths ?? {}))) {
-    try {
-      removeCgroupDir(dir, deadline);
-    } catch (err) {
-      first ??= err;
-    }
-  }
-  if (first) throw first;
+  removeCgroupDirs(new Set(Object.values(paths ?? {})));
 }
 
 /** Beside state.json: the cgroup paths, written before the cgroup is made, for a delete that cannot read the state. */

@@ -10,7 +10,7 @@ import { int, makeDirs, refuseBusyCgroup } from './common.js';
 import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate, v1Writes } from './devices.js';
 import {
-  fileExists, procsRecursive, readKeyValues, removeCgroupDir, tryRead, writeFile,
+  fileExists, procsRecursive, readKeyValues, removeCgroupDirs, tryRead, writeFile,
 } from './files.js';
 import { emptyStats, expandList, mul, num, omitEmpty, sortKeys, type BlkioEntry, type Num, type Stats } from './stats.js';
 import type { CgroupManager, CgroupPlacement, LinuxResources, SetOptions } from './types.js';
@@ -493,18 +493,9 @@ export class V1Manager implements CgroupManager {
   }
 
   destroy(opts: { onlyCreated?: boolean } = {}): void {
-    const deadline = Date.now() + 5000;
     const targets = opts.onlyCreated ? [...this.made].reverse() : this.uniqueDirs().map((d) => d.dir);
-    let first: unknown;
-    for (const dir of targets) {
-      try {
-        removeCgroupDir(dir, deadline);
-      } catch (err) {
-        first ??= err;
-      }
-    }
     if (opts.onlyCreated) this.made = [];
-    if (first) throw first;
+    removeCgroupDirs(targets);
   }
 }
 
