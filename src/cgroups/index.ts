@@ -83,27 +83,18 @@ function unprivileged(): boolean {
 export function managerFromPaths(paths: Record<string, string> | undefined): CgroupManager | null {
   if (!paths || Object.keys(paths).length === 0) return null;
   const keys = Object.keys(paths);
-  // The host's layout is read only if a mount point is wanted (create and
-  // update want them; delete does not): it costs a millisecond or so.
-  let host: CgroupHost | undefined | null = null;
-  const layout = (): CgroupHost | undefined => {
-    if (host === null) {
-      try {
-        host = detectHost();
-      } catch {
-        host = undefined;
-      }
-    }
-    return host;
-  };
+  let host: CgroupHost | undefined;
+  try {
+    host = detectHost();
+  } catch {
+    host = undefined;
+  }
   const mountPointOf = (dir: string): string => {
-    const h = layout()?.hierarchies.filter((x) => dir === x.mountPoint || dir.startsWith(`${x.mountPoint}/`)).sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+    const h = host?.hierarchies.filter((x) => dir === x.mountPoint || dir.startsWith(`${x.mountPoint}/`)).sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
     return h?.mountPoint ?? path.dirname(dir);
   };
-  if (keys.length === 1 && keys[0] === UNIFIED) return new V2Manager(paths[UNIFIED], () => mountPointOf(paths[UNIFIED]));
+  if (keys.length === 1 && keys[0] === UNIFIED) return new V2Manager(paths[UNIFIED], mountPointOf(paths[UNIFIED]));
   const byDir = new Map<string, string[]>();
   for (const [controller, dir] of Object.entries(paths)) byDir.set(dir, [...(byDir.get(dir) ?? []), controller]);
-  return new V1Manager([...byDir].map(([dir, controllers]) => ({ controllers, dir, get mountPoint() { return mountPointOf(dir); } })));
+  return new V1Manager([...byDir].map(([dir, controllers]) => ({ controllers, dir, mountPoint: mountPointOf(dir) })));
 }
-
-export { destroyRecorded, recordPaths } from './light.js';

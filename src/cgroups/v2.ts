@@ -95,21 +95,15 @@ export class V2Manager implements CgroupManager {
 
   /**
    * @param dir the container's cgroup directory
-   * @param mountPoint the root of the unified hierarchy it is under (controllers are enabled from there down); a function when it is to be looked up only if needed
+   * @param mountPoint the root of the unified hierarchy it is under (controllers are enabled from there down)
    */
   constructor(
     readonly dir: string,
-    mountPoint: string | (() => string),
+    readonly mountPoint: string,
     /** Puts the device rules in force (tests record them instead of loading eBPF into a fake directory). */
     private readonly deviceFilter: (dir: string, state: DeviceState) => void = installDeviceFilter,
   ) {
     this.paths = { [UNIFIED]: dir };
-    this.mountPointOf = typeof mountPoint === 'string' ? () => mountPoint : mountPoint;
-  }
-
-  private readonly mountPointOf: () => string;
-  get mountPoint(): string {
-    return this.mountPointOf();
   }
 
   /** The controllers usable in the container's cgroup: its own list once it exists, else what its nearest ancestor offers. */

@@ -2,7 +2,8 @@
 // id, spawn the init, and record the state.
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { planCgroups, recordPaths, type CgroupManager } from '../cgroups/index.js';
+import { planCgroups, type CgroupManager } from '../cgroups/index.js';
+import { recordPaths } from '../cgroups/light.js';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';
 import { joinIntelRdt, leaveIntelRdt } from '../linux/intel-rdt.js';
