@@ -65,9 +65,10 @@ for (const name of Object.keys(ENTRIES)) {
   writeFileSync(bundleFile, readFileSync(bundleFile, 'utf8').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
-// The code cache, made and checked under bin/ocirun's flags and environment
-// (it drops NODE_OPTIONS, which could change V8's flags and so void the cache).
-const flags = ['--single-threaded', '--expose-gc', '--no-opt'];
+// The code cache, made and checked under bin/ocirun's flags (read from its
+// shebang) and environment (it drops NODE_OPTIONS, which could change V8's
+// flags and so void the cache).
+const flags = readFileSync(path.join(repoRoot, 'bin/ocirun'), 'utf8').split('\n')[0].split(' node ')[1].split(' ');
 const env = { ...process.env };
 delete env.NODE_OPTIONS;
 delete env.NODE_EXTRA_CA_CERTS;
