@@ -1,32 +1,39 @@
 // Pieces both filesystem drivers share: making directories (remembering which
 // were made, so a failed create removes only those), the conversions of
 // runc's units, and the checks a create makes on a cgroup it did not make.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
 import { procsRecursive } from './files.js';
 
 /**
  * mkdir -p of `dir`, stopping at `top` (which must exist). Returns the
- * directories made, outermost first.
+ * directories made, outermost first: `dir` is among them unless it was there
+ * already. The leaf is tried first, so a cgroup whose parent exists (the
+ * usual case) costs one mkdir.
  */
 export function makeDirs(dir: string, top: string): string[] {
-  const made: string[] = [];
   const rel = path.relative(top, dir);
+  if (rel === '') return [];
   if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`internal error: ${dir} is not under ${top}`);
-  let current = top;
-  for (const part of rel.split(path.sep).filter(Boolean)) {
-    current = path.join(current, part);
-    if (existsSync(current)) continue;
-    try {
-      mkdirSync(current, { mode: 0o755 });
-      made.push(current);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw new OciError('system', `cannot create cgroup ${current}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
+  const first = makeDir(dir);
+  if (first !== 'no parent') return first === 'made' ? [dir] : [];
+  const made = makeDirs(path.dirname(dir), top);
+  const second = makeDir(dir);
+  if (second === 'no parent') throw new OciError('system', `cannot create cgroup ${dir}: ENOENT`);
+  return second === 'made' ? [...made, dir] : made;
+}
+
+function makeDir(dir: string): 'made' | 'there' | 'no parent' {
+  try {
+    mkdirSync(dir, { mode: 0o755 });
+    return 'made';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return 'there';
+    if (code === 'ENOENT') return 'no parent';
+    throw new OciError('system', `cannot create cgroup ${dir}: ${code ?? String(err)}`);
   }
-  return made;
 }
 
 /** runtime-spec: a create may refuse a cgroup that is not fit for a new container. */

@@ -110,9 +110,9 @@ export class V1Manager implements CgroupManager {
 
   create(): void {
     for (const d of this.uniqueDirs()) {
-      const existed = fileExists(d.dir, 'cgroup.procs');
-      this.made.push(...makeDirs(d.dir, d.mountPoint));
-      if (existed) refuseBusyCgroup(d.dir);
+      const made = makeDirs(d.dir, d.mountPoint);
+      this.made.push(...made);
+      if (!made.includes(d.dir)) refuseBusyCgroup(d.dir);
     }
     const freezer = this.dirOf('freezer');
     if (freezer && !this.made.includes(freezer) && this.isFrozen()) {

@@ -133,9 +133,8 @@ export class V2Manager implements CgroupManager {
   }
 
   create(): void {
-    const existed = fileExists(this.dir, 'cgroup.procs');
     this.made = makeDirs(this.dir, this.mountPoint);
-    if (existed) {
+    if (!this.made.includes(this.dir)) {
       refuseBusyCgroup(this.dir);
       if (this.isFrozen()) throw new OciError('invalid-config', `linux.cgroupsPath: cgroup ${this.dir} is frozen`);
     }
