@@ -2,7 +2,9 @@
 // holding state.json (written atomically) and, while the container is
 // `created`, the exec FIFO that `start` writes to. A flock on the container's
 // directory serialises every command that changes the container.
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, constants as fsc } from 'node:fs';
+import {
+  closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync, constants as fsc,
+} from 'node:fs';
 import path from 'node:path';
 import { OciError, alreadyExists, notFound } from '../errors.js';
 import { flock } from '../sys/libc.js';
@@ -126,8 +128,26 @@ export class Store {
     }
   }
 
+  /**
+   * The directory holds only files; unlinking them by name skips the load of
+   * Node's recursive rm (about 1 ms per delete and run). Anything else there
+   * goes the general way.
+   */
   remove(id: string): void {
-    rmSync(this.dir(id), { recursive: true, force: true });
+    const dir = this.dir(id);
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    try {
+      for (const name of names) unlinkSync(path.join(dir, name));
+      rmdirSync(dir);
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   ids(): string[] {
