@@ -97,7 +97,7 @@ for (const rt of runtimes) {
 }
 
 const floor = results.get('floor:node -e 0');
-const fmt = (v, digits = 0) => (Number.isFinite(v) ? v.toFixed(digits) : '');
+const fmt = (v, digits = 0) => (Number.isFinite(v) ? v.toFixed(digits).replace(/^-(0(\.0+)?)$/, '$1') : '');
 const mib = (kib) => kib / 1024;
 const header = [
   'command',
