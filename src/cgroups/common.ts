@@ -1,7 +1,7 @@
 // Pieces both filesystem drivers share: making directories (remembering which
 // were made, so a failed create removes only those), the conversions of
 // runc's units, and the checks a create makes on a cgroup it did not make.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
 import { procsRecursive } from './files.js';
@@ -30,7 +30,11 @@ function makeDir(dir: string): 'made' | 'there' | 'no parent' {
     return 'made';
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return 'there';
+    if (code === 'EEXIST') {
+      // A cgroup named like one of its parent's files (a container called "tasks").
+      if (!statSync(dir).isDirectory()) throw new OciError('invalid-config', `linux.cgroupsPath: ${dir} is a file of the parent cgroup, not a cgroup`);
+      return 'there';
+    }
     if (code === 'ENOENT') return 'no parent';
     throw new OciError('system', `cannot create cgroup ${dir}: ${code ?? String(err)}`);
   }

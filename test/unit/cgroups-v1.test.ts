@@ -275,6 +275,12 @@ describe('cgroup v1: create, freezer, processes, stats, destroy', () => {
     expect(existsSync(path.join(mountPoint, 'keep'))).toBe(true);
   });
 
+  it('create refuses a cgroup path that names one of the parent cgroup\'s files', () => {
+    const mountPoint = fs.dir('pids', { 'cgroup.procs': '', tasks: '' });
+    const m = new V1Manager([{ controllers: ['pids'], dir: path.join(mountPoint, 'tasks'), mountPoint }]);
+    expect(errorOf(() => m.create()).message).toBe(`linux.cgroupsPath: ${mountPoint}/tasks is a file of the parent cgroup, not a cgroup`);
+  });
+
   it('freezes and thaws through freezer.state', () => {
     const m = manager();
     m.freeze();
