@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeBundle } from '../fixtures/bundle.mjs';
+import { ocirunNodeFlags } from './node-flags.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
@@ -18,8 +19,8 @@ if (process.getuid?.() !== 0) {
   process.exit(1);
 }
 
-// The Node flags of bin/ocirun's shebang: its own boot, against the floor.
-const OCIRUN_NODE_FLAGS = readFileSync(path.join(repo, 'bin/ocirun'), 'utf8').split('\n')[0].split(' node ')[1].split(' ');
+// ocirun's own Node boot, against the floor.
+const OCIRUN_NODE_FLAGS = ocirunNodeFlags(repo);
 
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'ocirun-bench-'));

@@ -11,6 +11,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileSchemas } from './compile-schemas.mjs';
+import { ocirunNodeFlags } from './node-flags.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -68,7 +69,7 @@ for (const name of Object.keys(ENTRIES)) {
 // The code cache, made and checked under bin/ocirun's flags (read from its
 // shebang) and environment (it drops NODE_OPTIONS, which could change V8's
 // flags and so void the cache).
-const flags = readFileSync(path.join(repoRoot, 'bin/ocirun'), 'utf8').split('\n')[0].split(' node ')[1].split(' ');
+const flags = ocirunNodeFlags(repoRoot);
 const env = { ...process.env };
 delete env.NODE_OPTIONS;
 delete env.NODE_EXTRA_CA_CERTS;
