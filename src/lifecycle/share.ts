@@ -4,7 +4,7 @@
 // way a member joined (that flag, or /proc/<pid>/ns paths in config.json), its
 // state records the containers it joined, and it leaves a mark in theirs, so
 // `delete` of the infra can refuse while members still run in its namespaces.
-import { rmSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';
 import { namespacePath } from '../linux/namespaces.js';
@@ -139,7 +139,14 @@ export function markMembership(store: Store, member: string, joined: string[]): 
 
 /** At the member's delete. */
 export function unmarkMembership(store: Store, member: string, joined: string[] = []): void {
-  for (const id of joined) rmSync(store.memberMarkPath(id, member), { force: true });
+  for (const id of joined) {
+    // unlink, not rmSync: that loads Node's recursive rm (see Store.remove).
+    try {
+      unlinkSync(store.memberMarkPath(id, member));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
 }
 
 function otherStates(store: Store, id: string): ContainerState[] {
