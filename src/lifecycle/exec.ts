@@ -56,8 +56,7 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
 
 /**
  * Every cgroup the init is in (all v1 hierarchies, or the v2 one): where the
- * exec'd process goes. The v1 memory one is the container's as recorded: an
- * init that was not started yet has not joined it (process/spawn.ts).
+ * exec'd process goes; it joins the v1 memory one last (process/spawn.ts).
  */
 function cgroupsOf(state: ContainerState): CgroupPlacement {
   const { hierarchies } = hostHierarchies(state.pid);

@@ -83,13 +83,13 @@ export function runInit(ctx: InitContext): never {
       setupTerminal(ctx.consoleSocketFd, ctx.process.consoleSize, ctx.mode === 'create' && ownsMountNamespace(ctx));
     }
     prepareProcess(ctx);
+    joinMemoryCgroup(ctx);
     ctx.channel.send({ type: 'ready' });
     ctx.channel.close();
   } catch (err) {
     reportAndExit(ctx, err);
   }
   if (ctx.mode === 'create') waitForStart(ctx);
-  joinMemoryCgroup(ctx);
   if (ctx.mode === 'create') runStartHooks(ctx);
   return execProcess(ctx);
 }
@@ -101,15 +101,21 @@ function joinCgroups(ctx: InitContext): void {
   if (own.memory) ctx.memoryTasksFd = openForWriting(own.memory, 'tasks', own.field);
 }
 
-/** Last, before the container's own code: a v1 cgroup checks the writer's rights as of open(2), so the fd still serves after the switch of user. */
+/**
+ * Last, once the container is set up and right before it reports ready, so
+ * that create returns with the init in every cgroup of the container (engines
+ * read its memory cgroup from /proc/<pid>/cgroup then), while the pages the
+ * copy of the runtime touched so far stay charged to the runtime: a v1 memory
+ * cgroup charges pages as they are touched and does not move earlier charges
+ * with the task (memory.move_charge_at_immigrate is 0 by default). A v1
+ * cgroup checks the writer's rights as of open(2), so the fd still serves
+ * after the switch of user.
+ */
 function joinMemoryCgroup(ctx: InitContext): void {
   if (ctx.memoryTasksFd === undefined) return;
-  try {
-    writeToOpened(ctx.memoryTasksFd, '0', path.join(ctx.ownCgroups!.memory!, 'tasks'), ctx.ownCgroups!.field);
-    close(ctx.memoryTasksFd);
-  } catch (err) {
-    failAfterReady(err, ctx.statusFd);
-  }
+  writeToOpened(ctx.memoryTasksFd, '0', path.join(ctx.ownCgroups!.memory!, 'tasks'), ctx.ownCgroups!.field);
+  close(ctx.memoryTasksFd);
+  ctx.memoryTasksFd = undefined;
 }
 
 function ownsMountNamespace(ctx: InitContext): boolean {

@@ -203,7 +203,7 @@ interface ClonePlacement {
   cloneInto?: string;
   /** v1 directories the child joins itself, writing 0 to their `tasks`. */
   byChild: string[];
-  /** The v1 memory directory, which the child joins itself last: right before it runs the container's process. */
+  /** The v1 memory directory, which the child joins itself last: once set up, right before it reports ready. */
   memoryByChild?: string;
   /** Directories the runtime writes the child's pid into (cgroup.procs). */
   byParent: string[];
@@ -220,10 +220,11 @@ interface ClonePlacement {
  * cgroup files, so the runtime places it in the v1 hierarchies then.
  *
  * The v1 memory cgroup is joined last, by the init itself once the container
- * is set up (init.ts): what the copy of the runtime touches while it sets up
- * (each page copied on write) is the runtime's memory, not the container's,
- * and a container with a 1 MiB limit runs. Not with a new cgroup namespace,
- * whose root is the init's cgroup when it is made.
+ * is set up and before it reports ready (init.ts): what the copy of the
+ * runtime touches while it sets up (each page copied on write) is the
+ * runtime's memory, not the container's, and a container with a 1 MiB limit
+ * runs. Not with a new cgroup namespace, whose root is the init's cgroup when
+ * it is made.
  */
 function placeAtClone(cgroups: CgroupPlacement | undefined, cloneFlags: number, newCgroupNamespace: boolean): ClonePlacement {
   if (!cgroups) return { byChild: [], byParent: [], field: '' };
