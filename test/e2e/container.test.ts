@@ -323,6 +323,16 @@ describe.skipIf(!isRoot)('what a container sees', () => {
       }
     });
 
+    it('takes rootfsPropagation in the recursive forms engines send (rshared, rprivate), for the root and the mounts below it', () => {
+      const propagationOf = (value: string) => {
+        const seen = observe({ mountinfo: 'cat /proc/self/mountinfo' }, { mutate: (c) => (c.linux.rootfsPropagation = value) });
+        const mounts = parseMountinfo(seen.mountinfo.out);
+        return [mountAt(mounts, '/'), mountAt(mounts, '/proc')].map((m) => m.tags.map((t) => t.replace(/:\d+$/, '')));
+      };
+      expect(propagationOf('rshared')).toEqual([['shared'], ['shared']]);
+      expect(propagationOf('rprivate')).toEqual([[], []]);
+    });
+
     it('with --no-pivot still sees the rootfs as /', () => {
       let rootfs = '';
       let entries: string[] = [];

@@ -327,7 +327,7 @@ describe('validateConfig: schema problems', () => {
     const lines = problemsAfter((c) => {
       c.process.scheduler = { policy: 'SCHED_FAST', flags: ['SCHED_FLAG_RECLAIM', 'SCHED_FLAG_X'] };
       c.process.ioPriority = { class: 'IOPRIO_CLASS_NONE', priority: 0 };
-      c.linux.rootfsPropagation = 'rshared';
+      c.linux.rootfsPropagation = 'master';
       c.linux.devices = [{ type: 'x', path: '/dev/x' }];
       c.linux.memoryPolicy = { mode: 'MPOL_ANY' };
       c.linux.personality = { domain: 'LINUX64' };
@@ -347,7 +347,7 @@ describe('validateConfig: schema problems', () => {
       'config.json: /linux/seccomp/architectures/0: must be one of "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64", "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC", "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_LOONGARCH64", "SCMP_ARCH_M68K", "SCMP_ARCH_SH", "SCMP_ARCH_SHEB"',
       'config.json: /linux/seccomp/flags/0: must be one of "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"',
       'config.json: /linux/seccomp/syscalls/0/args/0/op: must be one of "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"',
-      'config.json: /linux/rootfsPropagation: must be one of "shared", "slave", "private", "unbindable"',
+      'config.json: /linux/rootfsPropagation: must be one of "shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate", "runbindable"',
       'config.json: /linux/personality/domain: must be one of "LINUX", "LINUX32"',
     ]);
   });
