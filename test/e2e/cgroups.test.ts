@@ -209,6 +209,23 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     expect(allowed.stdout).toBe('null-read=0\nnull-write=0\n 00 00\nurandom=0\nfuse=0\n');
   });
 
+  it('devices: devices.list shows the allowed devices in the order of the config\'s rules (runtime-tools linux_cgroups_devices)', () => {
+    const devices = [
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' },
+      { allow: true, type: 'b', major: 8, minor: 20, access: 'rw' },
+      { allow: true, type: 'b', major: 10, minor: 200, access: 'r' },
+    ];
+    const bundle = rt.bundle(['true'], (c) => (c.linux.resources = { devices }));
+    const id = uniqueId();
+    rt.ok(['create', '--bundle', bundle.dir, id]);
+    try {
+      expect(cg(id, 'devices', 'devices.list').split('\n').slice(0, 4)).toEqual(['c 10:229 rwm', 'b 8:20 rw', 'b 10:200 r', 'c *:* m']);
+    } finally {
+      rt.ok(['delete', '--force', id]);
+    }
+  });
+
   it('update changes the limits of a running container and records them', () => {
     const b = bundleWithOutbox(rt, 'while true; do cat /sys/fs/cgroup/pids/pids.max > /out/pids.tmp; mv /out/pids.tmp /out/pids; sleep 0.05; done', (c) => {
       c.linux.resources = { memory: { limit: 64 << 20, swap: 64 << 20 }, pids: { limit: 100 } };

@@ -204,17 +204,29 @@ describe('cgroup v1: devices', () => {
     set(m, {});
     expect(fs.writes.filter(([f]) => f.startsWith('devices/'))).toEqual([
       ['devices/ocirun/c1/devices.deny', 'a *:* rwm'],
-      ['devices/ocirun/c1/devices.allow', 'b *:* m'],
       ['devices/ocirun/c1/devices.allow', 'c *:* m'],
+      ['devices/ocirun/c1/devices.allow', 'b *:* m'],
       ['devices/ocirun/c1/devices.allow', 'c 1:3 rwm'],
-      ['devices/ocirun/c1/devices.allow', 'c 1:5 rwm'],
-      ['devices/ocirun/c1/devices.allow', 'c 1:7 rwm'],
       ['devices/ocirun/c1/devices.allow', 'c 1:8 rwm'],
-      ['devices/ocirun/c1/devices.allow', 'c 1:9 rwm'],
+      ['devices/ocirun/c1/devices.allow', 'c 1:7 rwm'],
       ['devices/ocirun/c1/devices.allow', 'c 5:0 rwm'],
-      ['devices/ocirun/c1/devices.allow', 'c 5:2 rwm'],
+      ['devices/ocirun/c1/devices.allow', 'c 1:5 rwm'],
+      ['devices/ocirun/c1/devices.allow', 'c 1:9 rwm'],
       ['devices/ocirun/c1/devices.allow', 'c 136:* rwm'],
+      ['devices/ocirun/c1/devices.allow', 'c 5:2 rwm'],
     ]);
+  });
+
+  it('writes the allowed devices in the order the rules first name them, as devices.list then shows them', () => {
+    const rules = effectiveRules([
+      { allow: false, access: 'rwm' },
+      { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' },
+      { allow: true, type: 'b', major: 8, minor: 20, access: 'rw' },
+      { allow: true, type: 'b', major: 10, minor: 200, access: 'r' },
+      { allow: true, type: 'b', major: 8, minor: 20, access: 'm' },
+    ]);
+    const lines = v1Writes(emulate(rules)).map(([file, line]) => `${file.replace('devices.', '')} ${line}`);
+    expect(lines.slice(0, 4)).toEqual(['deny a *:* rwm', 'allow c 10:229 rwm', 'allow b 8:20 rwm', 'allow b 10:200 r']);
   });
 
   it('applies the config\'s rules in order; a deny of a default device takes that access away from it', () => {

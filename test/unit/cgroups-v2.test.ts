@@ -273,7 +273,7 @@ describe('cgroup v2: unified and devices', () => {
     expect(devices).toHaveLength(1);
     expect(devices[0].defaultAllow).toBe(false);
     expect(devices[0].exceptions.map((r) => `${r.type} ${r.major}:${r.minor} ${r.access}`)).toEqual([
-      'b -1:-1 m', 'c -1:-1 m', 'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm', 'c 10:200 rw', 'c 136:-1 rwm',
+      'c 10:200 rw', 'c -1:-1 m', 'b -1:-1 m', 'c 1:3 rwm', 'c 1:8 rwm', 'c 1:7 rwm', 'c 5:0 rwm', 'c 1:5 rwm', 'c 1:9 rwm', 'c 136:-1 rwm', 'c 5:2 rwm',
     ]);
     set(m, { pids: { limit: 5 } }, true);
     expect(devices).toHaveLength(1);
