@@ -28,7 +28,10 @@ const SYMLINKS: [string, string][] = [
 
 export function setupDev(rootFd: number, devices: Device[], inUserNamespace: boolean): void {
   const byPath = new Map<string, Device>();
-  for (const d of [...DEFAULT_DEVICES, ...devices]) byPath.set(path.posix.normalize(d.path), d);
+  for (const d of [...DEFAULT_DEVICES, ...devices]) {
+    const where = devicePath(d.path);
+    byPath.set(where, { ...d, path: where });
+  }
   const oldMask = umask(0);
   try {
     for (const device of byPath.values()) {
@@ -42,6 +45,11 @@ export function setupDev(rootFd: number, devices: Device[], inUserNamespace: boo
   if (existsSync('/proc/kcore')) links.push(['/proc/kcore', '/dev/core']);
   for (const [target, link] of links) makeSymlink(rootFd, target, link);
   replaceWithSymlink(rootFd, 'pts/ptmx', '/dev/ptmx');
+}
+
+/** Normalized, without a trailing slash (which would make the host's node fail with ENOTDIR). */
+function devicePath(p: string): string {
+  return path.posix.normalize(p).replace(/(.)\/+$/, '$1');
 }
 
 export function makedev(major: number, minor: number): bigint {
@@ -58,7 +66,9 @@ function makeDeviceNode(rootFd: number, device: Device): void {
   try {
     const mode = TYPE_BITS[device.type] | ((device.fileMode ?? 0o666) & 0o7777);
     try {
-      mknodat(dirFd, name, mode, makedev(device.major ?? 0, device.minor ?? 0));
+      // A FIFO has no device numbers: any in the config are ignored.
+      const dev = device.type === 'p' ? 0n : makedev(device.major ?? 0, device.minor ?? 0);
+      mknodat(dirFd, name, mode, dev);
     } catch (err) {
       if (!(err instanceof SysError && err.code === 'EEXIST')) throw err;
       return;

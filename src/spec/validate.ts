@@ -486,29 +486,24 @@ function checkSysctlNamespaces(config: CheckedConfig): ConfigProblem[] {
   });
 }
 
-// config-linux.md allows devices anywhere; ocirun, like runc, only creates them under /dev.
+// config-linux.md, Devices: path is the "full path to device inside container",
+// anywhere in it; a trailing slash is dropped (devicePath in linux/devices.ts).
 function checkDevicePaths(config: CheckedConfig): ConfigProblem[] {
   return (config.linux?.devices ?? []).flatMap((device, index) => {
-    const normalized = path.posix.normalize(device.path);
-    if (device.path.startsWith('/') && normalized.startsWith('/dev/')) return [];
-    return [{ pointer: `/linux/devices/${index}/path`, message: 'must be an absolute path under /dev' }];
+    if (device.path.startsWith('/') && path.posix.normalize(device.path) !== '/') return [];
+    return [{ pointer: `/linux/devices/${index}/path`, message: 'must be an absolute path naming a file in the container' }];
   });
 }
 
-// config-linux.md, Devices: major and minor are REQUIRED unless type is p.
+// config-linux.md, Devices: major and minor are REQUIRED unless type is p
+// (a FIFO has no device numbers: they are ignored there, as runc does).
 function checkDeviceNumbers(config: CheckedConfig): ConfigProblem[] {
   return (config.linux?.devices ?? []).flatMap((device, index) =>
-    (['major', 'minor'] as const).flatMap((field) => {
-      const pointer = `/linux/devices/${index}/${field}`;
-      const isFifo = device.type === 'p';
-      if (isFifo && device[field] !== undefined) {
-        return [{ pointer, message: 'must not be set for a FIFO (type "p")' }];
-      }
-      if (!isFifo && device[field] === undefined) {
-        return [{ pointer, message: `is required for a device of type "${device.type}"` }];
-      }
-      return [];
-    }),
+    (['major', 'minor'] as const).flatMap((field) =>
+      device.type !== 'p' && device[field] === undefined
+        ? [{ pointer: `/linux/devices/${index}/${field}`, message: `is required for a device of type "${device.type}"` }]
+        : [],
+    ),
   );
 }
 

@@ -431,6 +431,8 @@ describe.skipIf(!isRoot)('what a container sees', () => {
           links: 'for l in ptmx fd stdin stdout stderr; do echo "$l -> $(readlink /dev/$l)"; done',
           fuse: 'stat -c "%F %t:%T %a %u:%g" /dev/fuse2',
           nested: 'stat -c "%F %t:%T %a %u:%g" /dev/extra/null2',
+          elsewhere: 'stat -c "%F %t:%T" /opt/null3 && echo x > /opt/null3',
+          fifo: 'stat -c "%F %a" /dev/fifo1',
           zero: 'head -c 4 /dev/zero | od -An -tx1',
         },
         {
@@ -438,6 +440,10 @@ describe.skipIf(!isRoot)('what a container sees', () => {
             c.linux.devices = [
               { type: 'c', path: '/dev/fuse2', major: 10, minor: 229, fileMode: 0o600, uid: 0, gid: 0 },
               { type: 'c', path: '/dev/extra/null2', major: 1, minor: 3, fileMode: 0o640, uid: 1000, gid: 1001 },
+              // config-linux.md: "full path to device inside container"; a trailing slash is dropped.
+              { type: 'c', path: '/opt/null3/', major: 1, minor: 3 },
+              // A FIFO's numbers mean nothing: ignored (runc), not refused.
+              { type: 'p', path: '/dev/fifo1', major: 7, minor: 7, fileMode: 0o620 },
             ];
           },
         },
@@ -458,6 +464,8 @@ describe.skipIf(!isRoot)('what a container sees', () => {
       );
       expect(seen.fuse.out).toBe('character special file a:e5 600 0:0\n'); // 10:229 in hex
       expect(seen.nested.out).toBe('character special file 1:3 640 1000:1001\n');
+      expect(seen.elsewhere).toEqual({ out: 'character special file 1:3\n', rc: 0 });
+      expect(seen.fifo).toEqual({ out: 'fifo 620\n', rc: 0 });
       expect(seen.zero.out.trim()).toBe('00 00 00 00');
     });
   });
