@@ -68,3 +68,12 @@ export function int(n: number): string {
   return Number.isSafeInteger(n) ? String(n) : BigInt(Math.trunc(n)).toString();
 }
 
+/**
+ * pids.max for linux.resources.pids.limit: -1 is "max", and 0 is a limit of
+ * its own (config-linux.md: "0 is a valid limit value for the pids cgroup
+ * controller from the kernel's perspective and SHOULD be treated as such"):
+ * the processes already in the cgroup stay, none can fork.
+ */
+export function pidsMax(limit: number): string {
+  return limit < 0 ? 'max' : int(limit);
+}

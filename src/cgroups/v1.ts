@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';
-import { int, makeDirs, refuseBusyCgroup } from './common.js';
+import { int, makeDirs, pidsMax, refuseBusyCgroup } from './common.js';
 import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate, v1Writes } from './devices.js';
 import {
@@ -45,7 +45,7 @@ export function v1Needs(r: LinuxResources): [string, string][] {
     if (c.cpus) needs.push([`${F}.cpu.cpus`, 'cpuset']);
     if (c.mems) needs.push([`${F}.cpu.mems`, 'cpuset']);
   }
-  if (r.pids && r.pids.limit !== 0) needs.push([`${F}.pids.limit`, 'pids']);
+  if (r.pids) needs.push([`${F}.pids.limit`, 'pids']);
   const b = r.blockIO;
   if (b) {
     for (const k of ['weight', 'leafWeight'] as const) if (b[k]) needs.push([`${F}.blockIO.${k}`, 'blkio']);
@@ -154,8 +154,8 @@ export class V1Manager implements CgroupManager {
     this.check(r);
     if (r.memory) this.setMemory(r, opts);
     if (r.cpu) this.setCpu(r);
-    if (r.pids && r.pids.limit !== 0) {
-      writeFile(this.need('pids', `${F}.pids.limit`), 'pids.max', r.pids.limit > 0 ? int(r.pids.limit) : 'max', `${F}.pids.limit`);
+    if (r.pids) {
+      writeFile(this.need('pids', `${F}.pids.limit`), 'pids.max', pidsMax(r.pids.limit), `${F}.pids.limit`);
     }
     if (r.blockIO) this.setBlkio(r);
     r.hugepageLimits?.forEach((h, i) => {

@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
 import { installDeviceFilter } from './bpf.js';
-import { blkioWeightToIoWeight, int, makeDirs, refuseBusyCgroup, sharesToWeight } from './common.js';
+import { blkioWeightToIoWeight, int, makeDirs, pidsMax, refuseBusyCgroup, sharesToWeight } from './common.js';
 import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate, type DeviceState } from './devices.js';
 import {
@@ -39,7 +39,7 @@ export function v2Needs(r: LinuxResources): [string, string][] {
     if (c.cpus) needs.push([`${F}.cpu.cpus`, 'cpuset']);
     if (c.mems) needs.push([`${F}.cpu.mems`, 'cpuset']);
   }
-  if (r.pids && r.pids.limit !== 0) needs.push([`${F}.pids.limit`, 'pids']);
+  if (r.pids) needs.push([`${F}.pids.limit`, 'pids']);
   const b = r.blockIO;
   if (b) {
     if (b.weight) needs.push([`${F}.blockIO.weight`, 'io']);
@@ -207,7 +207,7 @@ export class V2Manager implements CgroupManager {
       if (c.mems) write('cpuset.mems', c.mems, `${f}.mems`);
       if (c.idle !== undefined) write('cpu.idle', String(c.idle), `${f}.idle`);
     }
-    if (r.pids && r.pids.limit !== 0) write('pids.max', r.pids.limit > 0 ? int(r.pids.limit) : 'max', `${F}.pids.limit`);
+    if (r.pids) write('pids.max', pidsMax(r.pids.limit), `${F}.pids.limit`);
     if (r.blockIO) this.setIo(r);
     r.hugepageLimits?.forEach((h, i) => {
       const field = `${F}.hugepageLimits[${i}]`;

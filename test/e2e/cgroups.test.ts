@@ -96,6 +96,14 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     });
   });
 
+  it('pids: a limit of 0 is a limit (config-linux.md): the process runs, but cannot fork', () => {
+    // Builtins until /bin/echo, which is not the last command (sh would exec that one, not fork).
+    const script = 'read max < /sys/fs/cgroup/pids/pids.max; echo "max=$max"; /bin/echo forked; echo after';
+    const r = runInContainer(rt, script, (c) => (c.linux.resources = { pids: { limit: 0 } }));
+    expect(r.stdout).toBe('max=0\n');
+    expect(r.stderr).toMatch(/can't fork/);
+  });
+
   it('pids: a loop starting 50 sleeps under pids.max 10 gets at most 9 of them', () => {
     const b = bundleWithOutbox(rt,
       '(for i in $(seq 50); do sleep 987 & echo $i > /out/started; done) 2>/out/err; ' +
