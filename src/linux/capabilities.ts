@@ -1,7 +1,8 @@
 // Capability names to numbers and applying the five sets
 // (capabilities(7): bounding, then credentials, then capset, then ambient).
 import { readFileSync } from 'node:fs';
-import type { Capabilities } from '../spec/types.js';
+import type { Capabilities, Process } from '../spec/types.js';
+import { warn } from '../log.js';
 import { PR, SysError, capset, prctl } from '../sys/libc.js';
 
 export const CAPABILITY_NAMES = [
@@ -22,6 +23,36 @@ export function lastCap(): number {
   }
 }
 
+const CAPABILITY_SETS = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const;
+
+/**
+ * The process with only the capabilities its init can be given: a name this
+ * kernel does not know, or one outside the bounding set the init starts with,
+ * is dropped with one warning, as runc does (config.md: runtimes "SHOULD NOT
+ * fail if the container configuration requests capabilities that cannot be
+ * granted"). A process in a user namespace (made or joined) starts with a full
+ * bounding set there (user_namespaces(7)); otherwise with the runtime's own.
+ */
+export function withGrantableCapabilities(processSpec: Process, inUserNamespace: boolean): Process {
+  const caps = processSpec.capabilities;
+  if (!caps) return processSpec;
+  const last = lastCap();
+  const available = inUserNamespace ? (1n << BigInt(last + 1)) - 1n : ownBoundingSet();
+  const ignored = new Map<string, string>();
+  const grantable = (name: string) => {
+    const bit = CAPABILITY_NAMES.indexOf(name as (typeof CAPABILITY_NAMES)[number]);
+    if (bit < 0 || bit > last) ignored.set(name, 'unknown to this kernel');
+    else if (!((available >> BigInt(bit)) & 1n)) ignored.set(name, "not in ocirun's own bounding set");
+    else return true;
+    return false;
+  };
+  const kept: Capabilities = {};
+  for (const set of CAPABILITY_SETS) if (caps[set]) kept[set] = caps[set]!.filter(grantable);
+  if (ignored.size === 0) return processSpec;
+  warn(`process.capabilities: ignoring ${[...ignored].map(([name, why]) => `${name} (${why})`).join(', ')}: they cannot be granted`);
+  return { ...processSpec, capabilities: kept };
+}
+
 export interface CapabilityMasks {
   bounding: bigint;
   effective: bigint;
@@ -30,7 +61,7 @@ export interface CapabilityMasks {
   ambient: bigint;
 }
 
-/** Unknown names are left out here; validation warns about them. */
+/** Unknown names are left out here (withGrantableCapabilities warned about them). */
 export function toMasks(caps: Capabilities): CapabilityMasks {
   const last = lastCap();
   const mask = (names: string[] = []) =>

@@ -8,6 +8,7 @@ import type { IdMapping, Namespace, Process, Spec } from '../spec/types.js';
 import { CLONE, O, SysError, WNOHANG, close, connectUnix, open, tryKill, waitpid } from '../sys/libc.js';
 import { readProcStat, sleepMs } from '../sys/proc.js';
 import { closeJoins, explainUserNamespaceRefusal, openJoins, planNamespaces } from '../linux/namespaces.js';
+import { withGrantableCapabilities } from '../linux/capabilities.js';
 import { Channel } from './channel.js';
 import { forkProcess } from './forkable.js';
 import { runInit } from './init.js';
@@ -79,7 +80,9 @@ class CrashedBeforeStart extends Error {}
  * under load) has done nothing yet, so it is simply cloned again, twice at
  * most. Not with a terminal: the console socket's peer takes one connection.
  */
-export function spawnInit(opts: SpawnOptions): SpawnedInit {
+export function spawnInit(spawnOptions: SpawnOptions): SpawnedInit {
+  const inUserNamespace = spawnOptions.namespaces.some((ns) => ns.type === 'user');
+  const opts = { ...spawnOptions, process: withGrantableCapabilities(spawnOptions.process, inUserNamespace) };
   for (let attempt = 0; ; attempt++) {
     try {
       return spawnOnce(opts);

@@ -207,7 +207,6 @@ interface CheckedConfig {
   mounts?: { destination: string }[];
   process?: {
     rlimits?: Rlimit[];
-    capabilities?: Partial<Record<(typeof CAPABILITY_SETS)[number], string[]>>;
   };
   hostname?: string;
   domainname?: string;
@@ -302,64 +301,6 @@ function checkRlimitSoftNotAboveHard(config: CheckedConfig): ConfigProblem[] {
     rlimit.soft <= rlimit.hard
       ? []
       : [{ pointer: `/process/rlimits/${index}/soft`, message: `must not exceed hard (${rlimit.hard})` }],
-  );
-}
-
-const CAPABILITY_SETS = ['effective', 'bounding', 'inheritable', 'permitted', 'ambient'] as const;
-
-/** capabilities(7), CAP_CHOWN (0) to CAP_CHECKPOINT_RESTORE (40), in number order. */
-const KNOWN_CAPABILITIES = new Set([
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_DAC_READ_SEARCH',
-  'CAP_FOWNER',
-  'CAP_FSETID',
-  'CAP_KILL',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETPCAP',
-  'CAP_LINUX_IMMUTABLE',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_NET_BROADCAST',
-  'CAP_NET_ADMIN',
-  'CAP_NET_RAW',
-  'CAP_IPC_LOCK',
-  'CAP_IPC_OWNER',
-  'CAP_SYS_MODULE',
-  'CAP_SYS_RAWIO',
-  'CAP_SYS_CHROOT',
-  'CAP_SYS_PTRACE',
-  'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN',
-  'CAP_SYS_BOOT',
-  'CAP_SYS_NICE',
-  'CAP_SYS_RESOURCE',
-  'CAP_SYS_TIME',
-  'CAP_SYS_TTY_CONFIG',
-  'CAP_MKNOD',
-  'CAP_LEASE',
-  'CAP_AUDIT_WRITE',
-  'CAP_AUDIT_CONTROL',
-  'CAP_SETFCAP',
-  'CAP_MAC_OVERRIDE',
-  'CAP_MAC_ADMIN',
-  'CAP_SYSLOG',
-  'CAP_WAKE_ALARM',
-  'CAP_BLOCK_SUSPEND',
-  'CAP_AUDIT_READ',
-  'CAP_PERFMON',
-  'CAP_BPF',
-  'CAP_CHECKPOINT_RESTORE',
-]);
-
-function checkCapabilityNames(config: CheckedConfig): ConfigProblem[] {
-  const capabilities = config.process?.capabilities ?? {};
-  return CAPABILITY_SETS.flatMap((set) =>
-    (capabilities[set] ?? []).flatMap((name, index) =>
-      KNOWN_CAPABILITIES.has(name)
-        ? []
-        : [{ pointer: `/process/capabilities/${set}/${index}`, message: `unknown capability ${name}` }],
-    ),
   );
 }
 
@@ -549,7 +490,6 @@ const SEMANTIC_CHECKS: SemanticCheck[] = [
   checkRootDirectory,
   checkMountDestinations,
   checkProcessPresent,
-  checkCapabilityNames,
   checkRlimitTypes,
   checkDuplicateRlimits,
   checkRlimitSoftNotAboveHard,
