@@ -7,7 +7,7 @@ import { recordPaths } from '../cgroups/light.js';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';
 import { joinIntelRdt, leaveIntelRdt } from '../linux/intel-rdt.js';
-import { prepareSecurity, releaseSecurity } from '../process/security.js';
+import { configForInit, prepareSecurity, releaseSecurity } from '../process/security.js';
 import { runHooks, runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { spawnInit } from '../process/spawn.js';
 import { detectHost } from '../cgroups/host.js';
@@ -84,9 +84,10 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
     cgroups.create();
     cgroups.set(resources);
     const activation = socketActivation(config.process!, opts.preserveFds);
+    const initConfig = configForInit(config);
     const init = spawnCatchingOom(cgroups, () => spawnInit({
       mode: 'create',
-      config,
+      config: initConfig,
       process: activation.process,
       namespaces: config.linux?.namespaces ?? [],
       consoleSocket: opts.consoleSocket,

@@ -1,11 +1,13 @@
 // Linux security modules: the AppArmor profile (process.apparmorProfile) and
 // SELinux labels (process.selinuxLabel, linux.mountLabel). Both process
 // labels are requested for the next execve(2) through /proc/self/attr, so the
-// runtime's own remaining steps keep running unconfined. Asking for a label
-// the host cannot apply is an error at create time, never silently ignored.
+// runtime's own remaining steps keep running unconfined. Asking for a process
+// label the host cannot apply is an error at create time; a mount label is
+// ignored with a warning.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { ConfigProblem } from '../spec/validate.js';
 import type { Process } from '../spec/types.js';
+import { warn } from '../log.js';
 
 const APPARMOR_ENABLED = '/sys/module/apparmor/parameters/enabled';
 
@@ -35,8 +37,8 @@ function mountedFilesystemTypes(): Set<string> {
   }
 }
 
-/** Labels requested on a host without the module that applies them. */
-export function checkLsmSupport(processSpec: Process | undefined, base: string, mountLabel: string | undefined): ConfigProblem[] {
+/** Process labels requested on a host without the module that applies them. */
+export function checkLsmSupport(processSpec: Process | undefined, base: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   if (processSpec?.apparmorProfile && !apparmorEnabled()) {
     problems.push({
@@ -44,16 +46,23 @@ export function checkLsmSupport(processSpec: Process | undefined, base: string, 
       message: `AppArmor is not enabled on this host (${APPARMOR_ENABLED} is not "Y"): cannot apply profile ${JSON.stringify(processSpec.apparmorProfile)}`,
     });
   }
-  const selinux: [string, string | undefined][] = [
-    [`${base}/selinuxLabel`, processSpec?.selinuxLabel],
-    ['/linux/mountLabel', mountLabel],
-  ];
-  for (const [pointer, label] of selinux) {
-    if (label && !selinuxEnabled()) {
-      problems.push({ pointer, message: `SELinux is not enabled on this host (no selinuxfs mounted): cannot apply label ${JSON.stringify(label)}` });
-    }
+  const label = processSpec?.selinuxLabel;
+  if (label && !selinuxEnabled()) {
+    problems.push({ pointer: `${base}/selinuxLabel`, message: `${SELINUX_OFF}: cannot apply label ${JSON.stringify(label)}` });
   }
   return problems;
+}
+
+const SELINUX_OFF = 'SELinux is not enabled on this host (no selinuxfs mounted)';
+
+/**
+ * linux.mountLabel, or undefined with a warning on a host without SELinux:
+ * mounts have no label to carry there, and crun goes on without one.
+ */
+export function applicableMountLabel(mountLabel: string | undefined): string | undefined {
+  if (!mountLabel || selinuxEnabled()) return mountLabel;
+  warn(`linux.mountLabel: ${SELINUX_OFF}: ignoring ${JSON.stringify(mountLabel)}`);
+  return undefined;
 }
 
 /** In the init, after the root filesystem is final: labels for the coming execve. */

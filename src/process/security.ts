@@ -19,7 +19,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
 import { checkIntelRdt } from '../linux/intel-rdt.js';
-import { applyLsmLabels, checkLsmSupport } from '../linux/lsm.js';
+import { applicableMountLabel, applyLsmLabels, checkLsmSupport } from '../linux/lsm.js';
+import { warn } from '../log.js';
 import { applyProcessAttributes, checkProcessAttributes } from '../linux/process-attrs.js';
 import { compileSeccomp, releaseSeccomp, type CompiledSeccomp, type LinuxSeccomp } from '../seccomp/compile.js';
 import { parseWithExactIntegers } from '../seccomp/exact-values.js';
@@ -58,7 +59,7 @@ export function prepareSecurity(config: Spec, processSpec: Process, opts: Prepar
   const configProblems = checkProcessAttributes(processSpec, source.pointer);
   if (configProblems.length > 0) throw problemsError('invalid-config', configProblems, source.file);
   const hostProblems: ConfigProblem[] = [
-    ...checkLsmSupport(processSpec, source.pointer, opts.mode === 'create' ? config.linux?.mountLabel : undefined),
+    ...checkLsmSupport(processSpec, source.pointer),
     ...(opts.mode === 'create' ? checkIntelRdt(config) : []),
   ];
   if (hostProblems.length > 0) throw problemsError('unsupported', hostProblems, source.file);
@@ -77,6 +78,22 @@ export function prepareSecurity(config: Spec, processSpec: Process, opts: Prepar
       annotations: opts.annotations,
     },
   };
+}
+
+/**
+ * The config the init applies: settings this host or runtime cannot honour
+ * and that the spec (or runc and crun) let go with a warning are left out;
+ * the recorded config keeps them.
+ */
+export function configForInit(config: Spec): Spec {
+  const linux = config.linux;
+  if (!linux) return config;
+  if (linux.personality?.flags?.length) {
+    // config-linux.md, Personality: "Currently no flag values are supported".
+    warn(`linux.personality.flags: ignoring ${linux.personality.flags.join(', ')}: no flag values are supported`);
+  }
+  const mountLabel = applicableMountLabel(linux.mountLabel);
+  return mountLabel === linux.mountLabel ? config : { ...config, linux: { ...linux, mountLabel } };
 }
 
 function problemsError(code: 'invalid-config' | 'unsupported', problems: ConfigProblem[], file: string): OciError {

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   Runtime, isRoot, makeBundle, processesMentioning, runInContainer, uniqueId, type Bundle, type BundleConfig,
 } from '../helpers/ocirun.js';
+import { OCIRUN_BIN } from '../../fixtures/bundle.mjs';
 
 const rt = new Runtime();
 const bundles: Bundle[] = [];
@@ -69,6 +70,34 @@ describe.skipIf(!isRoot)('linux.personality', () => {
     expect(r32.stdout.trim()).toBe(process.arch === 'x64' ? 'i686' : 'armv8l');
     const r64 = runInContainer(rt, 'uname -m', (c) => (c.linux.personality = { domain: 'LINUX' }));
     expect(r64.stdout.trim()).toBe(os.machine());
+  });
+});
+
+describe.skipIf(!isRoot)('settings that cannot be granted: a warning, not a failure (config.md)', () => {
+  it('personality flags are ignored with a warning, as runc does', () => {
+    const r = runInContainer(rt, 'uname -m', (c) => (c.linux.personality = { domain: 'LINUX', flags: ['ADDR_NO_RANDOMIZE'] }));
+    expect([r.code, r.stdout.trim()]).toEqual([0, os.machine()]);
+    expect(r.stderr).toBe('ocirun: warning: linux.personality.flags: ignoring ADDR_NO_RANDOMIZE: no flag values are supported\n');
+  });
+
+  it('an unknown capability, and one outside the runtime\'s bounding set, are dropped with one warning', () => {
+    const bundle = makeBundle({
+      args: ['sh', '-c', 'grep CapBnd /proc/self/status'],
+      mutate: (c) => {
+        for (const set of ['bounding', 'effective', 'permitted'] as const) {
+          c.process.capabilities![set] = ['CAP_CHOWN', 'CAP_TEST', 'CAP_SYS_MODULE'];
+        }
+      },
+    });
+    bundles.push(bundle);
+    // ocirun started with CAP_SYS_MODULE dropped from its own bounding set.
+    const r = spawnSync('setpriv', ['--bounding-set', '-sys_module', OCIRUN_BIN, '--root', rt.root, 'run', '--bundle', bundle.dir, uniqueId('caps')], {
+      encoding: 'utf8',
+    });
+    expect([r.status, r.stdout]).toEqual([0, 'CapBnd:\t0000000000000001\n']); // CAP_CHOWN alone
+    expect(r.stderr).toBe(
+      "ocirun: warning: process.capabilities: ignoring CAP_TEST (unknown to this kernel), CAP_SYS_MODULE (not in ocirun's own bounding set): they cannot be granted\n",
+    );
   });
 });
 
@@ -172,13 +201,17 @@ describe.skipIf(!isRoot)('security modules and Intel RDT missing from the host',
     );
   });
 
-  it.skipIf(selinux)('process.selinuxLabel and linux.mountLabel without SELinux are errors', () => {
-    const stderr = refusedCreate((c) => {
-      c.process.selinuxLabel = 'system_u:system_r:container_t:s0:c1,c2';
-      c.linux.mountLabel = 'system_u:object_r:container_file_t:s0:c1,c2';
-    });
-    expect(stderr).toContain('ocirun: config.json: /process/selinuxLabel: SELinux is not enabled on this host');
-    expect(stderr).toContain('ocirun: config.json: /linux/mountLabel: SELinux is not enabled on this host');
+  it.skipIf(selinux)('process.selinuxLabel without SELinux is an error', () => {
+    const stderr = refusedCreate((c) => (c.process.selinuxLabel = 'system_u:system_r:container_t:s0:c1,c2'));
+    expect(stderr).toMatch(/^ocirun: config\.json: \/process\/selinuxLabel: SELinux is not enabled on this host/);
+  });
+
+  it.skipIf(selinux)('linux.mountLabel without SELinux is a warning (as crun), and the mounts are made without it', () => {
+    const r = runInContainer(rt, 'grep -c context= /proc/self/mountinfo', (c) => (c.linux.mountLabel = 'system_u:object_r:container_file_t:s0:c1,c2'));
+    expect([r.code, r.stdout]).toEqual([1, '0\n']); // grep -c: no line with a label
+    expect(r.stderr).toBe(
+      'ocirun: warning: linux.mountLabel: SELinux is not enabled on this host (no selinuxfs mounted): ignoring "system_u:object_r:container_file_t:s0:c1,c2"\n',
+    );
   });
 
   it.skipIf(resctrl)('linux.intelRdt without a resctrl filesystem is an error', () => {
