@@ -27,7 +27,8 @@ export default async function run(globals: Globals, args: string[], o: Record<st
   } catch (err) {
     forwarder?.stop();
     lock.release();
-    deleteContainer(store, opts.id, true);
+    // A failed poststart hook has destroyed the container already.
+    if (store.exists(opts.id)) deleteContainer(store, opts.id, true);
     throw err;
   }
   lock.release();

@@ -28,36 +28,41 @@ export function killAll(state: ContainerState): void {
 export function deleteContainer(store: Store, id: string, force: boolean): void {
   const lock = store.lock(id);
   try {
-    let state: ContainerState | null;
-    try {
-      state = store.read(id);
-    } catch (err) {
-      if (!(err instanceof OciError && err.code === 'state-corrupt') || !force) throw err;
-      state = null;
-    }
-    const status = currentStatus(store, state);
-    if (state !== null) checkMembers(store, id, force);
-    if (state !== null && (status === 'running' || status === 'paused') && !force) {
-      throw new OciError('wrong-state', `${id}: cannot delete container that is not stopped: ${status} (use --force)`);
-    }
-    if (state !== null) killAll(state);
-    // Without a readable state, an init still waiting for start is found by the FIFO it holds.
-    else killFifoHolders(store.fifoPath(id));
-    // Then each cgroup directory goes (rmdir, retried, bounded, while the kernel still counts dead
-    // tasks): those of the state, or without one, those the create recorded (and what is in them).
-    if (state !== null) removeCgroupPaths(state.cgroupPaths);
-    else {
-      const problem = destroyRecorded(store.dir(id));
-      if (problem) warn(problem);
-    }
-    if (state !== null) leaveIntelRdt(state.config as Spec, id);
-    store.remove(id);
-    if (state !== null) unmarkMembership(store, id, state.joined);
-    // After the container is gone, before delete returns; a failure is only a warning (config.md "Poststop").
-    if (state !== null) runHooksWarning('poststop', (state.config as Spec | null)?.hooks, stateForHooks(state, 'stopped', state.pid));
+    deleteLocked(store, id, force);
   } finally {
     lock.release();
   }
+}
+
+/** delete, by a command that already holds the container's lock. */
+export function deleteLocked(store: Store, id: string, force: boolean): void {
+  let state: ContainerState | null;
+  try {
+    state = store.read(id);
+  } catch (err) {
+    if (!(err instanceof OciError && err.code === 'state-corrupt') || !force) throw err;
+    state = null;
+  }
+  const status = currentStatus(store, state);
+  if (state !== null) checkMembers(store, id, force);
+  if (state !== null && (status === 'running' || status === 'paused') && !force) {
+    throw new OciError('wrong-state', `${id}: cannot delete container that is not stopped: ${status} (use --force)`);
+  }
+  if (state !== null) killAll(state);
+  // Without a readable state, an init still waiting for start is found by the FIFO it holds.
+  else killFifoHolders(store.fifoPath(id));
+  // Then each cgroup directory goes (rmdir, retried, bounded, while the kernel still counts dead
+  // tasks): those of the state, or without one, those the create recorded (and what is in them).
+  if (state !== null) removeCgroupPaths(state.cgroupPaths);
+  else {
+    const problem = destroyRecorded(store.dir(id));
+    if (problem) warn(problem);
+  }
+  if (state !== null) leaveIntelRdt(state.config as Spec, id);
+  store.remove(id);
+  if (state !== null) unmarkMembership(store, id, state.joined);
+  // After the container is gone, before delete returns; a failure is only a warning (config.md "Poststop").
+  if (state !== null) runHooksWarning('poststop', (state.config as Spec | null)?.hooks, stateForHooks(state, 'stopped', state.pid));
 }
 
 function killFifoHolders(fifo: string): void {

@@ -1,9 +1,11 @@
 // start (runtime-spec runtime.md "Start"): release the waiting init through
 // the exec FIFO, wait until it has become the user's process, then run the
-// poststart hooks.
+// poststart hooks. The caller holds the container's lock.
 import { closeSync, openSync, readSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
 import { OciError, type ErrorCode } from '../errors.js';
 import { runHooks, stateForHooks } from '../hooks/hooks.js';
+import { warn } from '../log.js';
+import { deleteLocked } from './delete.js';
 import type { Spec } from '../spec/types.js';
 import { currentStatus } from '../state/status.js';
 import type { ContainerState, Store } from '../state/store.js';
@@ -34,11 +36,21 @@ export function startContainer(store: Store, id: string, state: ContainerState):
   try {
     runHooks('poststart', (state.config as Spec | undefined)?.hooks, stateForHooks(state, 'running', state.pid));
   } catch (err) {
-    // runtime.md "Lifecycle" step 9: a failed poststart hook stops the container.
-    process.kill(state.pid, 'SIGKILL');
+    // runtime.md "Lifecycle" steps 9, 12 and 13: a failed poststart hook stops
+    // the container, which is then destroyed, poststop hooks included.
+    destroyAfterFailure(store, id);
     throw err;
   }
   return started;
+}
+
+/** The caller holds the container's lock; the hook's error is the one to report. */
+function destroyAfterFailure(store: Store, id: string): void {
+  try {
+    deleteLocked(store, id, true);
+  } catch (err) {
+    warn(err instanceof Error ? err.message : String(err));
+  }
 }
 
 function openStatusFifo(fifo: string): number {

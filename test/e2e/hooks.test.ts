@@ -2,7 +2,7 @@
 // directory saying when it ran (its place in the order), where (its mount
 // namespace) and what it was told (the state on stdin); failures abort create
 // or start and leave nothing behind; poststop runs on delete.
-import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Runtime, bundleWithOutbox, isRoot, makeBundle, processesMentioning, uniqueId, waitFor, type BundleConfig } from '../helpers/ocirun.js';
@@ -214,7 +214,7 @@ describe.skipIf(!isRoot)('hooks', () => {
     }
   });
 
-  it('a failing poststart hook fails start and stops the container; a failing poststop hook only warns', () => {
+  it('a failing poststart hook fails start (exit 1, as runc) and destroys the container; a failing poststop hook only warns', () => {
     const id = uniqueId('hookpost');
     const bundle = makeBundle({
       args: ['sleep', '30'],
@@ -224,14 +224,21 @@ describe.skipIf(!isRoot)('hooks', () => {
     });
     try {
       rt.ok(['create', '--bundle', bundle.dir, id]);
+      const cgroupFile = readFileSync(`/proc/${rt.state(id).pid}/cgroup`, 'utf8');
       const start = rt.run(['start', id]);
-      expect(start.code).not.toBe(0);
-      expect(start.stderr).toMatch(/poststart hook #0 \(\/bin\/sh\) exited with status 5: not ready/);
-      expect(rt.state(id).status).toBe('stopped');
-      const del = rt.run(['delete', id]);
-      expect(del.code, del.stderr).toBe(0);
-      expect(del.stderr).toMatch(/poststop hook #0 \(\/bin\/sh\) exited with status 6: cleanup failed/);
+      expect(start.code).toBe(1);
+      // runtime.md "Lifecycle" steps 9, 12, 13: stopped, destroyed, then the poststop hooks.
+      expect(start.stderr).toMatch(/poststop hook #0 \(\/bin\/sh\) exited with status 6: cleanup failed/);
+      expect(start.stderr).toMatch(/poststart hook #0 \(\/bin\/sh\) exited with status 5: not ready\n$/);
       expect(rt.containerIds()).not.toContain(id);
+      expect(processesMentioning(id)).toEqual([]);
+      const memory = /^\d+:memory:(.*)$/m.exec(cgroupFile)?.[1];
+      if (memory) expect(existsSync(`/sys/fs/cgroup/memory${memory}`)).toBe(false);
+      // run the same way: exit 1, nothing left.
+      const runId = uniqueId('hookpost');
+      const run = rt.run(['run', '--bundle', bundle.dir, runId]);
+      expect(run.code).toBe(1);
+      expect(rt.containerIds()).not.toContain(runId);
     } finally {
       rt.run(['delete', '--force', id]);
       bundle.cleanup();
