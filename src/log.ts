@@ -1,7 +1,7 @@
 // Where messages go: --log FILE (else stderr) in --log-format text|json, as
 // runc does. Errors also always reach stderr as plain text, because the
 // caller may not read the log file (containerd reads both).
-import { appendFileSync, writeSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 import { OciError } from './errors.js';
 
 export interface LogTarget {
@@ -11,8 +11,18 @@ export interface LogTarget {
 }
 
 let target: LogTarget = { format: 'text', debug: false };
+/** --log's file, opened (append, close-on-exec) once the command line is read. */
+let logFd = -1;
 
+/** A --log file that cannot be opened is an error, reported on stderr (as runc). */
 export function configureLog(t: LogTarget): void {
+  target = { ...t, file: undefined };
+  if (t.file === undefined) return;
+  try {
+    logFd = openSync(t.file, 'a', 0o600);
+  } catch (err) {
+    throw new OciError('usage', `--log ${t.file}: cannot open it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
   target = t;
 }
 
@@ -25,7 +35,7 @@ function entry(level: string, msg: string, extra: Record<string, unknown> = {}):
 function toLog(line: string): void {
   if (target.file) {
     try {
-      appendFileSync(target.file, line, { mode: 0o600 });
+      writeSync(logFd, line);
     } catch {
       writeSync(2, `ocirun: cannot write to --log ${target.file}\n`);
     }

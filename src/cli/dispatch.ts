@@ -9,8 +9,8 @@ export type CommandTable = Record<string, () => Promise<{ default: Handler }>>;
 
 /** Runs the selected command from `table`; errors become a report and exit code 1. */
 export async function runSelected(selected: Selected, table: CommandTable): Promise<number> {
-  configureLog({ file: selected.globals.log, format: selected.globals.logFormat, debug: selected.globals.debug });
   try {
+    configureLog({ file: selected.globals.log, format: selected.globals.logFormat, debug: selected.globals.debug });
     const handler = (await table[selected.name]()).default;
     return await handler(selected.globals, selected.args, selected.options);
   } catch (err) {

@@ -126,6 +126,18 @@ describe.skipIf(!isRoot)('bad input to create and run', () => {
     expectCleanFailure(['--log-format', 'xml', 'list'], /--log-format.*xml.*invalid/i, { globals: ['--root', rt.root] });
     expectCleanFailure(['no-such-command'], /unknown command 'no-such-command'/);
   });
+
+  it('a --log file that cannot be opened is an error, not silence, and nothing is created', () => {
+    const b = bundle();
+    const id = uniqueId();
+    const log = `${b.dir}/no-such-dir/log`;
+    const stderr = expectCleanFailure(['run', '--bundle', b.dir, id], /^ocirun: --log .*\/no-such-dir\/log: cannot open it: ENOENT$/, {
+      id,
+      bundleDir: b.dir,
+      globals: ['--root', rt.root, '--log', log],
+    });
+    expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
 });
 
 describe.skipIf(!isRoot)('bad input to the other commands', () => {
