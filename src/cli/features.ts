@@ -18,11 +18,12 @@ export function features() {
     linux: {
       namespaces: Object.keys(NAMESPACES).sort(),
       capabilities: [...CAPABILITY_NAMES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: false },
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
       seccomp: seccompFeatures(),
       apparmor: { enabled: true },
       selinux: { enabled: true },
-      intelRdt: { enabled: true },
+      // linux/intel-rdt.ts: schemata lines, and a monitoring group with enableMonitoring.
+      intelRdt: { enabled: true, schemata: true, monitoring: true },
       mountExtensions: { idmap: { enabled: false } },
     },
     annotations: {

@@ -217,6 +217,9 @@ describe('features', () => {
     expect(f.mountOptions).toEqual(expect.arrayContaining(['rbind', 'ro', 'nosuid', 'rprivate']));
     expect(f.linux.namespaces).toEqual(['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts']);
     expect(f.linux.capabilities).toContain('CAP_CHECKPOINT_RESTORE');
+    // What is implemented is reported (linux.resources.rdma, linux.intelRdt.schemata and enableMonitoring).
+    expect(f.linux.cgroup).toMatchObject({ v1: true, v2: true, rdma: true });
+    expect(f.linux.intelRdt).toEqual({ enabled: true, schemata: true, monitoring: true });
   });
 });
 
