@@ -68,7 +68,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
   run: {
     description: 'create and start a container, and wait for it unless --detach',
     arguments: [containerId],
-    options: [...createOptions, { flags: '-d, --detach', description: 'return once the container has started' }],
+    options: [
+      ...createOptions,
+      { flags: '-d, --detach', description: 'return once the container has started' },
+      { flags: '--keep', description: 'do not delete the container after it exits (it stays, stopped, until delete)' },
+    ],
   },
   list: {
     description: 'list the containers under --root',
@@ -95,6 +99,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
       { flags: '--apparmor <profile>', description: 'AppArmor profile for the process' },
       { flags: '--process-label <label>', description: 'SELinux label for the process' },
       { flags: '--preserve-fds <n>', description: 'pass this many extra fds (from fd 3 on)', default: '0' },
+      {
+        flags: '--cgroup <[controller[,controller...]:]path>',
+        description: "run the process in an existing sub-cgroup of the container's (repeatable per controller on cgroup v1)",
+        repeatable: true,
+      },
     ],
     passThroughOptions: true,
   },

@@ -27,6 +27,7 @@ export default async function exec(globals: Globals, args: string[], o: Record<s
     process: processSpec,
     consoleSocket: attach ? attach.initEnd : (o.consoleSocket as string | undefined),
     preserveFds: nonNegativeInt(o.preserveFds ?? '0', '--preserve-fds'),
+    subCgroups: parseSubCgroups((o.cgroup as string[] | undefined) ?? []),
   });
   if (o.pidFile) writePidFile(String(o.pidFile), pid);
   if (o.detach) return 0;
@@ -66,9 +67,10 @@ function processFromFlags(base: Process, command: string[], o: Record<string, un
     if (!e.includes('=')) throw new OciError('usage', `--env ${JSON.stringify(e)}: use NAME=value`);
   }
   p.env = [...(p.env ?? []), ...env];
-  if (o.user) p.user = { ...p.user, ...parseUser(String(o.user)) };
-  const gids = (o.additionalGids as string[] | undefined) ?? [];
-  if (gids.length > 0) p.user = { uid: 0, gid: 0, ...p.user, additionalGids: gids.map((g) => nonNegativeInt(g, '--additional-gids')) };
+  // As runc: --user UID keeps the config's gid, and --additional-gids adds to its groups.
+  if (o.user) p.user = { gid: 0, ...p.user, ...parseUser(String(o.user)) };
+  const gids = ((o.additionalGids as string[] | undefined) ?? []).map((g) => nonNegativeInt(g, '--additional-gids'));
+  if (gids.length > 0) p.user = { uid: 0, gid: 0, ...p.user, additionalGids: [...(p.user?.additionalGids ?? []), ...gids] };
   const caps = (o.cap as string[] | undefined) ?? [];
   if (caps.length > 0) {
     const c = (p.capabilities ??= {});
@@ -80,8 +82,31 @@ function processFromFlags(base: Process, command: string[], o: Record<string, un
   return p;
 }
 
-function parseUser(text: string): { uid: number; gid: number } {
+function parseUser(text: string): { uid: number; gid?: number } {
   const m = /^(\d+)(?::(\d+))?$/.exec(text);
   if (!m) throw new OciError('usage', `--user ${JSON.stringify(text)}: use UID or UID:GID (numbers)`);
-  return { uid: Number(m[1]), gid: Number(m[2] ?? 0) };
+  return m[2] === undefined ? { uid: Number(m[1]) } : { uid: Number(m[1]), gid: Number(m[2]) };
+}
+
+/**
+ * runc's --cgroup: one PATH for every hierarchy (the only form on cgroup v2),
+ * or CONTROLLER[,CONTROLLER...]:PATH per controller (cgroup v1). Returns
+ * controller → path, "" for every hierarchy.
+ */
+export function parseSubCgroups(args: string[]): Map<string, string> {
+  const paths = new Map<string, string>();
+  for (const arg of args) {
+    const colon = arg.indexOf(':');
+    if (colon < 0) {
+      if (args.length !== 1) throw new OciError('usage', `--cgroup ${JSON.stringify(arg)}: missing <controller>: prefix (needed when --cgroup is given more than once)`);
+      paths.set('', arg);
+      continue;
+    }
+    for (const controller of arg.slice(0, colon).split(',')) {
+      if (controller === '') throw new OciError('usage', `--cgroup ${JSON.stringify(arg)}: empty <controller> prefix`);
+      if (paths.has(controller)) throw new OciError('usage', `--cgroup ${JSON.stringify(arg)}: controller ${controller} is given more than once`);
+      paths.set(controller, arg.slice(colon + 1));
+    }
+  }
+  return paths;
 }

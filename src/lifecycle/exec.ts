@@ -3,7 +3,9 @@
 // and gets the process settings of the given process spec.
 import { OciError, notRunning } from '../errors.js';
 import type { CgroupPlacement } from '../cgroups/types.js';
-import { hostHierarchies } from '../linux/cgroup-mount.js';
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { hostHierarchies, type MountableHierarchy } from '../linux/cgroup-mount.js';
 import { namespacePath } from '../linux/namespaces.js';
 import { prepareSecurity, releaseSecurity } from '../process/security.js';
 import { spawnInit } from '../process/spawn.js';
@@ -16,6 +18,8 @@ export interface ExecOptions {
   process: Process;
   consoleSocket?: string | { fd: number };
   preserveFds: number;
+  /** --cgroup: controller → path under the container's cgroup ("" for every hierarchy). */
+  subCgroups?: Map<string, string>;
 }
 
 export function execInContainer(store: Store, opts: ExecOptions): { pid: number; state: ContainerState } {
@@ -48,7 +52,7 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
     noPivot: false,
     privateFds: [],
     onProcess: () => {},
-    cgroups: cgroupsOf(state),
+    cgroups: cgroupsOf(state, opts.subCgroups ?? new Map()),
   });
   releaseSecurity(security);
   return { pid, state };
@@ -56,16 +60,47 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
 
 /**
  * Every cgroup the init is in (all v1 hierarchies, or the v2 one): where the
- * exec'd process goes; it joins the v1 memory one last (process/spawn.ts).
+ * exec'd process goes, or the sub-cgroups of them that --cgroup names; it
+ * joins the v1 memory one last (process/spawn.ts).
  */
-function cgroupsOf(state: ContainerState): CgroupPlacement {
+function cgroupsOf(state: ContainerState, sub: Map<string, string>): CgroupPlacement {
   const { hierarchies } = hostHierarchies(state.pid);
-  const v1 = hierarchies.filter((h) => h.fstype === 'cgroup');
-  const memory = v1.find((h) => h.data?.split(',').includes('memory'));
-  return {
-    unified: hierarchies.find((h) => h.fstype === 'cgroup2')?.hostDir,
-    v1: v1.filter((h) => h !== memory).map((h) => h.hostDir),
-    memory: memory ? (state.cgroupPaths?.memory ?? memory.hostDir) : undefined,
-    field: "joining the container's cgroup",
+  const memory = hierarchies.find((h) => h.fstype === 'cgroup' && controllersOf(h).includes('memory'));
+  const base = (h: MountableHierarchy) => (h === memory ? (state.cgroupPaths?.memory ?? h.hostDir) : h.hostDir);
+  const known = new Set(hierarchies.flatMap(controllersOf));
+  for (const [controller, where] of sub) {
+    if (controller !== '' && !known.has(controller)) {
+      throw new OciError('usage', `--cgroup ${controller}:${where}: unknown controller ${controller} (the container's are ${[...known].filter(Boolean).join(', ')})`);
+    }
+  }
+  const dirOf = (h: MountableHierarchy) => {
+    const controller = controllersOf(h).find((c) => sub.has(c));
+    const where = sub.get('') ?? (controller === undefined ? undefined : sub.get(controller));
+    return where === undefined ? base(h) : subCgroupDir(base(h), where, controller ? `${controller}:${where}` : where);
   };
+  const v1 = hierarchies.filter((h) => h.fstype === 'cgroup');
+  const unified = hierarchies.find((h) => h.fstype === 'cgroup2');
+  return {
+    unified: unified && dirOf(unified),
+    v1: v1.filter((h) => h !== memory).map(dirOf),
+    memory: memory && dirOf(memory),
+    field: sub.size > 0 ? `--cgroup ${[...sub].map(([c, p]) => (c ? `${c}:${p}` : p)).join(' ')}` : "joining the container's cgroup",
+  };
+}
+
+/** The controllers of a hierarchy as --cgroup names them: "memory", "name=systemd"; "" for cgroup v2. */
+function controllersOf(h: MountableHierarchy): string[] {
+  return h.data === null ? [''] : h.data.split(',').filter((c) => c !== 'none');
+}
+
+/** An existing cgroup at or below `base` (runc: "bad sub cgroup path" for one outside it). */
+function subCgroupDir(base: string, where: string, arg: string): string {
+  const dir = path.posix.join(base, where);
+  if (dir !== base && !dir.startsWith(`${base}/`)) {
+    throw new OciError('usage', `--cgroup ${arg}: bad sub cgroup path: it is not under the container's cgroup ${base}`);
+  }
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new OciError('usage', `--cgroup ${arg}: no such cgroup ${dir} (create it first)`);
+  }
+  return dir;
 }

@@ -60,6 +60,45 @@ describe.skipIf(!isRoot)('exec', () => {
     rt.ok(['delete', '-f', id]);
   });
 
+  it('--user UID keeps the config\'s gid and --additional-gids adds to its groups, as runc', () => {
+    const { id } = sleeper((c) => (c.process.user = { uid: 0, gid: 5, additionalGids: [7] }));
+    const ids = 'id -u; id -g; id -G';
+    expect(rt.ok(['exec', '--user', '1000', '--additional-gids', '9', id, 'sh', '-c', ids]).stdout).toBe('1000\n5\n5 7 9\n');
+    expect(rt.ok(['exec', '--user', '1000:1000', id, 'sh', '-c', ids]).stdout).toBe('1000\n1000\n1000 7\n');
+    rt.ok(['delete', '-f', id]);
+  });
+
+  it('--cgroup runs the process in an existing sub-cgroup of the container, as runc', () => {
+    const { id } = sleeper();
+    const memoryDir = (JSON.parse(readFileSync(path.join(rt.root, id, 'state.json'), 'utf8')) as { cgroupPaths: Record<string, string> }).cgroupPaths.memory;
+    const isV1 = memoryDir !== undefined && !memoryDir.includes('/unified');
+    const ownCgroup = (text: string, controller: string) => text.split('\n').find((l) => l.split(':')[1].split(',').includes(controller))!.split(':')[2];
+    try {
+      if (isV1) {
+        mkdirSync(path.join(memoryDir, 'sub'));
+        const inSub = rt.ok(['exec', '--cgroup', 'memory:sub', id, 'cat', '/proc/self/cgroup']).stdout;
+        const init = readFileSync(`/proc/${rt.state(id).pid}/cgroup`, 'utf8');
+        expect(ownCgroup(inSub, 'memory')).toBe(`${ownCgroup(init, 'memory')}/sub`);
+        expect(ownCgroup(inSub, 'pids')).toBe(ownCgroup(init, 'pids'));
+        expect(rt.ok(['exec', '--cgroup', '/', id, 'cat', '/proc/self/cgroup']).stdout).toBe(init);
+      }
+      const refused = (args: string[], message: RegExp) => {
+        const r = rt.run(['exec', ...args, id, 'echo', 'ran']);
+        expect([r.code, r.stdout]).toEqual([1, '']);
+        expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+        expect(r.stderr.trimEnd()).toMatch(message);
+      };
+      refused(['--cgroup', '..'], /^ocirun: --cgroup \.\.: bad sub cgroup path/);
+      refused(['--cgroup', 'nonexistent'], /^ocirun: --cgroup nonexistent: no such cgroup .*\/nonexistent \(create it first\)$/);
+      refused(['--cgroup', 'whaaat:/'], /^ocirun: --cgroup whaaat:\/: unknown controller whaaat/);
+      refused(['--cgroup', 'memory:a', '--cgroup', 'b'], /^ocirun: --cgroup "b": missing <controller>: prefix/);
+      refused(['--cgroup', ',memory:a'], /^ocirun: --cgroup ",memory:a": empty <controller> prefix$/);
+      refused(['--cgroup', 'memory:a', '--cgroup', 'memory:b'], /^ocirun: --cgroup "memory:b": controller memory is given more than once$/);
+    } finally {
+      rt.ok(['delete', '-f', id]);
+    }
+  });
+
   it('refuses a stopped or unknown container with runc\'s words', () => {
     const bundle = makeBundle({ args: ['true'] });
     bundles.push(bundle);
