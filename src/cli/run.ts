@@ -1,6 +1,6 @@
 // `run`: create and start in one process; in the foreground, wait for the
-// container, pass on the signals the caller sends us, delete it, and exit
-// with its status (128+signal when it was killed), as runc does.
+// container, pass on the signals the caller sends us, delete it (unless
+// --keep), and exit with its status (128+signal when it was killed), as runc does.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Globals } from '../main.js';
@@ -27,8 +27,8 @@ export default async function run(globals: Globals, args: string[], o: Record<st
   } catch (err) {
     forwarder?.stop();
     lock.release();
-    // A failed poststart hook has destroyed the container already.
-    if (store.exists(opts.id)) deleteContainer(store, opts.id, true);
+    // A failed poststart hook has destroyed the container already; --keep keeps it otherwise, as runc does.
+    if (!o.keep && store.exists(opts.id)) deleteContainer(store, opts.id, true);
     throw err;
   }
   lock.release();
@@ -36,7 +36,7 @@ export default async function run(globals: Globals, args: string[], o: Record<st
 
   const code = await waitForwardingSignals(state.pid, forwarder);
   await attach?.detach();
-  deleteContainer(store, opts.id, true);
+  if (!o.keep) deleteContainer(store, opts.id, true);
   return code;
 }
 

@@ -194,6 +194,24 @@ describe.skipIf(!isRoot)('lifecycle', () => {
     }
   });
 
+  it('run --keep leaves the container, stopped, for delete to remove (as runc)', () => {
+    const bundle = makeBundle({ args: ['sh', '-c', 'exit 3'] });
+    const id = uniqueId();
+    try {
+      expect(rt.run(['run', '--keep', '--bundle', bundle.dir, id]).code).toBe(3);
+      expect(rt.state(id).status).toBe('stopped');
+      const cgroupPaths = Object.values(JSON.parse(readFileSync(path.join(rt.root, id, 'state.json'), 'utf8')).cgroupPaths as Record<string, string>);
+      expect(cgroupPaths.length).toBeGreaterThan(0);
+      for (const dir of cgroupPaths) expect(existsSync(dir), dir).toBe(true);
+      rt.ok(['delete', id]);
+      expect(rt.containerIds()).toEqual([]);
+      for (const dir of cgroupPaths) expect(existsSync(dir), dir).toBe(false);
+    } finally {
+      rt.run(['delete', '--force', id]);
+      bundle.cleanup();
+    }
+  });
+
   it('list prints a table, JSON and ids', () => {
     const bundle = makeBundle({ args: ['sleep', '1000'] });
     const a = uniqueId('list-a');
