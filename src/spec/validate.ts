@@ -250,12 +250,6 @@ function checkRootDirectory(config: CheckedConfig, bundleDir: string): ConfigPro
   }
 }
 
-// config.md makes process OPTIONAL until start; like runc, create needs it.
-function checkProcessPresent(config: CheckedConfig): ConfigProblem[] {
-  if (config.process) return [];
-  return [{ pointer: '/process', message: 'is required to create a container' }];
-}
-
 /** The Linux resource limits of getrlimit(2). */
 const KNOWN_RLIMITS = new Set([
   'RLIMIT_CPU',
@@ -361,13 +355,25 @@ function checkUserNamespaceMappings(config: CheckedConfig): ConfigProblem[] {
   return problems;
 }
 
-function checkNamesNeedNewUtsNamespace(config: CheckedConfig): ConfigProblem[] {
-  if (hasNewNamespace(config, 'uts')) return [];
+// Like runc and crun: a name is set in the container's UTS namespace, new or
+// joined, never in the runtime's own.
+function checkNamesNeedUtsNamespace(config: CheckedConfig): ConfigProblem[] {
+  if (findNamespace(config, 'uts')) return [];
   const fields = (['hostname', 'domainname'] as const).filter((field) => config[field]);
   return fields.map((field) => ({
     pointer: `/${field}`,
-    message: 'can only be set in a new UTS namespace (a linux.namespaces entry of type "uts" without a path)',
+    message: 'can only be set in a UTS namespace of the container (a linux.namespaces entry of type "uts")',
   }));
+}
+
+/** Two fields that both set the same name would leave it to the order they are applied in. */
+function checkNamesSetOnce(config: CheckedConfig): ConfigProblem[] {
+  const sysctl = config.linux?.sysctl ?? {};
+  return (['hostname', 'domainname'] as const).flatMap((field) => {
+    const key = Object.keys(sysctl).find((k) => k.replace(/\//g, '.') === `kernel.${field}`);
+    if (key === undefined || !config[field]) return [];
+    return [{ pointer: childPointer('/linux/sysctl', key), message: `conflicts with /${field}: set the name in one of them` }];
+  });
 }
 
 // Offsets can only be written before the first process enters a time
@@ -493,12 +499,13 @@ const SEMANTIC_CHECKS: SemanticCheck[] = [
   checkRlimitTypes,
   checkDuplicateRlimits,
   checkRlimitSoftNotAboveHard,
-  checkNamesNeedNewUtsNamespace,
+  checkNamesNeedUtsNamespace,
   checkDuplicateNamespaces,
   checkUserNamespaceMappings,
   checkTimeOffsetsNeedNewTimeNamespace,
   checkDevicePaths,
   checkDeviceNumbers,
   checkSysctlNamespaces,
+  checkNamesSetOnce,
   checkSeccompErrnoActions,
 ];

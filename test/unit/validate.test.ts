@@ -189,7 +189,6 @@ function fullConfig(): Config {
         'net.ipv4.ip_forward': '1',
         'kernel.shmmax': '4096',
         'fs.mqueue.msg_max': '10',
-        'kernel.domainname': 'example.test',
       },
       seccomp: {
         defaultAction: 'SCMP_ACT_ERRNO',
@@ -534,10 +533,8 @@ describe('validateConfig: semantic problems', () => {
     ]);
   });
 
-  it('requires a process', () => {
-    expect(problemsAfter((c) => delete c.process)).toEqual([
-      'config.json: /process: is required to create a container',
-    ]);
+  it('creates without a process (config.md: REQUIRED only when start is called)', () => {
+    expect(problemsAfter((c) => delete c.process)).toEqual([]);
   });
 
   it('rejects duplicate and unknown rlimits, and soft limits above hard ones', () => {
@@ -634,27 +631,38 @@ describe('validateConfig: semantic problems', () => {
     expect(problemsAfter((c) => c.linux.namespaces.push({ type: 'user', path: '/proc/1/ns/user' }))).toEqual([]);
   });
 
-  it('sets hostname and domainname only in a new UTS namespace', () => {
+  it('sets hostname and domainname only in a UTS namespace of the container, new or joined', () => {
     const withoutUts = problemsAfter((c) => {
       c.hostname = 'box';
       c.domainname = 'example.test';
     });
     expect(withoutUts).toEqual([
-      'config.json: /hostname: can only be set in a new UTS namespace (a linux.namespaces entry of type "uts" without a path)',
-      'config.json: /domainname: can only be set in a new UTS namespace (a linux.namespaces entry of type "uts" without a path)',
+      'config.json: /hostname: can only be set in a UTS namespace of the container (a linux.namespaces entry of type "uts")',
+      'config.json: /domainname: can only be set in a UTS namespace of the container (a linux.namespaces entry of type "uts")',
     ]);
     const joinedUts = problemsAfter((c) => {
       c.hostname = 'box';
       c.linux.namespaces.push({ type: 'uts', path: '/proc/1/ns/uts' });
     });
-    expect(joinedUts).toEqual([
-      'config.json: /hostname: can only be set in a new UTS namespace (a linux.namespaces entry of type "uts" without a path)',
-    ]);
+    expect(joinedUts).toEqual([]);
     const newUts = problemsAfter((c) => {
       c.hostname = 'box';
       c.linux.namespaces.push({ type: 'uts' });
     });
     expect(newUts).toEqual([]);
+  });
+
+  it('refuses a name set both by its field and by its sysctl', () => {
+    const lines = problemsAfter((c) => {
+      c.linux.namespaces.push({ type: 'uts' });
+      c.hostname = 'box';
+      c.domainname = 'example.test';
+      c.linux.sysctl = { 'kernel.hostname': 'box', 'kernel/domainname': 'other.test' };
+    });
+    expect(lines).toEqual([
+      'config.json: /linux/sysctl/kernel.hostname: conflicts with /hostname: set the name in one of them',
+      'config.json: /linux/sysctl/kernel~1domainname: conflicts with /domainname: set the name in one of them',
+    ]);
   });
 
   it('requires a new time namespace for time offsets', () => {
