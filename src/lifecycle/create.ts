@@ -105,7 +105,8 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
       cgroups: cgroups.placement(),
       cgroupHierarchies: Object.keys(cgroups.paths).length > 0 ? containerHierarchies(detectHost(), cgroups.paths) : undefined,
       runtimeHooks: (pid) => {
-        const hookState = stateForHooks(base, 'creating', pid);
+        // runtime.md "State": `creating` is lifecycle step 2; these hooks are steps 3-5, after it.
+        const hookState = stateForHooks(base, 'created', pid);
         runHooks('prestart', config.hooks, hookState);
         runHooks('createRuntime', config.hooks, hookState);
         return hookState;

@@ -83,7 +83,7 @@ describe.skipIf(!isRoot)('hooks', () => {
         expect(out(`${kind}.env`), kind).not.toContain('RUNTIME_ONLY_VARIABLE');
       }
       const statuses = KINDS.map((kind) => JSON.parse(out(`${kind}.json`)).status);
-      expect(statuses).toEqual(['creating', 'creating', 'creating', 'created', 'running', 'stopped']);
+      expect(statuses).toEqual(['created', 'created', 'created', 'created', 'running', 'stopped']);
     } finally {
       rt.run(['delete', '--force', id]);
       bundle.cleanup();
