@@ -10,6 +10,7 @@ import { joinIntelRdt, leaveIntelRdt } from '../linux/intel-rdt.js';
 import { configForInit, prepareSecurity, releaseSecurity } from '../process/security.js';
 import { runHooks, runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { spawnInit } from '../process/spawn.js';
+import { bindSharedRoot, releaseSharedRoot, sharesRuntimeMountNamespace } from '../linux/shared-root.js';
 import { detectHost } from '../cgroups/host.js';
 import { containerHierarchies } from '../linux/cgroup-mount.js';
 import type { Process } from '../spec/types.js';
@@ -58,14 +59,17 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
     throw new OciError('usage', 'process.terminal is true: pass --console-socket, or set process.terminal to false');
   }
   // seccomp, LSM labels, scheduler...: checked and compiled before anything exists.
-  const security = prepareSecurity(config, config.process!, { mode: 'create', id: opts.id, bundle: bundle.dir, annotations: config.annotations });
+  // config.md: process is REQUIRED only "when start is called"; start refuses a container without one.
+  const security = prepareSecurity(config, config.process ?? { cwd: '/' }, { mode: 'create', id: opts.id, bundle: bundle.dir, annotations: config.annotations });
   // The cgroup's place and linux.resources, checked against this host before anything exists.
   const { manager: cgroups, resources } = planCgroups(config, opts.id, { systemd: opts.systemdCgroup });
   const lock = store.claim(opts.id);
+  let sharedRootMountId: number | undefined;
   try {
     const fifoPath = store.fifoPath(opts.id);
     mkfifo(fifoPath, 0o600);
     mkfifo(store.statusFifoPath(opts.id), 0o600);
+    if (sharesRuntimeMountNamespace(config)) sharedRootMountId = bindSharedRoot(config, bundle.rootfs);
     const base = {
       ociVersion: SPEC_VERSION,
       id: opts.id,
@@ -78,12 +82,13 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
       cgroupPaths: cgroups.paths,
       systemdCgroup: opts.systemdCgroup || undefined,
       joined: joinedContainers(store, opts.id, config.linux?.namespaces),
+      sharedRootMountId,
     };
     // Limits are in force before the init runs anything: it is placed in the cgroup right after the clone.
     recordPaths(store.dir(opts.id), cgroups.paths); // for a delete that finds no readable state
     cgroups.create();
     cgroups.set(resources);
-    const activation = socketActivation(config.process!, opts.preserveFds);
+    const activation = config.process ? socketActivation(config.process, opts.preserveFds) : { process: undefined, preserveFds: opts.preserveFds };
     const initConfig = configForInit(config);
     const init = spawnCatchingOom(cgroups, () => spawnInit({
       mode: 'create',
@@ -132,6 +137,7 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
     }
     return { state, lock };
   } catch (err) {
+    if (sharedRootMountId !== undefined) releaseSharedRoot(bundle.rootfs, sharedRootMountId);
     removeCreatedCgroups(cgroups);
     store.remove(opts.id);
     lock.release();

@@ -4,6 +4,7 @@ import { OciError } from '../errors.js';
 import { warn } from '../log.js';
 import { runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { leaveIntelRdt } from '../linux/intel-rdt.js';
+import { releaseSharedRoot } from '../linux/shared-root.js';
 import type { Spec } from '../spec/types.js';
 import { currentStatus } from '../state/status.js';
 import type { ContainerState, Store } from '../state/store.js';
@@ -51,6 +52,7 @@ export function deleteLocked(store: Store, id: string, force: boolean): void {
   if (state !== null) killAll(state);
   // Without a readable state, an init still waiting for start is found by the FIFO it holds.
   else killFifoHolders(store.fifoPath(id));
+  if (state?.sharedRootMountId !== undefined) releaseSharedRoot(state.rootfs, state.sharedRootMountId);
   // Then each cgroup directory goes (rmdir, retried, bounded, while the kernel still counts dead
   // tasks): those of the state, or without one, those the create recorded (and what is in them).
   if (state !== null) removeCgroupPaths(state.cgroupPaths);

@@ -16,6 +16,10 @@ export function startContainer(store: Store, id: string, state: ContainerState):
   if (status !== 'created') {
     throw new OciError('wrong-state', `${id}: cannot start a container that is ${status} (only a created container can be started)`);
   }
+  // Left as it is: created, for delete to remove.
+  if (!(state.config as Spec | undefined)?.process) {
+    throw new OciError('invalid-config', `${id}: cannot start: its config.json has no process (config.md: process is REQUIRED when start is called)`);
+  }
   // Opened before the init is released, so that what it writes there is kept until read.
   const statusFd = openStatusFifo(store.statusFifoPath(id));
   try {

@@ -21,18 +21,30 @@ export interface RootfsPlan {
   newCgroupNamespace: boolean;
   /** What a cgroup mount shows, from the runtime (see cgroup-mount.ts); else read from /proc/self. */
   cgroupHierarchies?: MountableHierarchies;
-  noPivot: boolean;
+  /** How the init gets into the new root (see enterRoot). */
+  entry: RootEntry;
   /** Runs with every mount in place, before the switch into the new root (the create hooks). */
   beforePivot?(): void;
 }
 
+/**
+ * pivot_root in a mount namespace of the container, created or joined (as
+ * runc: in a joined one, pivot_root(2) also moves the other processes whose
+ * root was the old root); 'move' for --no-pivot; 'chroot' in the runtime's own
+ * mount namespace, where the runtime made the root's bind mount beforehand
+ * (shared-root.ts) and nothing outside it may change.
+ */
+export type RootEntry = 'pivot' | 'move' | 'chroot';
+
 /** Everything up to and including the switch into the new root. */
 export function buildRootfs(plan: RootfsPlan): void {
   const { config, rootfs } = plan;
-  const rootPropagation = propagationFlag(config.linux?.rootfsPropagation) ?? MS.SLAVE;
-  mount(null, '/', null, rootPropagation | MS.REC, null);
-  makeParentMountPrivate(rootfs);
-  mount(rootfs, rootfs, null, MS.BIND | MS.REC, null);
+  if (plan.entry !== 'chroot') {
+    const rootPropagation = propagationFlag(config.linux?.rootfsPropagation) ?? MS.SLAVE;
+    mount(null, '/', null, rootPropagation | MS.REC, null);
+    makeParentMountPrivate(rootfs);
+    mount(rootfs, rootfs, null, MS.BIND | MS.REC, null);
+  }
 
   const rootFd = openRoot(rootfs);
   try {
@@ -42,8 +54,13 @@ export function buildRootfs(plan: RootfsPlan): void {
     close(rootFd);
   }
   plan.beforePivot?.();
-  if (plan.noPivot) moveRoot(rootfs);
-  else pivotInto(rootfs);
+  enterRoot(rootfs, plan.entry);
+}
+
+function enterRoot(rootfs: string, entry: RootEntry): void {
+  if (entry === 'pivot') pivotInto(rootfs);
+  else if (entry === 'move') moveRoot(rootfs);
+  else chrootInto(rootfs);
 }
 
 /** What happens inside the new root after the process settings are known. */
@@ -179,6 +196,13 @@ function pivotInto(rootfs: string): void {
 function moveRoot(rootfs: string): void {
   chdir(rootfs);
   mount(rootfs, '/', null, MS.MOVE, null);
+  chroot('.');
+  chdir('/');
+}
+
+/** In the runtime's mount namespace: the root changes for this process alone. */
+function chrootInto(rootfs: string): void {
+  chdir(rootfs);
   chroot('.');
   chdir('/');
 }

@@ -2,7 +2,7 @@
 // runtime process. It is a copy of the runtime with a single thread: all its
 // work is synchronous, and it ends in execve(2) or _exit(2), never back in
 // Node's event loop (see ../shared notes on the process model).
-import { openSync, writeFileSync } from 'node:fs';
+import { openSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Process, Spec } from '../spec/types.js';
 import {
@@ -12,8 +12,9 @@ import {
 import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks } from '../linux/capabilities.js';
 import { becomeUndumpable, joinNamespaces, prepareTimeNamespace, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
 import { applyRlimits } from '../linux/rlimits.js';
+import { bringLoopbackUp } from '../linux/loopback.js';
 import { setupTerminal } from '../linux/console.js';
-import { buildRootfs, finishRootfs } from '../linux/rootfs.js';
+import { buildRootfs, finishRootfs, type RootEntry } from '../linux/rootfs.js';
 import type { MountableHierarchies } from '../linux/cgroup-mount.js';
 import { ensureInRoot, openRoot } from '../linux/paths.js';
 import { homeFor, switchUser } from '../linux/user.js';
@@ -29,8 +30,11 @@ export interface InitContext {
   /** create: set the container up and wait for start; exec: join it and run at once. */
   mode: 'create' | 'exec';
   config: Spec;
-  /** The process to run: config.process for create, the exec'd process for exec. */
-  process: Process;
+  /**
+   * The process to run: config.process for create, the exec'd process for
+   * exec. A create without one sets the container up and waits; start refuses it.
+   */
+  process: Process | undefined;
   bundle: string;
   rootfs: string;
   namespaces: NamespacePlan;
@@ -61,6 +65,8 @@ export interface InitContext {
   memoryTasksFd?: number;
   /** From the runtime once its hooks ran, for the init's own hooks. */
   hookState?: HookState;
+  /** Filled in once in the container's namespaces: how the init gets into the root. */
+  rootEntry?: RootEntry | 'none';
   /** Filled in by setup: what execve gets. */
   executable?: string;
   env?: string[];
@@ -76,13 +82,15 @@ export function runInit(ctx: InitContext): never {
     if (ctx.namespaces.forkAgain) ctx.mapsFd = openSync('/proc/self/maps', 'r');
     expect(ctx, 'go');
     joinCgroups(ctx);
+    const rootfsSeen = ctx.mode === 'create' ? rootfsIdentity(ctx.rootfs) : null;
     enterNamespaces(ctx);
+    if (ctx.mode === 'create') ctx.rootEntry = rootEntry(ctx, rootfsSeen);
     if (ctx.sessionKeyring) joinSessionKeyring(ctx.sessionKeyring);
     if (ctx.mode === 'create') setupContainer(ctx);
-    if (ctx.process.terminal) {
-      setupTerminal(ctx.consoleSocketFd, ctx.process.consoleSize, ctx.mode === 'create' && ownsMountNamespace(ctx));
+    if (ctx.process?.terminal) {
+      setupTerminal(ctx.consoleSocketFd, ctx.process.consoleSize, ctx.mode === 'create' && ctx.rootEntry !== 'none');
     }
-    prepareProcess(ctx);
+    if (ctx.process) prepareProcess(ctx, ctx.process);
     joinMemoryCgroup(ctx);
     ctx.channel.send({ type: 'ready' });
     ctx.channel.close();
@@ -90,6 +98,7 @@ export function runInit(ctx: InitContext): never {
     reportAndExit(ctx, err);
   }
   if (ctx.mode === 'create') waitForStart(ctx);
+  if (!ctx.process) exit(1); // released by something other than start, which refuses it
   if (ctx.mode === 'create') runStartHooks(ctx);
   return execProcess(ctx);
 }
@@ -118,8 +127,28 @@ function joinMemoryCgroup(ctx: InitContext): void {
   ctx.memoryTasksFd = undefined;
 }
 
-function ownsMountNamespace(ctx: InitContext): boolean {
-  return ctx.namespaces.own.includes('mount');
+/**
+ * See RootEntry: whether the container has a mount namespace (its own or
+ * joined) decides. A joined one where the root is not the directory the
+ * runtime saw (another container's, whose root has none of the host's paths:
+ * runc fails there) is taken as it is, its root and mounts those of the
+ * container ('none'), which is what ocirun's `--share mnt` means.
+ */
+function rootEntry(ctx: InitContext, rootfsSeen: string | null): RootEntry | 'none' {
+  const mount = (ctx.config.linux?.namespaces ?? []).find((ns) => ns.type === 'mount');
+  if (!mount) return 'chroot';
+  if (mount.path && rootfsIdentity(ctx.rootfs) !== rootfsSeen) return 'none';
+  return ctx.noPivot ? 'move' : 'pivot';
+}
+
+/** Device and inode of the root directory as this process sees it, or null when it sees none. */
+function rootfsIdentity(rootfs: string): string | null {
+  try {
+    const st = statSync(rootfs);
+    return st.isDirectory() ? `${st.dev}:${st.ino}` : null;
+  } catch {
+    return null;
+  }
 }
 
 function expect(ctx: InitContext, type: 'go' | 'ok'): void {
@@ -162,22 +191,23 @@ function enterNamespaces(ctx: InitContext): void {
 
 function setupContainer(ctx: InitContext): void {
   const { config } = ctx;
-  const hooksBeforePivot = () => runCreateHooks(ctx);
-  if (ownsMountNamespace(ctx)) {
+  if (ctx.namespaces.own.includes('network')) bringLoopbackUp();
+  const entry = ctx.rootEntry!;
+  if (entry === 'none') {
+    runCreateHooks(ctx);
+  } else {
     buildRootfs({
-      beforePivot: hooksBeforePivot,
+      beforePivot: () => runCreateHooks(ctx),
       config,
       rootfs: ctx.rootfs,
       bundle: ctx.bundle,
       inUserNamespace: ctx.namespaces.inUser,
       newCgroupNamespace: ctx.namespaces.newCgroup,
       cgroupHierarchies: ctx.cgroupHierarchies,
-      noPivot: ctx.noPivot,
+      entry,
     });
     // runc creates a missing cwd inside the new root, before it may turn read-only.
-    makeCwd(ctx.process.cwd);
-  } else {
-    hooksBeforePivot();
+    if (ctx.process) makeCwd(ctx.process.cwd);
   }
   if (config.hostname) sethostname(config.hostname);
   if (config.domainname) setdomainname(config.domainname);
@@ -185,7 +215,7 @@ function setupContainer(ctx: InitContext): void {
   for (const [key, value] of Object.entries(config.linux?.sysctl ?? {})) {
     writeProcFile(`/proc/sys/${key.replace(/\./g, '/')}`, value, `sysctl ${key}`);
   }
-  if (ownsMountNamespace(ctx)) finishRootfs(config);
+  if (entry !== 'none') finishRootfs(config);
 }
 
 /**
@@ -206,8 +236,7 @@ function runCreateHooks(ctx: InitContext): void {
 }
 
 /** The process settings, for the init and for exec alike. */
-function prepareProcess(ctx: InitContext): void {
-  const processSpec = ctx.process;
+function prepareProcess(ctx: InitContext, processSpec: Process): void {
   if (processSpec.oomScoreAdj !== undefined) {
     writeProcFile('/proc/self/oom_score_adj', String(processSpec.oomScoreAdj), 'process.oomScoreAdj');
   }
@@ -316,7 +345,7 @@ function execProcess(ctx: InitContext): never {
     unblockAllSignals();
     applyBeforeExec(ctx.security);
     releaseStart(ctx);
-    execve(ctx.executable!, ctx.process.args!, ctx.env!);
+    execve(ctx.executable!, ctx.process!.args!, ctx.env!);
   } catch (err) {
     failAfterReady(err, ctx.statusFd);
   }

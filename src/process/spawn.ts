@@ -21,8 +21,8 @@ import { relayNotifyFd, type SecurityPlan } from './security.js';
 export interface SpawnOptions {
   mode: 'create' | 'exec';
   config: Spec;
-  /** The process to run; for create, config.process. */
-  process: Process;
+  /** The process to run; for create, config.process (absent: the init sets the container up and never runs anything). */
+  process: Process | undefined;
   bundle: string;
   rootfs: string;
   /** create: the exec FIFO the init blocks on until start. */
@@ -82,12 +82,12 @@ class CrashedBeforeStart extends Error {}
  */
 export function spawnInit(spawnOptions: SpawnOptions): SpawnedInit {
   const inUserNamespace = spawnOptions.namespaces.some((ns) => ns.type === 'user');
-  const opts = { ...spawnOptions, process: withGrantableCapabilities(spawnOptions.process, inUserNamespace) };
+  const opts = { ...spawnOptions, process: spawnOptions.process && withGrantableCapabilities(spawnOptions.process, inUserNamespace) };
   for (let attempt = 0; ; attempt++) {
     try {
       return spawnOnce(opts);
     } catch (err) {
-      if (!(err instanceof CrashedBeforeStart) || attempt >= 2 || opts.process.terminal) {
+      if (!(err instanceof CrashedBeforeStart) || attempt >= 2 || opts.process?.terminal) {
         throw err instanceof CrashedBeforeStart ? new OciError('container-init', `container init: ${err.message}`) : err;
       }
     }
@@ -107,7 +107,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
   try {
     if (opts.fifoPath) fds.push((fifoFd = open(opts.fifoPath, O.RDWR | O.CLOEXEC)));
     if (opts.statusFifoPath) fds.push((statusFd = open(opts.statusFifoPath, O.RDWR | O.CLOEXEC)));
-    if (opts.process.terminal) fds.push((consoleSocketFd = connectConsoleSocket(opts.consoleSocket)));
+    if (opts.process?.terminal) fds.push((consoleSocketFd = connectConsoleSocket(opts.consoleSocket)));
     pid = forkIntoCgroup(namespaces.cloneFlags, placement, fds);
   } catch (err) {
     err = explainUserNamespaceRefusal(err, namespaces);

@@ -495,7 +495,6 @@ const SEMANTIC_CHECKS: SemanticCheck[] = [
   checkMajorVersion,
   checkRootDirectory,
   checkMountDestinations,
-  checkProcessPresent,
   checkRlimitTypes,
   checkDuplicateRlimits,
   checkRlimitSoftNotAboveHard,

@@ -22,6 +22,8 @@ export interface ContainerState {
   systemdCgroup?: boolean;
   /** Containers under this root whose namespaces this one joined (see lifecycle/share.ts). */
   joined?: string[];
+  /** Without a mount namespace: the id of the root's bind mount in the host's mount table (see linux/shared-root.ts). */
+  sharedRootMountId?: number;
   /** The validated config, kept for delete (poststop hooks, cgroups) after the bundle may be gone. */
   config: unknown;
 }
@@ -61,6 +63,7 @@ const FIELDS: Record<keyof ContainerState, Check> = {
   cgroupPaths: optional(stringRecord),
   systemdCgroup: optional(bool),
   joined: optional(stringArray),
+  sharedRootMountId: optional(num),
   config: (v) => (v === undefined ? [] : null),
 };
 

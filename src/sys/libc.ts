@@ -430,6 +430,11 @@ export function ioctlInt(fd: number, request: number, arg: number, what: string)
   check(f.ioctl(fd, request, 'unsigned long', arg), 'ioctl', what);
 }
 
+/** socket(2), close-on-exec. */
+export function socket(domain: number, type: number): number {
+  return check(f.socket(domain, type | SOCK_CLOEXEC, 0), 'socket');
+}
+
 /** A connected AF_UNIX stream socket (close-on-exec). */
 export function connectUnix(path: string): number {
   const fd = check(f.socket(1 /* AF_UNIX */, 1 /* SOCK_STREAM */ | SOCK_CLOEXEC, 0), 'socket', path);

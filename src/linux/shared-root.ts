@@ -1,0 +1,63 @@
+// A container with no mount namespace in its config shares the runtime's, so
+// its mounts land in the host's mount table. They all go on one bind mount of
+// the root filesystem onto itself, made by the runtime before the init exists:
+// a lazy unmount of it (umount2(2) MNT_DETACH takes the whole subtree) removes
+// every one of them at delete or after a failed create. Nothing else of the
+// host changes: unlike in a mount namespace of the container's, neither "/"
+// nor the root's parent mount get another propagation, and the init chroots
+// instead of pivot_root(2), which would switch the root of every process of
+// the host.
+import { readFileSync } from 'node:fs';
+import type { Spec } from '../spec/types.js';
+import { MNT_DETACH, MS, O, close, mount, open, umount2 } from '../sys/libc.js';
+import { propagationFlag } from './mount-options.js';
+import { fdPath } from './paths.js';
+
+export function sharesRuntimeMountNamespace(config: Spec): boolean {
+  return !(config.linux?.namespaces ?? []).some((ns) => ns.type === 'mount');
+}
+
+/**
+ * Binds the root onto itself, a slave of the host's mounts (or as
+ * linux.rootfsPropagation says) so that the container's mounts do not
+ * propagate out. Returns the new mount's id, for releaseSharedRoot.
+ */
+export function bindSharedRoot(config: Spec, rootfs: string): number {
+  mount(rootfs, rootfs, null, MS.BIND | MS.REC, null);
+  const fd = open(rootfs, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
+  try {
+    const target = fdPath(fd);
+    const mountId = mountIdOf(fd);
+    try {
+      mount(null, target, null, (propagationFlag(config.linux?.rootfsPropagation) ?? MS.SLAVE) | MS.REC, null);
+    } catch (err) {
+      umount2(target, MNT_DETACH);
+      throw err;
+    }
+    return mountId;
+  } finally {
+    close(fd);
+  }
+}
+
+/** Detaches the root's bind mount with all the mounts on it, if the mount on top of the root is still that one. */
+export function releaseSharedRoot(rootfs: string, mountId: number): void {
+  let fd: number;
+  try {
+    fd = open(rootfs, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
+  } catch {
+    return; // the root is gone, and its mounts with it
+  }
+  try {
+    if (mountIdOf(fd) === mountId) umount2(fdPath(fd), MNT_DETACH);
+  } finally {
+    close(fd);
+  }
+}
+
+/** The id of the mount an fd is on (proc(5), /proc/pid/fdinfo: mnt_id). */
+function mountIdOf(fd: number): number {
+  const match = /^mnt_id:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+  if (!match) throw new Error(`no mnt_id in /proc/self/fdinfo/${fd}`);
+  return Number(match[1]);
+}

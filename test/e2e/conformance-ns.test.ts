@@ -1,0 +1,183 @@
+// Namespaces and lifecycle cases where runc, crun and the OCI conformance
+// suite (runtime-tools) agree: a joined mount namespace still gets the
+// container's root, a config with no mount namespace shares the runtime's
+// without leaving mounts behind, names set in a joined UTS namespace, the
+// loopback interface of a new network namespace, a config without process
+// and conflicting name fields.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  Runtime, bundleWithOutbox, hostMountsMentioning, isRoot, makeBundle, processesMentioning, uniqueId, waitFor,
+} from '../helpers/ocirun.js';
+
+const rt = new Runtime();
+afterAll(() => rt.dispose());
+
+/** A process of the host in new namespaces of the given unshare(1) options, for a container to join. */
+function holder(...options: string[]): { pid: number; child: ChildProcess; ns: (type: string) => string; stop: () => void } {
+  const child = spawn('unshare', [...options, 'sleep', '600'], { stdio: 'ignore' });
+  const pid = child.pid!;
+  const typeOf: Record<string, string> = { '--mount': 'mnt', '--uts': 'uts' };
+  const before = readlinkSync(`/proc/self/ns/${typeOf[options[0]]}`);
+  // unshare(1) execs sleep once its namespaces are made.
+  waitFor(() => {
+    try {
+      return readlinkSync(`/proc/${pid}/ns/${typeOf[options[0]]}`) !== before && readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('sleep');
+    } catch {
+      return false;
+    }
+  }, 'the namespace holder');
+  return {
+    pid,
+    child,
+    ns: (type) => readlinkSync(`/proc/${pid}/ns/${type}`),
+    stop: () => {
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+const hostNs = (type: string) => readlinkSync(`/proc/self/ns/${type}`);
+
+/** The mount of "/" in the host's table: its propagation must not change. */
+const hostRootMount = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === '/');
+
+describe.skipIf(!isRoot)('namespaces as runc and crun have them', () => {
+  it('a joined mount namespace gets the container\'s root, mounts and masked paths, and nothing reaches the host', () => {
+    const h = holder('--mount', '--propagation', 'private');
+    const { bundle, out } = bundleWithOutbox(
+      rt,
+      'ls / > /out/root; readlink /proc/self/ns/mnt > /out/mnt; awk \'$5 == "/proc"\' /proc/self/mountinfo | wc -l > /out/proc; ' +
+        'awk \'$5 == "/proc/keys"\' /proc/self/mountinfo > /out/masked; touch /etc/written 2> /out/ro-error; true',
+      (c) => {
+        c.linux.namespaces = c.linux.namespaces.map((ns) => (ns.type === 'mount' ? { type: 'mount', path: `/proc/${h.pid}/ns/mnt` } : ns));
+      },
+    );
+    writeFileSync(path.join(bundle.rootfs, 'in-the-rootfs'), '');
+    try {
+      rt.ok(['run', '--bundle', bundle.dir, uniqueId()]);
+      expect(out('root').split('\n')).toContain('in-the-rootfs');
+      expect(out('mnt').trim()).toBe(h.ns('mnt'));
+      expect(out('proc').trim()).toBe('1');
+      expect(out('masked')).not.toBe(''); // linux.maskedPaths of the fixture
+      expect(out('ro-error')).toMatch(/Read-only file system/); // root.readonly
+      expect(hostMountsMentioning(bundle.dir)).toEqual([]);
+    } finally {
+      h.stop();
+      bundle.cleanup();
+    }
+  });
+
+  it('without a mount namespace: the runtime\'s namespaces, a chroot into the root, and no mount left in the host\'s table', () => {
+    const rootBefore = hostRootMount();
+    const { bundle, out, outbox } = bundleWithOutbox(
+      rt,
+      'ls / > /out/root; for t in mnt pid net ipc uts cgroup; do echo "$t $(readlink /proc/self/ns/$t)"; done > /out/ns; echo done > /out/ready; ' +
+        'while [ ! -e /out/stop ]; do sleep 0.05; done',
+      (c) => {
+        c.linux.namespaces = [];
+        delete c.hostname;
+      },
+    );
+    writeFileSync(path.join(bundle.rootfs, 'in-the-rootfs'), '');
+    const id = uniqueId();
+    try {
+      rt.ok(['run', '--detach', '--bundle', bundle.dir, id]);
+      waitFor(() => out('ready') !== '', `${id} to report`);
+      expect(out('root').split('\n')).toContain('in-the-rootfs');
+      const seen = Object.fromEntries(out('ns').trim().split('\n').map((l) => l.split(' ')));
+      for (const type of ['mnt', 'pid', 'net', 'ipc', 'uts', 'cgroup']) expect(seen[type], type).toBe(hostNs(type));
+      // Its mounts are in the host's table while it runs, all on the root's bind mount.
+      const mounts = hostMountsMentioning(bundle.rootfs);
+      expect(mounts.some((l) => l.split(' ')[4] === `${bundle.rootfs}/proc`)).toBe(true);
+      expect(mounts.every((l) => l.split(' ')[4].startsWith(bundle.rootfs))).toBe(true);
+      writeFileSync(path.join(outbox, 'stop'), '');
+      waitFor(() => rt.state(id).status === 'stopped', `${id} to stop`);
+      rt.ok(['delete', id]);
+      expect(hostMountsMentioning(bundle.dir)).toEqual([]);
+      expect(hostMountsMentioning(outbox)).toEqual([]);
+      expect(hostRootMount()).toBe(rootBefore);
+    } finally {
+      rt.run(['delete', '--force', id]);
+      bundle.cleanup();
+    }
+  });
+
+  it('without a mount namespace, a create that fails leaves no mount in the host\'s table', () => {
+    const bundle = rt.bundle(['/no/such/program'], (c) => {
+      c.linux.namespaces = [];
+      delete c.hostname;
+    });
+    const r = rt.run(['create', '--bundle', bundle.dir, uniqueId()]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/no such executable/);
+    expect(rt.containerIds()).toEqual([]);
+    expect(hostMountsMentioning(bundle.dir)).toEqual([]);
+  });
+
+  it('sets the hostname in a joined UTS namespace', () => {
+    const h = holder('--uts');
+    const { bundle, out } = bundleWithOutbox(rt, 'hostname > /out/hostname', (c) => {
+      c.linux.namespaces = c.linux.namespaces.map((ns) => (ns.type === 'uts' ? { type: 'uts', path: `/proc/${h.pid}/ns/uts` } : ns));
+      c.hostname = 'joined-uts';
+    });
+    try {
+      rt.ok(['run', '--bundle', bundle.dir, uniqueId()]);
+      expect(out('hostname')).toBe('joined-uts\n');
+      const inHolder = spawnSync('nsenter', [`--uts=/proc/${h.pid}/ns/uts`, 'hostname'], { encoding: 'utf8' });
+      expect(inHolder.stdout).toBe('joined-uts\n');
+    } finally {
+      h.stop();
+      bundle.cleanup();
+    }
+  });
+
+  it('brings the loopback interface of a new network namespace up', () => {
+    const { bundle, out } = bundleWithOutbox(rt, 'cat /sys/class/net/lo/flags > /out/flags; cat /sys/class/net/lo/operstate > /out/state');
+    try {
+      rt.ok(['run', '--bundle', bundle.dir, uniqueId()]);
+      // IFF_UP (0x1) | IFF_LOOPBACK (0x8); IFF_RUNNING is not in this sysfs file.
+      expect(Number(out('flags').trim()) & 0x9).toBe(0x9);
+      expect(out('state').trim()).toBe('unknown'); // "down" when not up
+    } finally {
+      bundle.cleanup();
+    }
+  });
+
+  it('refuses a name set both by its field and by its sysctl, leaving nothing behind', () => {
+    const bundle = rt.bundle(['true'], (c) => {
+      c.linux.sysctl = { 'kernel.hostname': 'other' };
+    });
+    const id = uniqueId();
+    const r = rt.run(['run', '--bundle', bundle.dir, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('ocirun: config.json: /linux/sysctl/kernel.hostname: conflicts with /hostname: set the name in one of them\n');
+    expect(rt.containerIds()).toEqual([]);
+    expect(processesMentioning(id)).toEqual([]);
+  });
+});
+
+describe.skipIf(!isRoot)('a config without process', () => {
+  it('creates; start fails saying why and leaves the container created; delete removes it', () => {
+    const bundle = rt.bundle(['true'], (c) => {
+      delete (c as Record<string, unknown>).process;
+    });
+    const id = uniqueId();
+    rt.ok(['create', '--bundle', bundle.dir, id]);
+    const started = rt.run(['start', id]);
+    expect(started.code).toBe(1);
+    expect(started.stderr).toBe(`ocirun: ${id}: cannot start: its config.json has no process (config.md: process is REQUIRED when start is called)\n`);
+    expect(rt.state(id).status).toBe('created');
+    rt.ok(['delete', id]);
+    expect(rt.containerIds()).toEqual([]);
+    expect(processesMentioning(id)).toEqual([]);
+    expect(hostMountsMentioning(bundle.dir)).toEqual([]);
+    // run: the same error, and nothing left.
+    const ran = rt.run(['run', '--bundle', bundle.dir, id]);
+    expect(ran.code).toBe(1);
+    expect(ran.stderr).toContain('has no process');
+    expect(rt.containerIds()).toEqual([]);
+  });
+});
