@@ -7,6 +7,7 @@ import type { Globals } from '../main.js';
 import { createContainer } from '../lifecycle/create.js';
 import { deleteContainer } from '../lifecycle/delete.js';
 import { startContainer } from '../lifecycle/start.js';
+import type { NotifyRelay } from '../lifecycle/notify.js';
 import { PR, prctl } from '../sys/libc.js';
 import { SignalForwarder, waitForwardingSignals } from '../process/wait.js';
 import { createOptions } from './create.js';
@@ -22,8 +23,9 @@ export default async function run(globals: Globals, args: string[], o: Record<st
   const { state, lock } = createContainer(store, opts);
   attach?.attach();
   const forwarder = o.detach ? null : new SignalForwarder(state.pid);
+  let notify: NotifyRelay | null;
   try {
-    startContainer(store, opts.id, state);
+    notify = startContainer(store, opts.id, state).notify;
   } catch (err) {
     forwarder?.stop();
     lock.release();
@@ -32,9 +34,13 @@ export default async function run(globals: Globals, args: string[], o: Record<st
     throw err;
   }
   lock.release();
-  if (!forwarder) return 0;
-
+  if (!forwarder) {
+    notify?.waitUntilReady();
+    return 0;
+  }
+  notify?.passOnInBackground();
   const code = await waitForwardingSignals(state.pid, forwarder);
+  notify?.close();
   await attach?.detach();
   if (!o.keep) deleteContainer(store, opts.id, true);
   return code;

@@ -10,6 +10,7 @@ import { joinIntelRdt, leaveIntelRdt } from '../linux/intel-rdt.js';
 import { configForInit, prepareSecurity, releaseSecurity } from '../process/security.js';
 import { runHooks, runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { spawnInit } from '../process/spawn.js';
+import { prepareNotifySocket } from './notify.js';
 import { bindSharedRoot, releaseSharedRoot, sharesRuntimeMountNamespace } from '../linux/shared-root.js';
 import { detectHost } from '../cgroups/host.js';
 import { containerHierarchies } from '../linux/cgroup-mount.js';
@@ -70,6 +71,7 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
     mkfifo(fifoPath, 0o600);
     mkfifo(store.statusFifoPath(opts.id), 0o600);
     if (sharesRuntimeMountNamespace(config)) sharedRootMountId = bindSharedRoot(config, bundle.rootfs);
+    const notify = prepareNotifySocket(store, opts.id, config);
     const base = {
       ociVersion: SPEC_VERSION,
       id: opts.id,
@@ -83,13 +85,14 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
       systemdCgroup: opts.systemdCgroup || undefined,
       joined: joinedContainers(store, opts.id, config.linux?.namespaces),
       sharedRootMountId,
+      notifySocket: notify.notifySocket,
     };
     // Limits are in force before the init runs anything: it is placed in the cgroup right after the clone.
     recordPaths(store.dir(opts.id), cgroups.paths); // for a delete that finds no readable state
     cgroups.create();
     cgroups.set(resources);
-    const activation = config.process ? socketActivation(config.process, opts.preserveFds) : { process: undefined, preserveFds: opts.preserveFds };
-    const initConfig = configForInit(config);
+    const initConfig = configForInit(notify.config);
+    const activation = initConfig.process ? socketActivation(initConfig.process, opts.preserveFds) : { process: undefined, preserveFds: opts.preserveFds };
     const init = spawnCatchingOom(cgroups, () => spawnInit({
       mode: 'create',
       config: initConfig,

@@ -10,8 +10,13 @@ import type { Spec } from '../spec/types.js';
 import { currentStatus } from '../state/status.js';
 import type { ContainerState, Store } from '../state/store.js';
 import { POLLIN, pollOne } from '../sys/libc.js';
+import { NotifyRelay } from './notify.js';
 
-export function startContainer(store: Store, id: string, state: ContainerState): ContainerState {
+/**
+ * Returns the started state, and with a notify socket (see notify.ts) the
+ * relay that the caller waits on, or closes.
+ */
+export function startContainer(store: Store, id: string, state: ContainerState): { state: ContainerState; notify: NotifyRelay | null } {
   const status = currentStatus(store, state);
   if (status !== 'created') {
     throw new OciError('wrong-state', `${id}: cannot start a container that is ${status} (only a created container can be started)`);
@@ -22,13 +27,18 @@ export function startContainer(store: Store, id: string, state: ContainerState):
   }
   // Opened before the init is released, so that what it writes there is kept until read.
   const statusFd = openStatusFifo(store.statusFifoPath(id));
+  let notify: NotifyRelay | null = null;
   try {
+    notify = NotifyRelay.open(store, state);
     releaseInit(store.fifoPath(id), id);
     const failure = statusFd >= 0 ? readUntilExec(statusFd) : '';
     if (failure) {
       const { code, message } = JSON.parse(failure) as { code: ErrorCode; message: string };
       throw new OciError(code, message);
     }
+  } catch (err) {
+    notify?.close();
+    throw err;
   } finally {
     if (statusFd >= 0) {
       closeSync(statusFd);
@@ -42,10 +52,11 @@ export function startContainer(store: Store, id: string, state: ContainerState):
   } catch (err) {
     // runtime.md "Lifecycle" steps 9, 12 and 13: a failed poststart hook stops
     // the container, which is then destroyed, poststop hooks included.
+    notify?.close();
     destroyAfterFailure(store, id);
     throw err;
   }
-  return started;
+  return { state: started, notify };
 }
 
 /** The caller holds the container's lock; the hook's error is the one to report. */

@@ -24,6 +24,8 @@ export interface ContainerState {
   joined?: string[];
   /** Without a mount namespace: the id of the root's bind mount in the host's mount table (see linux/shared-root.ts). */
   sharedRootMountId?: number;
+  /** The caller's NOTIFY_SOCKET at create, which start passes the container's readiness on to (see lifecycle/notify.ts). */
+  notifySocket?: string;
   /** The validated config, kept for delete (poststop hooks, cgroups) after the bundle may be gone. */
   config: unknown;
 }
@@ -64,6 +66,7 @@ const FIELDS: Record<keyof ContainerState, Check> = {
   systemdCgroup: optional(bool),
   joined: optional(stringArray),
   sharedRootMountId: optional(num),
+  notifySocket: optional(str),
   config: (v) => (v === undefined ? [] : null),
 };
 

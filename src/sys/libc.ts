@@ -155,6 +155,9 @@ const PROTOTYPES = {
   ioctl: 'int ioctl(int fd, unsigned long request, ...)',
   socket: 'int socket(int domain, int type, int protocol)',
   connect: 'int connect(int fd, const uint8_t *addr, uint32_t len)',
+  bind: 'int bind(int fd, const uint8_t *addr, uint32_t len)',
+  recv: 'long recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)',
+  sendto: 'long sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)',
   statfs: 'int statfs(const char *path, _Out_ uint8_t *buf)',
   socketpair: 'int socketpair(int domain, int type, int protocol, _Out_ int *sv)',
 } as const;
@@ -433,6 +436,47 @@ export function ioctlInt(fd: number, request: number, arg: number, what: string)
 /** socket(2), close-on-exec. */
 export function socket(domain: number, type: number): number {
   return check(f.socket(domain, type | SOCK_CLOEXEC, 0), 'socket');
+}
+
+/**
+ * struct sockaddr_un for a path, or for an abstract address written "@name"
+ * (unix(7): a leading NUL byte, and no terminating one).
+ */
+function unixAddress(path: string): { addr: Buffer; len: number } {
+  const name = Buffer.from(path.startsWith('@') ? `\0${path.slice(1)}` : path);
+  if (name.length > 107) throw new SysError('bind', 36 /* ENAMETOOLONG */, path);
+  const addr = Buffer.alloc(110);
+  addr.writeUInt16LE(1 /* AF_UNIX */, 0);
+  name.copy(addr, 2);
+  return { addr, len: 2 + name.length + (path.startsWith('@') ? 0 : 1) };
+}
+
+/** An AF_UNIX datagram socket bound to `path`, non-blocking and close-on-exec. */
+export function bindUnixDatagram(path: string): number {
+  const fd = check(f.socket(1 /* AF_UNIX */, 2 /* SOCK_DGRAM */ | SOCK_CLOEXEC | 0o4000 /* SOCK_NONBLOCK */, 0), 'socket', path);
+  const { addr, len } = unixAddress(path);
+  try {
+    check(f.bind(fd, addr, len), 'bind', path);
+  } catch (err) {
+    f.close(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/** The next datagram waiting on a non-blocking socket, or null when there is none. */
+export function receiveDatagram(fd: number): Buffer | null {
+  const buf = Buffer.alloc(4096);
+  const n = Number(f.recv(fd, buf, buf.length, 0));
+  if (n >= 0) return buf.subarray(0, n);
+  if (koffi.errno() === E.EWOULDBLOCK || koffi.errno() === E.EINTR) return null;
+  throw new SysError('recv', koffi.errno());
+}
+
+/** One datagram from `fd` to the socket at `path` (or "@abstract"). */
+export function sendDatagram(fd: number, path: string, data: Buffer): void {
+  const { addr, len } = unixAddress(path);
+  check(f.sendto(fd, data, data.length, 0, addr, len), 'sendto', path);
 }
 
 /** A connected AF_UNIX stream socket (close-on-exec). */

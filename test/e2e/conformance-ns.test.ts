@@ -2,17 +2,26 @@
 // suite (runtime-tools) agree: a joined mount namespace still gets the
 // container's root, a config with no mount namespace shares the runtime's
 // without leaving mounts behind, names set in a joined UTS namespace, the
-// loopback interface of a new network namespace, a config without process
-// and conflicting name fields.
+// loopback interface of a new network namespace, a config without process,
+// conflicting name fields, and the sd_notify socket.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Runtime, bundleWithOutbox, hostMountsMentioning, isRoot, makeBundle, processesMentioning, uniqueId, waitFor,
 } from '../helpers/ocirun.js';
+import { bindUnixDatagram, close, receiveDatagram } from '../../src/sys/libc.js';
 
 const rt = new Runtime();
+let sdNotify = '';
+
+beforeAll(() => {
+  if (!isRoot) return;
+  sdNotify = rt.scratchPath('sd-notify');
+  const built = spawnSync('gcc', ['-static', '-Os', '-s', '-o', sdNotify, path.join(__dirname, '../../fixtures/sd-notify.c')]);
+  if (built.status !== 0) throw new Error(`building fixtures/sd-notify.c: ${built.stderr?.toString() ?? built.error}`);
+});
 afterAll(() => rt.dispose());
 
 /** A process of the host in new namespaces of the given unshare(1) options, for a container to join. */
@@ -179,5 +188,38 @@ describe.skipIf(!isRoot)('a config without process', () => {
     expect(ran.code).toBe(1);
     expect(ran.stderr).toContain('has no process');
     expect(rt.containerIds()).toEqual([]);
+  });
+});
+
+describe.skipIf(!isRoot)('NOTIFY_SOCKET', () => {
+  it('gives the container a socket at the same path and passes its messages up to READY=1 on, with MAINPID', () => {
+    const socketPath = rt.scratchPath('notify.sock');
+    const listener = bindUnixDatagram(socketPath);
+    const { bundle, out } = bundleWithOutbox(
+      rt,
+      'echo "$NOTIFY_SOCKET" > /out/env; ls -l "$NOTIFY_SOCKET" > /out/socket; /sd-notify STATUS=warming; /sd-notify READY=1; echo sent > /out/sent; sleep 0.5',
+    );
+    copyFileSync(sdNotify, path.join(bundle.rootfs, 'sd-notify'));
+    const id = uniqueId();
+    const env = { ...process.env, NOTIFY_SOCKET: socketPath };
+    try {
+      rt.ok(['create', '--bundle', bundle.dir, id], { env });
+      expect(receiveDatagram(listener)).toBeNull(); // nothing before start
+      rt.ok(['start', id], { env });
+      // start returned: READY=1 has been passed on.
+      const messages: string[] = [];
+      for (let m = receiveDatagram(listener); m !== null; m = receiveDatagram(listener)) messages.push(m.toString());
+      const pid = rt.state(id).pid;
+      expect(messages).toEqual(['STATUS=warming', `MAINPID=${pid}\nREADY=1`]);
+      expect(out('env').trim()).toBe(socketPath);
+      expect(out('socket')).toMatch(/^s/);
+      expect(out('sent')).toBe('sent\n');
+      expect(processesMentioning(id)).toEqual([]); // no ocirun process stays behind the started container
+    } finally {
+      close(listener);
+      rt.run(['delete', '--force', id]);
+      bundle.cleanup();
+    }
+    expect(existsSync(path.join(rt.root, id))).toBe(false);
   });
 });
