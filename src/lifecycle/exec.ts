@@ -50,6 +50,7 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
     consoleSocket: opts.consoleSocket,
     preserveFds: opts.preserveFds,
     noPivot: false,
+    sharedRootMountId: state.sharedRootMountId,
     privateFds: [],
     onProcess: () => {},
     cgroups: cgroupsOf(state, opts.subCgroups ?? new Map()),

@@ -12,6 +12,7 @@ import { mountCgroupFs, type MountableHierarchies } from './cgroup-mount.js';
 import { withMountLabel } from './lsm.js';
 import { parseMountOptions, propagationFlag, type ParsedMountOptions } from './mount-options.js';
 import { ensureInRoot, fdPath, lookupInRoot, openRoot } from './paths.js';
+import { chrootInto } from './shared-root.js';
 
 export interface RootfsPlan {
   config: Spec;
@@ -196,13 +197,6 @@ function pivotInto(rootfs: string): void {
 function moveRoot(rootfs: string): void {
   chdir(rootfs);
   mount(rootfs, '/', null, MS.MOVE, null);
-  chroot('.');
-  chdir('/');
-}
-
-/** In the runtime's mount namespace: the root changes for this process alone. */
-function chrootInto(rootfs: string): void {
-  chdir(rootfs);
   chroot('.');
   chdir('/');
 }

@@ -9,7 +9,7 @@
 // the host.
 import { readFileSync } from 'node:fs';
 import type { Spec } from '../spec/types.js';
-import { MNT_DETACH, MS, O, close, mount, open, umount2 } from '../sys/libc.js';
+import { MNT_DETACH, MS, O, chdir, chroot, close, fchdir, mount, open, umount2 } from '../sys/libc.js';
 import { propagationFlag } from './mount-options.js';
 import { fdPath } from './paths.js';
 
@@ -50,6 +50,26 @@ export function releaseSharedRoot(rootfs: string, mountId: number): void {
   }
   try {
     if (mountIdOf(fd) === mountId) umount2(fdPath(fd), MNT_DETACH);
+  } finally {
+    close(fd);
+  }
+}
+
+/** The init, once the mounts are made: the root changes for this process alone. */
+export function chrootInto(rootfs: string): void {
+  chdir(rootfs);
+  chroot('.');
+  chdir('/');
+}
+
+/** An exec'd process: into the root the container's init chrooted into, if it is still that bind mount. */
+export function enterSharedRoot(rootfs: string, mountId: number): void {
+  const fd = open(rootfs, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
+  try {
+    if (mountIdOf(fd) !== mountId) throw new Error(`the container's root ${rootfs} is no longer the bind mount its create made`);
+    fchdir(fd);
+    chroot('.');
+    chdir('/');
   } finally {
     close(fd);
   }

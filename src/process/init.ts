@@ -15,6 +15,7 @@ import { applyRlimits } from '../linux/rlimits.js';
 import { bringLoopbackUp } from '../linux/loopback.js';
 import { setupTerminal } from '../linux/console.js';
 import { buildRootfs, finishRootfs, type RootEntry } from '../linux/rootfs.js';
+import { enterSharedRoot } from '../linux/shared-root.js';
 import type { MountableHierarchies } from '../linux/cgroup-mount.js';
 import { ensureInRoot, openRoot } from '../linux/paths.js';
 import { homeFor, switchUser } from '../linux/user.js';
@@ -51,6 +52,8 @@ export interface InitContext {
   consoleSocketFd: number;
   preserveFds: number;
   noPivot: boolean;
+  /** exec into a container without a mount namespace: its root's bind mount (see linux/shared-root.ts). */
+  sharedRootMountId?: number;
   /** create: the name of the new session keyring; absent with --no-new-keyring. */
   sessionKeyring?: string;
   /** /proc/self/maps, opened before joining namespaces (for the second fork). */
@@ -85,6 +88,7 @@ export function runInit(ctx: InitContext): never {
     const rootfsSeen = ctx.mode === 'create' ? rootfsIdentity(ctx.rootfs) : null;
     enterNamespaces(ctx);
     if (ctx.mode === 'create') ctx.rootEntry = rootEntry(ctx, rootfsSeen);
+    if (ctx.sharedRootMountId !== undefined) enterSharedRoot(ctx.rootfs, ctx.sharedRootMountId);
     if (ctx.sessionKeyring) joinSessionKeyring(ctx.sessionKeyring);
     if (ctx.mode === 'create') setupContainer(ctx);
     if (ctx.process?.terminal) {

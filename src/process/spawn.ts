@@ -61,6 +61,8 @@ export interface SpawnOptions {
   runtimeHooks?(initPid: number): HookState;
   /** create: what a cgroup mount in the container shows. */
   cgroupHierarchies?: MountableHierarchies;
+  /** exec into a container without a mount namespace: the bind mount of its root, to chroot into (linux/shared-root.ts). */
+  sharedRootMountId?: number;
   /** seccomp and the rest, prepared by prepareSecurity before the clone. */
   security?: SecurityPlan;
 }
@@ -133,6 +135,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
       consoleSocketFd,
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
+      sharedRootMountId: opts.sharedRootMountId,
       security: opts.security,
       cgroupHierarchies: opts.cgroupHierarchies,
       ownCgroups: { dirs: placement.byChild, memory: placement.memoryByChild, field: placement.field },

@@ -102,6 +102,8 @@ describe.skipIf(!isRoot)('namespaces as runc and crun have them', () => {
       const mounts = hostMountsMentioning(bundle.rootfs);
       expect(mounts.some((l) => l.split(' ')[4] === `${bundle.rootfs}/proc`)).toBe(true);
       expect(mounts.every((l) => l.split(' ')[4].startsWith(bundle.rootfs))).toBe(true);
+      // exec: in the same root.
+      expect(rt.ok(['exec', id, 'ls', '/']).stdout.split('\n')).toContain('in-the-rootfs');
       writeFileSync(path.join(outbox, 'stop'), '');
       waitFor(() => rt.state(id).status === 'stopped', `${id} to stop`);
       rt.ok(['delete', id]);
