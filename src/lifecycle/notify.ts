@@ -37,6 +37,11 @@ export function prepareNotifySocket(store: Store, id: string, config: Spec): { c
     warn(`${VARIABLE}=${caller} is not an absolute path: the container does not get a notify socket`);
     return { config };
   }
+  // Its init could not reach the state directory (mode 0700, the host's root's) to bind it.
+  if ((config.linux?.namespaces ?? []).some((ns) => ns.type === 'user')) {
+    warn(`${VARIABLE}: a container in a user namespace does not get a notify socket`);
+    return { config };
+  }
   const dir = socketDir(store, id);
   mkdirSync(dir, { mode: 0o755 });
   const env = (config.process.env ?? []).filter((e) => !e.startsWith(`${VARIABLE}=`));
