@@ -7,9 +7,8 @@
 // nor the root's parent mount get another propagation, and the init chroots
 // instead of pivot_root(2), which would switch the root of every process of
 // the host.
-import { readFileSync } from 'node:fs';
 import type { Spec } from '../spec/types.js';
-import { MNT_DETACH, MS, O, chdir, chroot, close, fchdir, mount, open, umount2 } from '../sys/libc.js';
+import { MNT_DETACH, MS, O, chdir, chroot, close, fchdir, mount, mountIdOf, open, umount2 } from '../sys/libc.js';
 import { propagationFlag } from './mount-options.js';
 import { fdPath } from './paths.js';
 
@@ -73,11 +72,4 @@ export function enterSharedRoot(rootfs: string, mountId: number): void {
   } finally {
     close(fd);
   }
-}
-
-/** The id of the mount an fd is on (proc(5), /proc/pid/fdinfo: mnt_id). */
-function mountIdOf(fd: number): number {
-  const match = /^mnt_id:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-  if (!match) throw new Error(`no mnt_id in /proc/self/fdinfo/${fd}`);
-  return Number(match[1]);
 }

@@ -159,6 +159,7 @@ const PROTOTYPES = {
   recv: 'long recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)',
   sendto: 'long sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)',
   statfs: 'int statfs(const char *path, _Out_ uint8_t *buf)',
+  statx: 'int statx(int dirfd, const char *path, int flags, uint32_t mask, _Out_ uint8_t *buf)',
   socketpair: 'int socketpair(int domain, int type, int protocol, _Out_ int *sv)',
 } as const;
 
@@ -427,6 +428,14 @@ export function statfsType(path: string): number {
   const buf = Buffer.alloc(120);
   check(f.statfs(path, buf), 'statfs', path);
   return Number(buf.readBigInt64LE(0));
+}
+/** The id of the mount an fd is on (statx(2) STATX_MNT_ID, Linux 5.8), as in mountinfo's first field. */
+export function mountIdOf(fd: number): number {
+  const STATX_MNT_ID = 0x1000;
+  const buf = Buffer.alloc(256);
+  check(f.statx(fd, '', AT_EMPTY_PATH, STATX_MNT_ID, buf), 'statx');
+  if ((buf.readUInt32LE(0) & STATX_MNT_ID) === 0) throw new SysError('statx', 95 /* EOPNOTSUPP */, 'STATX_MNT_ID');
+  return Number(buf.readBigUInt64LE(144)); // stx_mnt_id
 }
 /** ioctl(2) with an integer argument. */
 export function ioctlInt(fd: number, request: number, arg: number, what: string): void {
