@@ -1,5 +1,5 @@
-// A container with no mount namespace in its config shares the runtime's, so
-// its mounts land in the host's mount table. They all go on one bind mount of
+// A container with no mount namespace in its config shares the runtime's (as
+// does one whose config names the runtime's own by path), so its mounts land in the host's mount table. They all go on one bind mount of
 // the root filesystem onto itself, made by the runtime before the init exists:
 // a lazy unmount of it (umount2(2) MNT_DETACH takes the whole subtree) removes
 // every one of them at delete or after a failed create. Nothing else of the
@@ -7,13 +7,25 @@
 // nor the root's parent mount get another propagation, and the init chroots
 // instead of pivot_root(2), which would switch the root of every process of
 // the host.
+import { statSync } from 'node:fs';
 import type { Spec } from '../spec/types.js';
 import { MNT_DETACH, MS, O, chdir, chroot, close, fchdir, mount, mountIdOf, open, umount2 } from '../sys/libc.js';
 import { propagationFlag } from './mount-options.js';
 import { fdPath } from './paths.js';
 
+/** In the runtime's mount namespace, before any namespace is joined. */
 export function sharesRuntimeMountNamespace(config: Spec): boolean {
-  return !(config.linux?.namespaces ?? []).some((ns) => ns.type === 'mount');
+  const mount = (config.linux?.namespaces ?? []).find((ns) => ns.type === 'mount');
+  if (!mount) return true;
+  if (!mount.path) return false;
+  // Joining the runtime's own: pivot_root there would move every process of the host.
+  try {
+    const joined = statSync(mount.path);
+    const own = statSync('/proc/self/ns/mnt');
+    return joined.dev === own.dev && joined.ino === own.ino;
+  } catch {
+    return false; // openJoins says what is wrong with the path
+  }
 }
 
 /**

@@ -15,7 +15,7 @@ import { applyRlimits } from '../linux/rlimits.js';
 import { bringLoopbackUp } from '../linux/loopback.js';
 import { setupTerminal } from '../linux/console.js';
 import { buildRootfs, finishRootfs, type RootEntry } from '../linux/rootfs.js';
-import { enterSharedRoot } from '../linux/shared-root.js';
+import { enterSharedRoot, sharesRuntimeMountNamespace } from '../linux/shared-root.js';
 import type { MountableHierarchies } from '../linux/cgroup-mount.js';
 import { ensureInRoot, openRoot } from '../linux/paths.js';
 import { homeFor, switchUser } from '../linux/user.js';
@@ -86,8 +86,9 @@ export function runInit(ctx: InitContext): never {
     expect(ctx, 'go');
     joinCgroups(ctx);
     const rootfsSeen = ctx.mode === 'create' ? rootfsIdentity(ctx.rootfs) : null;
+    const sharedRoot = ctx.mode === 'create' && sharesRuntimeMountNamespace(ctx.config);
     enterNamespaces(ctx);
-    if (ctx.mode === 'create') ctx.rootEntry = rootEntry(ctx, rootfsSeen);
+    if (ctx.mode === 'create') ctx.rootEntry = sharedRoot ? 'chroot' : rootEntry(ctx, rootfsSeen);
     if (ctx.sharedRootMountId !== undefined) enterSharedRoot(ctx.rootfs, ctx.sharedRootMountId);
     if (ctx.sessionKeyring) joinSessionKeyring(ctx.sessionKeyring);
     if (ctx.mode === 'create') setupContainer(ctx);
@@ -132,16 +133,15 @@ function joinMemoryCgroup(ctx: InitContext): void {
 }
 
 /**
- * See RootEntry: whether the container has a mount namespace (its own or
- * joined) decides. A joined one where the root is not the directory the
+ * See RootEntry: whether the container has a mount namespace of its own or
+ * joins another than the runtime's decides. A joined one where the root is not the directory the
  * runtime saw (another container's, whose root has none of the host's paths:
  * runc fails there) is taken as it is, its root and mounts those of the
  * container ('none'), which is what ocirun's `--share mnt` means.
  */
 function rootEntry(ctx: InitContext, rootfsSeen: string | null): RootEntry | 'none' {
   const mount = (ctx.config.linux?.namespaces ?? []).find((ns) => ns.type === 'mount');
-  if (!mount) return 'chroot';
-  if (mount.path && rootfsIdentity(ctx.rootfs) !== rootfsSeen) return 'none';
+  if (mount?.path && rootfsIdentity(ctx.rootfs) !== rootfsSeen) return 'none';
   return ctx.noPivot ? 'move' : 'pivot';
 }
 

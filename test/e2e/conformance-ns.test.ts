@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, readFileSync, readlinkSync, writeFileSync } f
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Runtime, bundleWithOutbox, hostMountsMentioning, isRoot, makeBundle, processesMentioning, uniqueId, waitFor,
+  Runtime, bundleWithOutbox, hostMountsMentioning, isRoot, processesMentioning, uniqueId, waitFor, type BundleConfig,
 } from '../helpers/ocirun.js';
 import { bindUnixDatagram, close, receiveDatagram } from '../../src/sys/libc.js';
 
@@ -79,14 +79,17 @@ describe.skipIf(!isRoot)('namespaces as runc and crun have them', () => {
     }
   });
 
-  it('without a mount namespace: the runtime\'s namespaces, a chroot into the root, and no mount left in the host\'s table', () => {
+  it.each([
+    ['without a mount namespace', (c: BundleConfig) => (c.linux.namespaces = [])],
+    ['joining the runtime\'s own mount namespace by path', (c: BundleConfig) => (c.linux.namespaces = [{ type: 'mount', path: `/proc/${process.pid}/ns/mnt` }])],
+  ])('%s: the runtime\'s namespaces, a chroot into the root, and no mount left in the host\'s table', (_, namespaces) => {
     const rootBefore = hostRootMount();
     const { bundle, out, outbox } = bundleWithOutbox(
       rt,
       'ls / > /out/root; for t in mnt pid net ipc uts cgroup; do echo "$t $(readlink /proc/self/ns/$t)"; done > /out/ns; echo done > /out/ready; ' +
         'while [ ! -e /out/stop ]; do sleep 0.05; done',
       (c) => {
-        c.linux.namespaces = [];
+        namespaces(c);
         delete c.hostname;
       },
     );
