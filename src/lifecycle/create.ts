@@ -7,7 +7,7 @@ import { recordPaths } from '../cgroups/light.js';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';
 import { joinIntelRdt, leaveIntelRdt } from '../linux/intel-rdt.js';
-import { configForInit, prepareSecurity, releaseSecurity } from '../process/security.js';
+import { configForInit, prepareSecurity } from '../process/security.js';
 import { runHooks, runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { spawnInit } from '../process/spawn.js';
 import { prepareNotifySocket } from './notify.js';
@@ -120,7 +120,6 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
         return hookState;
       },
     }));
-    releaseSecurity(security);
     const state: ContainerState = {
       ...base,
       status: 'created',

@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { hostHierarchies, type MountableHierarchy } from '../linux/cgroup-mount.js';
 import { namespacePath } from '../linux/namespaces.js';
-import { prepareSecurity, releaseSecurity } from '../process/security.js';
+import { prepareSecurity } from '../process/security.js';
 import { spawnInit } from '../process/spawn.js';
 import type { Process, Spec } from '../spec/types.js';
 import { currentStatus } from '../state/status.js';
@@ -55,7 +55,6 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
     onProcess: () => {},
     cgroups: cgroupsOf(state, opts.subCgroups ?? new Map()),
   });
-  releaseSecurity(security);
   return { pid, state };
 }
 

@@ -6,8 +6,8 @@ import { openSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Process, Spec } from '../spec/types.js';
 import {
-  CLONE, chdir, getcwd, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, read, resetSignalDisposition, sethostname,
-  setdomainname, setCloexec, setresgid, setresuid, setsid, umask, unblockAllSignals, unshare, write, PR, prctl,
+  CLONE, chdir, getcwd, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, fdsListedIn, read, resetSignalDisposition,
+  sethostname, setdomainname, setCloexec, setresgid, setresuid, setsid, umask, unblockAllSignals, unshare, write, PR, prctl,
 } from '../sys/libc.js';
 import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks } from '../linux/capabilities.js';
 import { becomeUndumpable, joinNamespaces, prepareTimeNamespace, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
@@ -58,6 +58,11 @@ export interface InitContext {
   sessionKeyring?: string;
   /** /proc/self/maps, opened before joining namespaces (for the second fork). */
   mapsFd?: number;
+  /**
+   * /proc/self/fd, opened before joining namespaces when the seccomp filter
+   * may refuse close_range(2) (SecurityPlan.closeRangeFiltered).
+   */
+  fdDirFd?: number;
   /** seccomp compiled by the runtime, and when to load it (see security.ts). */
   security?: SecurityPlan;
   /** v1 cgroup directories to join first, and the memory one last, as this process alone (see spawn.ts placeAtClone). */
@@ -83,6 +88,7 @@ export function runInit(ctx: InitContext): never {
     becomeUndumpable(ctx.namespaces, false);
     resetSignals();
     if (ctx.namespaces.forkAgain) ctx.mapsFd = openSync('/proc/self/maps', 'r');
+    if (ctx.security?.closeRangeFiltered) ctx.fdDirFd = openSync('/proc/self/fd', 'r');
     expect(ctx, 'go');
     joinCgroups(ctx);
     const rootfsSeen = ctx.mode === 'create' ? rootfsIdentity(ctx.rootfs) : null;
@@ -335,23 +341,37 @@ function runStartHooks(ctx: InitContext): void {
 /** Becomes the user's process. Only fds 0-2 and the preserved ones survive into it. */
 function execProcess(ctx: InitContext): never {
   try {
-    const keep = 3 + ctx.preserveFds;
-    // Close-on-exec rather than closed now: libuv's eventfd is among them, and
-    // V8 may still signal it (write, EBADF, abort) before execve.
-    closeRange(keep, 0xffffffff, CLOSE_RANGE_CLOEXEC);
-    for (let fd = 0; fd < keep; fd++) {
-      try {
-        setCloexec(fd, false);
-      } catch {
-        // not open: nothing to pass on
-      }
-    }
+    passOnlyProcessFds(ctx);
     unblockAllSignals();
     applyBeforeExec(ctx.security);
     releaseStart(ctx);
     execve(ctx.executable!, ctx.process!.args!, ctx.env!);
   } catch (err) {
     failAfterReady(err, ctx.statusFd);
+  }
+}
+
+/**
+ * Fds 0-2 and the preserved ones go to the process; every other fd is made
+ * close-on-exec rather than closed now: libuv's eventfd is among them, and V8
+ * may still signal it (write, EBADF, abort) before execve. Where the seccomp
+ * filter is already loaded and may refuse close_range(2) (a profile that
+ * predates it), the open fds are listed from /proc/self/fd and marked one by
+ * one.
+ */
+function passOnlyProcessFds(ctx: InitContext): void {
+  const keep = 3 + ctx.preserveFds;
+  if (ctx.fdDirFd === undefined) {
+    closeRange(keep, 0xffffffff, CLOSE_RANGE_CLOEXEC);
+  } else {
+    for (const fd of fdsListedIn(ctx.fdDirFd)) if (fd >= keep) setCloexec(fd, true);
+  }
+  for (let fd = 0; fd < keep; fd++) {
+    try {
+      setCloexec(fd, false);
+    } catch {
+      // not open: nothing to pass on
+    }
   }
 }
 

@@ -22,7 +22,7 @@ import { checkIntelRdt } from '../linux/intel-rdt.js';
 import { applicableMountLabel, applyLsmLabels, checkLsmSupport } from '../linux/lsm.js';
 import { warn } from '../log.js';
 import { applyProcessAttributes, checkProcessAttributes } from '../linux/process-attrs.js';
-import { compileSeccomp, releaseSeccomp, type CompiledSeccomp, type LinuxSeccomp } from '../seccomp/compile.js';
+import { compileSeccomp, type CompiledSeccomp, type LinuxSeccomp } from '../seccomp/compile.js';
 import { parseWithExactIntegers } from '../seccomp/exact-values.js';
 import { containerProcessState, sendToListener, type ListenerState } from '../seccomp/listener.js';
 import { loadSeccomp } from '../seccomp/load.js';
@@ -37,6 +37,11 @@ export type SeccompStage = 'before-credentials' | 'before-ready' | 'before-exec'
 export interface SecurityPlan {
   seccomp?: CompiledSeccomp;
   seccompStage?: SeccompStage;
+  /**
+   * The filter loads before the init marks its fds close-on-exec, and may
+   * refuse close_range(2): the init then marks them one by one.
+   */
+  closeRangeFiltered?: boolean;
   /** What the seccomp agent is told about the container. */
   listener?: ListenerState;
 }
@@ -68,9 +73,11 @@ export function prepareSecurity(config: Spec, processSpec: Process, opts: Prepar
   if (!seccomp) return {};
   const configFile = path.join(opts.bundle, 'config.json');
   const compiled = compileSeccomp(seccomp, { exactConfig: () => parseWithExactIntegers(readFileSync(configFile, 'utf8')) });
+  const seccompStage: SeccompStage = !processSpec.noNewPrivileges ? 'before-credentials' : compiled.notify ? 'before-ready' : 'before-exec';
   return {
     seccomp: compiled,
-    seccompStage: !processSpec.noNewPrivileges ? 'before-credentials' : compiled.notify ? 'before-ready' : 'before-exec',
+    seccompStage,
+    closeRangeFiltered: seccompStage !== 'before-exec' && !compiled.allowsCloseRange,
     listener: {
       id: opts.id,
       status: opts.mode === 'create' ? 'creating' : 'running',
@@ -143,9 +150,4 @@ export function relayNotifyFd(plan: SecurityPlan | undefined, channelFd: number,
   } finally {
     close(fd);
   }
-}
-
-/** The runtime's copy of the compiled filter, once the init has its own. */
-export function releaseSecurity(plan: SecurityPlan): void {
-  if (plan.seccomp) releaseSeccomp(plan.seccomp);
 }

@@ -1,17 +1,22 @@
-// linux.seccomp compiled into a libseccomp filter in the runtime process, at
+// linux.seccomp compiled into a BPF program in the runtime process, at
 // create time, before the init is cloned: every problem with the profile is
-// an error naming its field while nothing exists yet. The filter context lives
-// in memory the init inherits through fork, so the init only loads it.
+// an error naming its field while nothing exists yet. libseccomp builds the
+// filter and exports its program; the ENOSYS stub goes in front of it where
+// the profile needs one (enosys.ts); the init inherits the program through
+// fork and only loads it with seccomp(2) (load.ts).
 //
 // Like runc: a system call name this libseccomp does not know is skipped
 // (logged at debug level), a rule whose action is the default action is
 // skipped, and a rule comparing one argument more than once becomes one rule
 // per comparison (libseccomp refuses two comparisons of the same argument in
 // one rule).
+import { fstatSync, readSync } from 'node:fs';
 import { debug } from '../log.js';
 import { OciError } from '../errors.js';
+import { close, memfdWith } from '../sys/libc.js';
 import { ACT, ATTR, CMP, NR_SCMP_ERROR, describeRc, libseccomp, type ArgCompare, type FilterContext } from './libseccomp.js';
 import { exactIntegerAt } from './exact-values.js';
+import { MAX_INSTRUCTIONS, enosysStub, needsEnosysStub, newestNamedCalls } from './enosys.js';
 
 export interface SeccompArg {
   index: number;
@@ -38,9 +43,14 @@ export interface LinuxSeccomp {
 }
 
 export interface CompiledSeccomp {
-  ctx: FilterContext;
+  /** struct sock_filter[] for seccomp(2): libseccomp's program, behind the ENOSYS stub where needed. */
+  program: Buffer;
+  /** SECCOMP_FILTER_FLAG_* for seccomp(2). */
+  filterFlags: number;
   /** Some rule uses SCMP_ACT_NOTIFY: loading yields a notify fd for listenerPath. */
   notify: boolean;
+  /** close_range(2) passes the filter whatever its arguments (see allowsEveryCall). */
+  allowsCloseRange: boolean;
   listenerPath?: string;
   listenerMetadata?: string;
   /** Names skipped because libseccomp does not know them. */
@@ -92,9 +102,7 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileOptions = {})
     throw new OciError('unsupported', `config.json: ${BASE}/defaultAction: libseccomp ${lib.version} cannot make a filter with ${seccomp.defaultAction}`);
   }
   try {
-    // The runtime sets no_new_privs itself, when process.noNewPrivileges asks for it.
-    check(lib.attrSet(ctx, ATTR.CTL_NNP, 0), BASE, 'turning off libseccomp\'s no_new_privs', problems);
-    addArchitectures(ctx, seccomp.architectures ?? [], lib, problems);
+    const archTokens = [lib.archNative(), ...addArchitectures(ctx, seccomp.architectures ?? [], lib, problems)];
     setFlags(ctx, seccomp.flags ?? [], lib, problems);
     // A binary tree of the rules for long profiles (runc does the same above 32 entries).
     if ((seccomp.syscalls ?? []).length > 32 && lib.attrSet(ctx, ATTR.CTL_OPTIMIZE, 2) < 0) {
@@ -102,22 +110,53 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileOptions = {})
     }
     const ignoredNames = addRules(ctx, seccomp, defaultAction, opts, lib, problems);
     if (problems.lines.length > 0) throw fail(problems);
+    const stub = needsEnosysStub(seccomp) ? enosysStub(newestNamedCalls(seccomp, archTokens, lib)) : Buffer.alloc(0);
+    const program = Buffer.concat([stub, exportProgram(ctx, lib)]);
+    if (program.length / 8 > MAX_INSTRUCTIONS) {
+      problems.add(BASE, `the filter is ${program.length / 8} BPF instructions long; the kernel takes at most ${MAX_INSTRUCTIONS}`);
+      throw fail(problems);
+    }
+    const notify = usesNotify(seccomp);
     return {
-      ctx,
-      notify: usesNotify(seccomp),
+      program,
+      filterFlags: filterFlags(seccomp.flags ?? [], notify),
+      notify,
+      allowsCloseRange: allowsEveryCall(seccomp, 'close_range'),
       listenerPath: seccomp.listenerPath,
       listenerMetadata: seccomp.listenerMetadata,
       ignoredNames,
     };
-  } catch (err) {
+  } finally {
     lib.release(ctx);
-    throw err;
   }
 }
 
-/** Frees the parent's copy of the filter (the init keeps its own). */
-export function releaseSeccomp(compiled: CompiledSeccomp): void {
-  libseccomp().release(compiled.ctx);
+/** The filter's BPF program, as libseccomp exports it (through a memfd: it may outgrow a pipe's buffer). */
+function exportProgram(ctx: FilterContext, lib: ReturnType<typeof libseccomp>): Buffer {
+  const fd = memfdWith('ocirun-seccomp', Buffer.alloc(0));
+  try {
+    const rc = lib.exportBpf(ctx, fd);
+    if (rc < 0) throw new OciError('system', `linux.seccomp: exporting the filter from libseccomp: ${describeRc(rc)}`);
+    const program = Buffer.alloc(fstatSync(fd).size);
+    if (readSync(fd, program, 0, program.length, 0) !== program.length) {
+      throw new OciError('system', 'linux.seccomp: short read of the filter libseccomp exported');
+    }
+    return program;
+  } finally {
+    close(fd);
+  }
+}
+
+/**
+ * Whether every call to `name` passes the filter: each rule naming it allows
+ * it and one does so unconditionally, or no rule names it and the default
+ * action allows it. Conservative: arguments are not evaluated.
+ */
+function allowsEveryCall(seccomp: LinuxSeccomp, name: string): boolean {
+  const allows = (action: string) => action === 'SCMP_ACT_ALLOW' || action === 'SCMP_ACT_LOG';
+  const rules = (seccomp.syscalls ?? []).filter((rule) => rule.names.includes(name));
+  if (rules.length === 0) return allows(seccomp.defaultAction);
+  return rules.every((rule) => allows(rule.action)) && rules.some((rule) => (rule.args ?? []).length === 0);
 }
 
 function fail(problems: Problems): OciError {
@@ -181,7 +220,9 @@ function actionValue(
   return ACT[action as keyof typeof ACT] >>> 0;
 }
 
-function addArchitectures(ctx: FilterContext, architectures: string[], lib: ReturnType<typeof libseccomp>, problems: Problems): void {
+/** Adds the profile's architectures to the filter; returns their libseccomp tokens. */
+function addArchitectures(ctx: FilterContext, architectures: string[], lib: ReturnType<typeof libseccomp>, problems: Problems): number[] {
+  const tokens: number[] = [];
   architectures.forEach((arch, i) => {
     const pointer = `${BASE}/architectures/${i}`;
     // SCMP_ARCH_X86_64 is "x86_64" to seccomp_arch_resolve_name(3).
@@ -192,33 +233,53 @@ function addArchitectures(ctx: FilterContext, architectures: string[], lib: Retu
     }
     const rc = lib.archAdd(ctx, token);
     if (rc !== -17 /* EEXIST: the native one, always there */) check(rc, pointer, `adding ${arch}`, problems);
+    tokens.push(token);
   });
+  return tokens;
 }
 
-const FLAG_ATTRS: Record<string, number> = {
-  SECCOMP_FILTER_FLAG_TSYNC: ATTR.CTL_TSYNC,
-  SECCOMP_FILTER_FLAG_LOG: ATTR.CTL_LOG,
-  SECCOMP_FILTER_FLAG_SPEC_ALLOW: ATTR.CTL_SSB,
-  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: ATTR.CTL_WAITKILL,
+/**
+ * The flags of linux.seccomp.flags: the libseccomp attribute that tells
+ * whether this libseccomp and kernel support one, and its seccomp(2) bit.
+ */
+const FLAGS: Record<string, { attr: number; bit: number }> = {
+  SECCOMP_FILTER_FLAG_TSYNC: { attr: ATTR.CTL_TSYNC, bit: 1 },
+  SECCOMP_FILTER_FLAG_LOG: { attr: ATTR.CTL_LOG, bit: 2 },
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: { attr: ATTR.CTL_SSB, bit: 4 },
+  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: { attr: ATTR.CTL_WAITKILL, bit: 32 },
 };
+const FLAG_NEW_LISTENER = 8;
+const FLAG_TSYNC_ESRCH = 16;
 
 /** The seccomp(2) flags of linux.seccomp.flags ocirun knows. */
-export const FLAG_NAMES = Object.keys(FLAG_ATTRS);
+export const FLAG_NAMES = Object.keys(FLAGS);
 
 /** The libseccomp filter attribute a flag is set through. */
 export function flagAttr(flag: string): number {
-  return FLAG_ATTRS[flag];
+  return FLAGS[flag].attr;
+}
+
+/**
+ * seccomp(2)'s flags (seccomp(2) "SECCOMP_SET_MODE_FILTER"): the kernel
+ * refuses TSYNC with NEW_LISTENER unless TSYNC_ESRCH comes too, and
+ * WAIT_KILLABLE_RECV without a listener, for which alone it means something.
+ */
+function filterFlags(flags: string[], notify: boolean): number {
+  let bits = flags.reduce((sum, flag) => sum | FLAGS[flag].bit, 0);
+  if (!notify) return bits & ~FLAGS.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV.bit;
+  bits |= FLAG_NEW_LISTENER;
+  if (bits & FLAGS.SECCOMP_FILTER_FLAG_TSYNC.bit) bits |= FLAG_TSYNC_ESRCH;
+  return bits;
 }
 
 function setFlags(ctx: FilterContext, flags: string[], lib: ReturnType<typeof libseccomp>, problems: Problems): void {
   flags.forEach((flag, i) => {
     const pointer = `${BASE}/flags/${i}`;
-    const attr = FLAG_ATTRS[flag];
-    if (attr === undefined) {
-      problems.add(pointer, `unknown flag ${JSON.stringify(flag)} (must be one of ${Object.keys(FLAG_ATTRS).join(', ')})`);
+    if (!Object.hasOwn(FLAGS, flag)) {
+      problems.add(pointer, `unknown flag ${JSON.stringify(flag)} (must be one of ${FLAG_NAMES.join(', ')})`);
       return;
     }
-    const rc = lib.attrSet(ctx, attr, 1);
+    const rc = lib.attrSet(ctx, FLAGS[flag].attr, 1);
     if (rc < 0) problems.add(pointer, `${flag} is not supported by libseccomp ${lib.version} on this kernel: ${describeRc(rc)}`);
   });
 }

@@ -23,12 +23,16 @@ interface Library {
   attrSet(ctx: FilterContext, attr: number, value: number): number;
   syscallResolveName(name: string): number;
   ruleAdd(ctx: FilterContext, action: number, syscall: number, args: ArgCompare[]): number;
-  load(ctx: FilterContext): number;
-  notifyFd(ctx: FilterContext): number;
+  /** The native architecture's token (an AUDIT_ARCH_* value). */
+  archNative(): number;
+  /** A system call's number on the architecture of `arch` (a token), or NR_SCMP_ERROR. */
+  syscallResolveNameArch(arch: number, name: string): number;
+  /** Writes the filter's BPF program (struct sock_filter[], host byte order) to `fd`. */
+  exportBpf(ctx: FilterContext, fd: number): number;
 }
 
 /** enum scmp_filter_attr (seccomp.h). */
-export const ATTR = { CTL_NNP: 3, CTL_TSYNC: 4, CTL_LOG: 6, CTL_SSB: 7, CTL_OPTIMIZE: 8, CTL_WAITKILL: 10 } as const;
+export const ATTR = { CTL_TSYNC: 4, CTL_LOG: 6, CTL_SSB: 7, CTL_OPTIMIZE: 8, CTL_WAITKILL: 10 } as const;
 
 /** enum scmp_compare (seccomp.h). */
 export const CMP = {
@@ -79,8 +83,9 @@ function bind(): Library {
     ruleAddArray: lib.func(
       'int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int arg_cnt, const ocirun_scmp_arg_cmp *arg_array)',
     ),
-    load: lib.func('int seccomp_load(void *ctx)'),
-    notifyFd: lib.func('int seccomp_notify_fd(void *ctx)'),
+    archNative: lib.func('uint32_t seccomp_arch_native()'),
+    syscallResolveNameArch: lib.func('int seccomp_syscall_resolve_name_arch(uint32_t arch_token, const char *name)'),
+    exportBpf: lib.func('int seccomp_export_bpf(void *ctx, int fd)'),
   };
   const v = koffi.decode(f.version(), versionStruct) as { major: number; minor: number; micro: number };
   return {
@@ -105,8 +110,9 @@ function bind(): Library {
           args.length === 0 ? null : args.map((a) => ({ arg: a.arg, op: a.op, datum_a: a.datumA, datum_b: a.datumB })),
         ),
       ),
-    load: (ctx) => Number(f.load(ctx)),
-    notifyFd: (ctx) => Number(f.notifyFd(ctx)),
+    archNative: () => Number(f.archNative()),
+    syscallResolveNameArch: (arch, name) => Number(f.syscallResolveNameArch(arch, name)),
+    exportBpf: (ctx, fd) => Number(f.exportBpf(ctx, fd)),
   };
 }
 

@@ -1,16 +1,16 @@
-// Loading a compiled filter, in the init. The libseccomp bindings were made
-// by the runtime before the fork (the init may no longer see the host's
-// libraries once it is inside the container's root).
+// Loading a compiled filter, in the init: one seccomp(2) call with the
+// program the runtime built before the fork (the init may no longer see the
+// host's libraries once it is inside the container's root).
 import type { CompiledSeccomp } from './compile.js';
-import { describeRc, libseccomp } from './libseccomp.js';
+import { seccompSetModeFilter } from '../sys/libc.js';
 
 /** Loads the filter into the calling process; returns the notify fd, or -1 when no rule notifies. */
 export function loadSeccomp(compiled: CompiledSeccomp): number {
-  const lib = libseccomp();
-  const rc = lib.load(compiled.ctx);
-  if (rc < 0) throw new Error(`linux.seccomp: loading the filter: ${describeRc(rc)}`);
-  if (!compiled.notify) return -1;
-  const fd = lib.notifyFd(compiled.ctx);
-  if (fd < 0) throw new Error(`linux.seccomp: no notify fd after loading the filter: ${describeRc(fd)}`);
-  return fd;
+  let fd: number;
+  try {
+    fd = seccompSetModeFilter(compiled.program, compiled.filterFlags);
+  } catch (err) {
+    throw new Error(`linux.seccomp: loading the filter: ${(err as Error).message}`);
+  }
+  return compiled.notify ? fd : -1;
 }

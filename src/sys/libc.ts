@@ -161,6 +161,7 @@ const PROTOTYPES = {
   statfs: 'int statfs(const char *path, _Out_ uint8_t *buf)',
   statx: 'int statx(int dirfd, const char *path, int flags, uint32_t mask, _Out_ uint8_t *buf)',
   socketpair: 'int socketpair(int domain, int type, int protocol, _Out_ int *sv)',
+  getdents64: 'long getdents64(int fd, _Out_ uint8_t *buf, size_t count)',
 } as const;
 
 const declared = new Map<string, KoffiFunction>();
@@ -553,6 +554,37 @@ export function pivotRoot(newRoot: string, putOld: string): void {
 export const CLOSE_RANGE_CLOEXEC = 4;
 export function closeRange(first: number, last: number, flags = 0): void {
   check(f.syscall(SYS.close_range, 'unsigned int', first, 'unsigned int', last, 'unsigned int', flags), 'close_range');
+}
+
+/**
+ * seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) with `program` a struct
+ * sock_filter[]; returns the listener's fd with
+ * SECCOMP_FILTER_FLAG_NEW_LISTENER, else 0.
+ */
+export function seccompSetModeFilter(program: Buffer, flags: number): number {
+  sockFprog ??= koffi.pointer(koffi.struct('ocirun_sock_fprog', { len: 'uint16_t', filter: 'void *' }));
+  const fprog = { len: program.length / 8, filter: program };
+  return check(f.syscall(SYS.seccomp, 'unsigned int', 1, 'unsigned int', flags, sockFprog, fprog), 'seccomp', 'SECCOMP_SET_MODE_FILTER');
+}
+let sockFprog: unknown;
+
+/**
+ * The fds a /proc/<pid>/fd directory open at `dirFd` lists, read from its
+ * start (struct linux_dirent64, getdents64(2); little-endian on the
+ * architectures of arch.ts).
+ */
+export function fdsListedIn(dirFd: number): number[] {
+  check(spawnFns.lseek(dirFd, 0, 0 /* SEEK_SET */), 'lseek', 'fd directory');
+  const buf = Buffer.alloc(4096);
+  const fds: number[] = [];
+  for (;;) {
+    const n = check(f.getdents64(dirFd, buf, buf.length), 'getdents64', 'fd directory');
+    if (n === 0) return fds;
+    for (let at = 0; at < n; at += buf.readUInt16LE(at + 16)) {
+      const name = buf.toString('latin1', at + 19, buf.indexOf(0, at + 19));
+      if (/^\d+$/.test(name)) fds.push(Number(name));
+    }
+  }
 }
 
 /** openat2(2); ENOSYS on kernels before 5.6. */

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planCgroups } from '../../src/cgroups/index.js';
 import { OciError } from '../../src/errors.js';
-import { prepareSecurity, releaseSecurity } from '../../src/process/security.js';
+import { prepareSecurity } from '../../src/process/security.js';
 import { loadBundle } from '../../src/spec/load.js';
 import { OCIRUN_BIN } from '../../fixtures/bundle.mjs';
 import { Runtime, hostMountsMentioning, isRoot, processAlive, processesMentioning, uniqueId, type Bundle, type BundleConfig } from '../helpers/ocirun.js';
@@ -100,8 +100,7 @@ function checkBeforeCreate(text: string): 'accepted' | 'refused' {
   writeFileSync(path.join(scratchBundle, 'config.json'), text);
   try {
     const { config } = loadBundle(scratchBundle);
-    const security = prepareSecurity(config, config.process ?? ({} as never), { mode: 'create', id: 'fuzz', bundle: scratchBundle });
-    releaseSecurity(security);
+    prepareSecurity(config, config.process ?? ({} as never), { mode: 'create', id: 'fuzz', bundle: scratchBundle });
     planCgroups(config, 'fuzz');
     return 'accepted';
   } catch (err) {

@@ -1,16 +1,20 @@
 // linux.seccomp: filters built with libseccomp and loaded by the init, as
 // seen from inside the container (what a denied system call returns, which
-// signal kills the process), the default profile of podman and Docker, the
+// signal kills the process), the default profile of podman and Docker,
+// profiles older than the kernel (ENOSYS for what they cannot know), the
 // notify fd handed to a listener, and profiles refused at create time
 // without leaving anything behind.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   Runtime, isRoot, makeBundle, processesMentioning, runInContainer, uniqueId, waitFor, type BundleConfig,
 } from '../helpers/ocirun.js';
-import { CONTAINERS_SECCOMP_JSON, loadContainersProfile, toOciSeccomp, type OciSeccomp } from '../helpers/seccomp-profile.js';
+import {
+  CONTAINERS_SECCOMP_JSON, loadContainersProfile, runtimeToolsProfile, syscallsOf2018, toOciSeccomp, type OciSeccomp,
+} from '../helpers/seccomp-profile.js';
 
 const rt = new Runtime();
 afterAll(() => rt.dispose());
@@ -192,6 +196,77 @@ describe.skipIf(!isRoot)('seccomp', () => {
       expect(r.stdout).toMatch(/^proc$/m);
       expect(r.stdout).toMatch(/^Seccomp_filters:\s+1$/m);
     }
+  });
+
+  describe('profiles older than the kernel', () => {
+    const NEW_CALLS = ['clone3', 'openat2', 'close_range', 'faccessat2', 'fchmodat2'];
+    let probe = '';
+    beforeAll(() => {
+      probe = rt.scratchPath('syscall-probe');
+      const built = spawnSync('gcc', ['-static', '-Os', '-s', '-o', probe, fileURLToPath(new URL('../../fixtures/syscall-probe.c', import.meta.url))]);
+      if (built.status !== 0) throw new Error(`building fixtures/syscall-probe.c: ${built.stderr?.toString() ?? built.error}`);
+    });
+
+    /** What each probed call returned in a container under `seccomp`, and the fds its shell had open (`ls` runs as a child, not exec'd). */
+    function probeUnder(seccomp: OciSeccomp, noNewPrivileges: boolean, calls: string[]): { errnos: Record<string, string>; fds: string } {
+      const bundle = makeBundle({
+        args: ['sh', '-c', `ls /proc/$$/fd; echo :fds; /syscall-probe ${calls.join(' ')}`],
+        mutate: withSeccomp(seccomp, (c) => {
+          c.process.noNewPrivileges = noNewPrivileges;
+        }),
+      });
+      try {
+        copyFileSync(probe, path.join(bundle.rootfs, 'syscall-probe'));
+        const r = rt.run(['run', '--bundle', bundle.dir, uniqueId('old')]);
+        expect(r.code, r.stderr).toBe(0);
+        const errnos = Object.fromEntries([...r.stdout.matchAll(/^(\w+)=(\w+)$/gm)].map((m) => [m[1], m[2]]));
+        return { errnos, fds: r.stdout.split(':fds\n')[0].trim().split('\n').join(' ') };
+      } finally {
+        bundle.cleanup();
+      }
+    }
+
+    // Allows every call of Linux 4.20 but mkdir/mkdirat (EACCES by name) and
+    // setns (not named: the default EPERM); everything newer is unknown to it.
+    const profileOf2018 = (): OciSeccomp => {
+      const denied = ['mkdir', 'mkdirat', 'setns'];
+      return {
+        defaultAction: 'SCMP_ACT_ERRNO',
+        syscalls: [
+          { names: syscallsOf2018().filter((n) => !denied.includes(n)), action: 'SCMP_ACT_ALLOW' },
+          { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 },
+        ],
+      };
+    };
+
+    for (const noNewPrivileges of [false, true]) {
+      it(`under a profile of 2018, calls newer than all it names get ENOSYS, the others its errnos (noNewPrivileges ${noNewPrivileges})`, () => {
+        const { errnos, fds } = probeUnder(profileOf2018(), noNewPrivileges, [...NEW_CALLS, 'mkdirat', 'setns', 'getcpu']);
+        expect(errnos).toEqual({
+          clone3: 'ENOSYS', openat2: 'ENOSYS', close_range: 'ENOSYS', faccessat2: 'ENOSYS', fchmodat2: 'ENOSYS',
+          mkdirat: 'EACCES', setns: 'EPERM', getcpu: '0',
+        });
+        expect(fds).toBe('0 1 2');
+      });
+
+      it(`runs under the runtime-tools default profile: ENOSYS above landlock, its EPERM below (noNewPrivileges ${noNewPrivileges})`, () => {
+        // The profile names landlock_* (Linux 5.13): the 5.3-5.8 calls sit in a
+        // hole below it and keep EPERM, so the init must not need close_range.
+        const { errnos, fds } = probeUnder(runtimeToolsProfile(), noNewPrivileges, [...NEW_CALLS, 'mkdirat', 'setns', 'getcpu']);
+        expect(errnos).toEqual({
+          clone3: 'EPERM', openat2: 'EPERM', close_range: 'EPERM', faccessat2: 'EPERM', fchmodat2: 'ENOSYS',
+          mkdirat: 'EFAULT', setns: 'EPERM', getcpu: '0',
+        });
+        expect(fds).toBe('0 1 2');
+      });
+    }
+
+    it('keeps the default action for an allow-list whose default errno is ENOSYS already, and for deny-lists', () => {
+      const allowList = { ...profileOf2018(), defaultErrnoRet: 38 };
+      expect(probeUnder(allowList, true, ['clone3', 'setns']).errnos).toEqual({ clone3: 'ENOSYS', setns: 'ENOSYS' });
+      const denyList = allowAllBut([{ names: ['mkdirat', 'mkdir'], action: 'SCMP_ACT_ERRNO' }]);
+      expect(probeUnder(denyList, true, ['clone3', 'mkdirat']).errnos).toEqual({ clone3: 'EINVAL', mkdirat: 'EPERM' });
+    });
   });
 
   describe('SCMP_ACT_NOTIFY', () => {

@@ -7,6 +7,7 @@
 // match the container.
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import koffi from 'koffi';
 import type { LinuxSeccomp, SeccompSyscall } from '../../src/seccomp/compile.js';
 
 export const CONTAINERS_SECCOMP_JSON = '/usr/share/containers/seccomp.json';
@@ -89,4 +90,27 @@ export function loadContainersProfile(file = CONTAINERS_SECCOMP_JSON): Container
     throw new Error(`${file} is missing: install golang-github-containers-common (Debian 12) or containers-common`);
   }
   return JSON.parse(readFileSync(file, 'utf8')) as ContainersProfile;
+}
+
+/** The default profile of runtime-tools' config generator (the OCI conformance suite's), as its tests get it on x86_64. */
+export function runtimeToolsProfile(): OciSeccomp {
+  return JSON.parse(readFileSync(new URL('../../fixtures/runtime-tools-seccomp.json', import.meta.url), 'utf8')) as OciSeccomp;
+}
+
+/** The newest system call of Linux 4.20 (December 2018): rseq, on both architectures. */
+const LAST_2018: Record<string, number> = { x64: 334, arm64: 293 };
+
+/** Every system call of a Linux 4.20 kernel on this architecture, by name (libseccomp's table). */
+export function syscallsOf2018(): string[] {
+  const last = LAST_2018[process.arch];
+  if (last === undefined) throw new Error(`no 2018 system call table known for ${process.arch}`);
+  const lib = koffi.load('libseccomp.so.2');
+  const native = lib.func('uint32_t seccomp_arch_native()')();
+  const nameOf = lib.func('const char *seccomp_syscall_resolve_num_arch(uint32_t arch_token, int num)');
+  const names: string[] = [];
+  for (let nr = 0; nr <= last; nr++) {
+    const name = nameOf(native, nr) as string | null;
+    if (name) names.push(name);
+  }
+  return names;
 }
