@@ -1,12 +1,15 @@
 // The parts of the security settings that need no container: exact uint64
-// values, the seccomp compiler's refusals, the scheduler rules, sched_attr's
-// layout and the SELinux mount option.
+// values, the seccomp compiler's refusals, the ENOSYS stub's decisions on
+// every architecture, the scheduler rules, sched_attr's layout and the
+// SELinux mount option.
 import { describe, expect, it } from 'vitest';
 import { OciError } from '../../src/errors.js';
 import { checkProcessAttributes, schedAttr } from '../../src/linux/process-attrs.js';
 import { withMountLabel } from '../../src/linux/lsm.js';
 import { compileSeccomp, type LinuxSeccomp } from '../../src/seccomp/compile.js';
+import { enosysStub, needsEnosysStub, newestNamedCalls } from '../../src/seccomp/enosys.js';
 import { exactIntegerAt, parseWithExactIntegers } from '../../src/seccomp/exact-values.js';
+import { libseccomp } from '../../src/seccomp/libseccomp.js';
 import type { Process } from '../../src/spec/types.js';
 
 describe('parseWithExactIntegers', () => {
@@ -88,6 +91,72 @@ describe('compileSeccomp', () => {
     expect(compileError(rounded, () => parseWithExactIntegers(tooBig))).toEqual([
       'config.json: /linux/seccomp/syscalls/0/args/0/value: 18446744073709551616 is above the uint64 maximum 18446744073709551615',
     ]);
+  });
+});
+
+describe('the ENOSYS stub', () => {
+  const X86_64 = 0xc000003e;
+  const I386 = 0x40000003;
+  const X32 = 0x40000000;
+
+  /** Runs the stub on one call: 'ENOSYS', or 'filter' when it goes on to libseccomp's program (right after it). */
+  function decide(stub: Buffer, arch: number, nr: number): string {
+    let acc = 0;
+    let pc = 0;
+    while (pc < stub.length / 8) {
+      const at = pc * 8;
+      const [code, jt, jf, k] = [stub.readUInt16LE(at), stub[at + 2], stub[at + 3], stub.readUInt32LE(at + 4)];
+      pc++;
+      if (code === 0x20) acc = k === 0 ? nr : arch;
+      else if (code === 0x05) pc += k;
+      else if (code === 0x15) pc += acc === k ? jt : jf;
+      else if (code === 0x25) pc += acc > k ? jt : jf;
+      else if (code === 0x45) pc += (acc & k) !== 0 ? jt : jf;
+      else if (code === 0x06) return k === 0x50026 ? 'ENOSYS' : `ret ${k.toString(16)}`;
+      else throw new Error(`unexpected instruction ${code}`);
+    }
+    return pc === stub.length / 8 ? 'filter' : `jumped past the stub to ${pc}`;
+  }
+
+  it('returns ENOSYS above the newest named call of each architecture, and nothing else', () => {
+    const stub = enosysStub([{ auditArch: X86_64, newest: 446 }, { auditArch: I386, newest: 450 }]);
+    expect(decide(stub, X86_64, 447)).toBe('ENOSYS');
+    expect(decide(stub, X86_64, 446)).toBe('filter');
+    expect(decide(stub, X86_64, 0)).toBe('filter');
+    expect(decide(stub, X86_64, X32 | 600)).toBe('filter'); // x32 is not in the filter: libseccomp decides
+    expect(decide(stub, I386, 451)).toBe('ENOSYS');
+    expect(decide(stub, I386, 447)).toBe('filter');
+    expect(decide(stub, 0xc00000b7 /* aarch64 */, 1000)).toBe('filter');
+  });
+
+  it('tells x32 calls from x86_64 ones by X32_SYSCALL_BIT', () => {
+    const both = enosysStub([{ auditArch: X86_64, newest: 334, newestX32: X32 | 545 }]);
+    expect(decide(both, X86_64, 335)).toBe('ENOSYS');
+    expect(decide(both, X86_64, 334)).toBe('filter');
+    expect(decide(both, X86_64, X32 | 546)).toBe('ENOSYS');
+    expect(decide(both, X86_64, X32 | 545)).toBe('filter');
+    const x32Only = enosysStub([{ auditArch: X86_64, newestX32: X32 | 545 }]);
+    expect(decide(x32Only, X86_64, 1000)).toBe('filter');
+    expect(decide(x32Only, X86_64, X32 | 546)).toBe('ENOSYS');
+  });
+
+  it('finds the newest named call per architecture with libseccomp, and is not needed where the default allows', () => {
+    const profile = {
+      defaultAction: 'SCMP_ACT_ERRNO',
+      syscalls: [{ names: ['read', 'landlock_restrict_self', 'no_such_call'], action: 'SCMP_ACT_ALLOW' }],
+    };
+    const lib = libseccomp();
+    const tokens = [lib.archNative(), lib.archResolveName('x86'), lib.archResolveName('x32')];
+    expect(newestNamedCalls(profile, tokens, lib)).toEqual(expect.arrayContaining([
+      { auditArch: I386, newest: 446 },
+      ...(process.arch === 'x64' ? [{ auditArch: X86_64, newest: 446, newestX32: X32 | 446 }] : []),
+    ]));
+    expect(needsEnosysStub(profile)).toBe(true);
+    expect(needsEnosysStub({ ...profile, defaultAction: 'SCMP_ACT_KILL_PROCESS' })).toBe(true);
+    expect(needsEnosysStub({ ...profile, defaultErrnoRet: 38 })).toBe(false);
+    expect(needsEnosysStub({ ...profile, defaultAction: 'SCMP_ACT_ALLOW' })).toBe(false);
+    expect(needsEnosysStub({ ...profile, defaultAction: 'SCMP_ACT_LOG' })).toBe(false);
+    expect(enosysStub([]).length).toBe(0);
   });
 });
 
