@@ -6,8 +6,9 @@ import { openSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Process, Spec } from '../spec/types.js';
 import {
-  CLONE, chdir, getcwd, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, fdsListedIn, read, resetSignalDisposition,
-  sethostname, setdomainname, setCloexec, setresgid, setresuid, setsid, umask, unblockAllSignals, unshare, write, PR, prctl,
+  CLONE, O, chdir, getcwd, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, fdsListedIn, open, openat, read,
+  resetSignalDisposition, sethostname, setdomainname, setCloexec, setresgid, setresuid, setsid, umask, unblockAllSignals, unshare, write,
+  PR, prctl,
 } from '../sys/libc.js';
 import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks } from '../linux/capabilities.js';
 import { becomeUndumpable, joinNamespaces, prepareTimeNamespace, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
@@ -59,10 +60,11 @@ export interface InitContext {
   /** /proc/self/maps, opened before joining namespaces (for the second fork). */
   mapsFd?: number;
   /**
-   * /proc/self/fd, opened before joining namespaces when the seccomp filter
-   * may refuse close_range(2) (SecurityPlan.closeRangeFiltered).
+   * The host's /proc (O_PATH), opened before joining namespaces when the
+   * seccomp filter may refuse close_range(2) (SecurityPlan.closeRangeFiltered):
+   * its self/fd lists this process's fds, also after the second fork.
    */
-  fdDirFd?: number;
+  hostProcFd?: number;
   /** seccomp compiled by the runtime, and when to load it (see security.ts). */
   security?: SecurityPlan;
   /** v1 cgroup directories to join first, and the memory one last, as this process alone (see spawn.ts placeAtClone). */
@@ -88,7 +90,7 @@ export function runInit(ctx: InitContext): never {
     becomeUndumpable(ctx.namespaces, false);
     resetSignals();
     if (ctx.namespaces.forkAgain) ctx.mapsFd = openSync('/proc/self/maps', 'r');
-    if (ctx.security?.closeRangeFiltered) ctx.fdDirFd = openSync('/proc/self/fd', 'r');
+    if (ctx.security?.closeRangeFiltered) ctx.hostProcFd = open('/proc', O.PATH | O.DIRECTORY | O.CLOEXEC);
     expect(ctx, 'go');
     joinCgroups(ctx);
     const rootfsSeen = ctx.mode === 'create' ? rootfsIdentity(ctx.rootfs) : null;
@@ -356,15 +358,18 @@ function execProcess(ctx: InitContext): never {
  * close-on-exec rather than closed now: libuv's eventfd is among them, and V8
  * may still signal it (write, EBADF, abort) before execve. Where the seccomp
  * filter is already loaded and may refuse close_range(2) (a profile that
- * predates it), the open fds are listed from /proc/self/fd and marked one by
- * one.
+ * predates it), the open fds are listed from the host's /proc and marked one
+ * by one.
  */
 function passOnlyProcessFds(ctx: InitContext): void {
   const keep = 3 + ctx.preserveFds;
-  if (ctx.fdDirFd === undefined) {
+  if (ctx.hostProcFd === undefined) {
     closeRange(keep, 0xffffffff, CLOSE_RANGE_CLOEXEC);
   } else {
-    for (const fd of fdsListedIn(ctx.fdDirFd)) if (fd >= keep) setCloexec(fd, true);
+    // "self" in a procfs is the caller's pid in that procfs's pid namespace (proc(5)).
+    const fdDir = openat(ctx.hostProcFd, 'self/fd', O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+    for (const fd of fdsListedIn(fdDir)) if (fd >= keep) setCloexec(fd, true);
+    close(fdDir);
   }
   for (let fd = 0; fd < keep; fd++) {
     try {

@@ -569,12 +569,10 @@ export function seccompSetModeFilter(program: Buffer, flags: number): number {
 let sockFprog: unknown;
 
 /**
- * The fds a /proc/<pid>/fd directory open at `dirFd` lists, read from its
- * start (struct linux_dirent64, getdents64(2); little-endian on the
- * architectures of arch.ts).
+ * The fds a /proc/<pid>/fd directory just opened at `dirFd` lists (struct
+ * linux_dirent64, getdents64(2); little-endian on the architectures of arch.ts).
  */
 export function fdsListedIn(dirFd: number): number[] {
-  check(spawnFns.lseek(dirFd, 0, 0 /* SEEK_SET */), 'lseek', 'fd directory');
   const buf = Buffer.alloc(4096);
   const fds: number[] = [];
   for (;;) {

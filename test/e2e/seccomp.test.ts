@@ -261,6 +261,23 @@ describe.skipIf(!isRoot)('seccomp', () => {
       });
     }
 
+    it('execs into a container under the runtime-tools default profile, passing only stdio (noNewPrivileges false)', () => {
+      // exec forks a second time to enter the pid namespace: the fds are listed for that process.
+      const bundle = makeBundle({ args: ['sleep', '1000'], mutate: withSeccomp(runtimeToolsProfile(), (c) => {
+        c.process.noNewPrivileges = false;
+      }) });
+      const id = uniqueId('oldexec');
+      try {
+        rt.ok(['run', '-d', '--bundle', bundle.dir, id]);
+        const r = rt.run(['exec', id, 'sh', '-c', 'ls /proc/$$/fd; true']);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout.trim().split('\n')).toEqual(['0', '1', '2']);
+      } finally {
+        rt.run(['delete', '-f', id]);
+        bundle.cleanup();
+      }
+    });
+
     it('keeps the default action for an allow-list whose default errno is ENOSYS already, and for deny-lists', () => {
       const allowList = { ...profileOf2018(), defaultErrnoRet: 38 };
       expect(probeUnder(allowList, true, ['clone3', 'setns']).errnos).toEqual({ clone3: 'ENOSYS', setns: 'ENOSYS' });
