@@ -261,6 +261,16 @@ describe.skipIf(!isRoot)('seccomp', () => {
       });
     }
 
+    it('runs startContainer hooks under a profile of 2018: glibc\'s posix_spawn falls back from clone3 and close_range', () => {
+      // The hook is spawned by the init, under the filter (noNewPrivileges false).
+      const r = runInContainer(rt, 'echo ran', withSeccomp(profileOf2018(), (c) => {
+        c.process.noNewPrivileges = false;
+        c.hooks = { startContainer: [{ path: '/bin/true' }] };
+      }));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('ran\n');
+    });
+
     it('execs into a container under the runtime-tools default profile, passing only stdio (noNewPrivileges false)', () => {
       // exec forks a second time to enter the pid namespace: the fds are listed for that process.
       const bundle = makeBundle({ args: ['sleep', '1000'], mutate: withSeccomp(runtimeToolsProfile(), (c) => {
