@@ -1,9 +1,9 @@
 // Capability names to numbers and applying the five sets
 // (capabilities(7): bounding, then credentials, then capset, then ambient).
-import { readFileSync } from 'node:fs';
 import type { Capabilities, Process } from '../spec/types.js';
 import { warn } from '../log.js';
 import { PR, SysError, capset, prctl } from '../sys/libc.js';
+import { procfs } from './procfs.js';
 
 export const CAPABILITY_NAMES = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
@@ -15,12 +15,11 @@ export const CAPABILITY_NAMES = [
   'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ] as const;
 
+/** The kernel's highest capability number; anything but a number there is an error, never "keep them all". */
 export function lastCap(): number {
-  try {
-    return Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
-  } catch {
-    return CAPABILITY_NAMES.length - 1;
-  }
+  const text = procfs().read('sys/kernel/cap_last_cap');
+  if (!/^[0-9]{1,2}\n?$/.test(text)) throw new Error(`/proc/sys/kernel/cap_last_cap holds ${JSON.stringify(text)}, not a capability number`);
+  return Number(text);
 }
 
 const CAPABILITY_SETS = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const;
@@ -84,9 +83,10 @@ export function namesOf(mask: bigint): string[] {
 
 /** The bounding set this process may still grant from. */
 export function ownBoundingSet(): bigint {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const line = status.split('\n').find((l) => l.startsWith('CapBnd:'));
-  return line ? BigInt(`0x${line.split(/\s+/)[1]}`) : (1n << 64n) - 1n;
+  const status = procfs().readSelf('status');
+  const value = /^CapBnd:\s+([0-9a-f]{16})$/m.exec(status)?.[1];
+  if (!value) throw new Error('/proc/self/status has no CapBnd line');
+  return BigInt(`0x${value}`);
 }
 
 export function dropBoundingSet(masks: CapabilityMasks): void {

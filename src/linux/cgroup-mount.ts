@@ -3,11 +3,11 @@
 // mounts whose root is its own cgroup (cgroup_namespaces(7)); without one it
 // gets bind mounts of its own cgroup directories from the host. On cgroup v1
 // that is a tmpfs holding one directory per hierarchy, as on the host.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MS, close, mount, symlinkat } from '../sys/libc.js';
 import type { ParsedMountOptions } from './mount-options.js';
 import { ensureInRoot, fdPath } from './paths.js';
+import { procfs } from './procfs.js';
 import { directoryOf, parseHost, type CgroupHost, type Hierarchy } from '../cgroups/host.js';
 import { UNIFIED } from '../cgroups/types.js';
 
@@ -39,7 +39,8 @@ function mountable(h: Hierarchy, hostDir: string): MountableHierarchy {
 
 /** The cgroup hierarchies mounted on the host and a process's place in each. */
 export function hostHierarchies(pid: number | 'self' = 'self'): MountableHierarchies {
-  const host = parseHost(readFileSync('/proc/self/mountinfo', 'utf8'), readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+  const proc = procfs();
+  const host = parseHost(proc.readSelf('mountinfo'), proc.read(`${pid === 'self' ? proc.selfDir() : pid}/cgroup`));
   return { unified: host.mode === 'v2', hierarchies: host.hierarchies.map((h) => mountable(h, directoryOf(h, h.ownCgroup))) };
 }
 

@@ -2,13 +2,13 @@
 // (runtime-spec config-linux.md "Default Devices"), linux.devices, and the
 // standard symlinks. In a user namespace mknod(2) is refused, so host nodes
 // are bind-mounted onto empty files instead, as runc does.
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Device } from '../spec/types.js';
 import {
   AT_SYMLINK_NOFOLLOW, MS, S_IFBLK, S_IFCHR, S_IFIFO, SysError, close, fchownat, mknodat, mount, symlinkat, umask, unlinkat,
 } from '../sys/libc.js';
 import { ensureInRoot, fdPath } from './paths.js';
+import { procfs } from './procfs.js';
 
 export const DEFAULT_DEVICES: Device[] = [
   { type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o666 },
@@ -42,7 +42,7 @@ export function setupDev(rootFd: number, devices: Device[], inUserNamespace: boo
     umask(oldMask);
   }
   const links = [...SYMLINKS];
-  if (existsSync('/proc/kcore')) links.push(['/proc/kcore', '/dev/core']);
+  if (procfs().exists('kcore')) links.push(['/proc/kcore', '/dev/core']);
   for (const [target, link] of links) makeSymlink(rootFd, target, link);
   replaceWithSymlink(rootFd, 'pts/ptmx', '/dev/ptmx');
 }

@@ -4,10 +4,12 @@
 // runtime's own remaining steps keep running unconfined. Asking for a process
 // label the host cannot apply is an error at create time; a mount label is
 // ignored with a warning.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { ConfigProblem } from '../spec/validate.js';
 import type { Process } from '../spec/types.js';
 import { warn } from '../log.js';
+import { SysError } from '../sys/libc.js';
+import { procfs } from './procfs.js';
 
 const APPARMOR_ENABLED = '/sys/module/apparmor/parameters/enabled';
 
@@ -69,29 +71,27 @@ export function applicableMountLabel(mountLabel: string | undefined): string | u
 export function applyLsmLabels(processSpec: Process): void {
   if (processSpec.apparmorProfile) applyAppArmorProfile(processSpec.apparmorProfile);
   if (processSpec.selinuxLabel) {
-    writeAttr(['/proc/thread-self/attr/exec', '/proc/self/attr/exec'], processSpec.selinuxLabel, 'process.selinuxLabel');
+    writeAttr(['attr/exec'], processSpec.selinuxLabel, 'process.selinuxLabel');
   }
 }
 
 /** AppArmor's own attr directory (Linux 5.8+) first: /proc/self/attr/exec may belong to another LSM. */
 function applyAppArmorProfile(profile: string): void {
-  writeAttr(['/proc/self/attr/apparmor/exec', '/proc/self/attr/exec'], `exec ${profile}`, 'process.apparmorProfile');
+  writeAttr(['attr/apparmor/exec', 'attr/exec'], `exec ${profile}`, 'process.apparmorProfile');
 }
 
+/** `files` below /proc/self, written through the runtime's procfs (procfs.ts), never the container's /proc. */
 function writeAttr(files: string[], value: string, field: string): void {
-  let lastCode = '';
   for (const file of files) {
     try {
-      writeFileSync(file, value);
+      procfs().writeSelf(file, value);
       return;
     } catch (err) {
-      lastCode = (err as NodeJS.ErrnoException).code ?? String(err);
-      if (lastCode !== 'ENOENT') {
-        throw new Error(`${field}: cannot write ${JSON.stringify(value)} to ${file}: ${lastCode}`);
-      }
+      const code = err instanceof SysError ? err.code : String(err);
+      if (code !== 'ENOENT') throw new Error(`${field}: cannot write ${JSON.stringify(value)} to /proc/self/${file}: ${code}`);
     }
   }
-  throw new Error(`${field}: none of ${files.join(', ')} exists (is /proc mounted in the container?): ${lastCode}`);
+  throw new Error(`${field}: none of ${files.map((f) => `/proc/self/${f}`).join(', ')} exists: is the security module enabled?`);
 }
 
 /** Filesystems whose mounts take the SELinux context= option (runc leaves out proc, sysfs, mqueue, cgroups). */

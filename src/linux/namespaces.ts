@@ -10,10 +10,11 @@
 // written before a process is in it (time_namespaces(7)), and clone3 puts the
 // child in at once. The init unshares it, writes the offsets to
 // /proc/self/timens_offsets, and execve(2) moves it in (Linux 5.11 and later).
-import { closeSync, fstatSync, openSync, constants as fsc, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, constants as fsc } from 'node:fs';
 import { OciError } from '../errors.js';
 import type { Namespace, NamespaceType, Spec } from '../spec/types.js';
 import { CLONE, PR, SysError, ioctlResult, prctl, setns, statfsType, unshare } from '../sys/libc.js';
+import { procfs } from './procfs.js';
 
 export const NAMESPACES: Record<NamespaceType, { flag: number; procName: string }> = {
   user: { flag: CLONE.NEWUSER, procName: 'user' },
@@ -224,9 +225,9 @@ export function prepareTimeNamespace(plan: NamespacePlan): void {
   unshare(CLONE.NEWTIME);
   if (!plan.timeOffsets) return;
   try {
-    writeFileSync('/proc/self/timens_offsets', plan.timeOffsets);
+    procfs().writeSelf('timens_offsets', plan.timeOffsets);
   } catch (err) {
-    throw new Error(`linux.timeOffsets: writing ${JSON.stringify(plan.timeOffsets)} to /proc/self/timens_offsets: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new Error(`linux.timeOffsets: writing ${JSON.stringify(plan.timeOffsets)} to /proc/self/timens_offsets: ${err instanceof SysError ? err.code : String(err)}`);
   }
 }
 

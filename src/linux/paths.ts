@@ -1,9 +1,11 @@
 // Resolving and creating paths inside the container's root without ever
 // leaving it. openat2(2) with RESOLVE_IN_ROOT treats every symlink and ".."
 // as if the root were "/", so a hostile rootfs cannot point a mount
-// destination at the host. Mounts then target /proc/self/fd/<fd>, the object
-// that was resolved, not a path that could be swapped in between.
+// destination at the host. Mounts then target the object that was resolved,
+// through its fd's magic link in the runtime's procfs (procfs.ts), not a path
+// that could be swapped in between or a /proc of the container's.
 import { AT_FDCWD, O, RESOLVE, SysError, close, mkdirat, openat, openat2 } from '../sys/libc.js';
+import { procfs } from './procfs.js';
 
 const IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
 
@@ -11,8 +13,9 @@ export function openRoot(rootfs: string): number {
   return openat(AT_FDCWD, rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC);
 }
 
+/** See Procfs.fdPath: valid until the working directory changes. */
 export function fdPath(fd: number): string {
-  return `/proc/self/fd/${fd}`;
+  return procfs().fdPath(fd);
 }
 
 function components(p: string): string[] {

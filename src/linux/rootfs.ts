@@ -1,7 +1,7 @@
 // Building the container's root filesystem inside its new mount namespace:
 // propagation, the bundle's mounts in order, /dev, pivot_root, then masked
 // and read-only paths. Runs in the container's init before it execs.
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Mount, Spec } from '../spec/types.js';
 import {
@@ -13,6 +13,7 @@ import { withMountLabel } from './lsm.js';
 import { parseMountOptions, propagationFlag, type ParsedMountOptions } from './mount-options.js';
 import { ensureInRoot, fdPath, lookupInRoot, openRoot } from './paths.js';
 import { chrootInto } from './shared-root.js';
+import { procfs } from './procfs.js';
 
 export interface RootfsPlan {
   config: Spec;
@@ -48,11 +49,15 @@ export function buildRootfs(plan: RootfsPlan): void {
   }
 
   const rootFd = openRoot(rootfs);
+  // fdPath moves the working directory; the create hooks get the one the init started with.
+  const cwdFd = open('.', O.PATH | O.DIRECTORY | O.CLOEXEC);
   try {
     for (const m of config.mounts ?? []) mountOne(rootFd, m, plan);
     if (!isBindMounted(config.mounts, '/dev')) setupDev(rootFd, config.linux?.devices ?? [], plan.inUserNamespace);
+    fchdir(cwdFd);
   } finally {
     close(rootFd);
+    close(cwdFd);
   }
   plan.beforePivot?.();
   enterRoot(rootfs, plan.entry);
@@ -163,7 +168,7 @@ function clearedFlags(options: string[] = []): number {
 /** pivot_root(2) refuses a new root whose parent mount is shared. */
 function makeParentMountPrivate(rootfs: string): void {
   let best = '/';
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+  for (const line of procfs().readSelf('mountinfo').split('\n')) {
     const mountPoint = line.split(' ')[4];
     if (mountPoint && (rootfs === mountPoint || rootfs.startsWith(mountPoint === '/' ? '/' : `${mountPoint}/`))) {
       if (mountPoint.length > best.length) best = mountPoint;

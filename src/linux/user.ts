@@ -2,7 +2,8 @@
 // capabilities kept across the switch (PR_SET_KEEPCAPS, capabilities(7)).
 import { readFileSync } from 'node:fs';
 import type { Process } from '../spec/types.js';
-import { PR, prctl, setgroups, setresgid, setresuid } from '../sys/libc.js';
+import { PR, SysError, prctl, setgroups, setresgid, setresuid } from '../sys/libc.js';
+import { procfs } from './procfs.js';
 
 export function switchUser(user: Process['user']): void {
   const uid = user?.uid ?? 0;
@@ -21,11 +22,16 @@ export function switchUser(user: Process['user']): void {
 // An unprivileged runtime must write "deny" to /proc/<pid>/setgroups before
 // it may write gid_map (user_namespaces(7)); setgroups(2) then fails with EPERM.
 function setgroupsAllowed(): boolean {
+  let text: string;
   try {
-    return readFileSync('/proc/self/setgroups', 'utf8').trim() !== 'deny';
-  } catch {
-    return true;
+    text = procfs().readSelf('setgroups');
+  } catch (err) {
+    if (err instanceof SysError && err.code === 'ENOENT') return true; // before Linux 3.19
+    throw err;
   }
+  const value = text.trim();
+  if (value !== 'allow' && value !== 'deny') throw new Error(`/proc/self/setgroups holds ${JSON.stringify(text)}, not allow or deny`);
+  return value === 'allow';
 }
 
 /** HOME from the container's /etc/passwd when the config does not set it, as runc does. */

@@ -2,14 +2,15 @@
 // runtime process. It is a copy of the runtime with a single thread: all its
 // work is synchronous, and it ends in execve(2) or _exit(2), never back in
 // Node's event loop (see ../shared notes on the process model).
-import { openSync, statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Process, Spec } from '../spec/types.js';
 import {
-  CLONE, O, chdir, getcwd, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, fdsListedIn, open, openat, read,
+  CLONE, O, chdir, getcwd, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, fdsListedIn, openat, read,
   resetSignalDisposition, sethostname, setdomainname, setCloexec, setresgid, setresuid, setsid, umask, unblockAllSignals, unshare, write,
-  PR, prctl,
+  PR, SysError, prctl,
 } from '../sys/libc.js';
+import { openInitProcfs, procfs } from '../linux/procfs.js';
 import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks } from '../linux/capabilities.js';
 import { becomeUndumpable, joinNamespaces, prepareTimeNamespace, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
 import { applyRlimits } from '../linux/rlimits.js';
@@ -60,8 +61,8 @@ export interface InitContext {
   /** /proc/self/maps, opened before joining namespaces (for the second fork). */
   mapsFd?: number;
   /**
-   * The host's /proc (O_PATH), opened before joining namespaces when the
-   * seccomp filter may refuse close_range(2) (SecurityPlan.closeRangeFiltered):
+   * The init's procfs handle (linux/procfs.ts, opened before joining
+   * namespaces), when the seccomp filter may refuse close_range(2) (SecurityPlan.closeRangeFiltered):
    * its self/fd lists this process's fds, also after the second fork.
    */
   hostProcFd?: number;
@@ -89,8 +90,10 @@ export function runInit(ctx: InitContext): never {
     // /proc/<pid>/exe (the runtime binary) while it joins them (CVE-2019-5736).
     becomeUndumpable(ctx.namespaces, false);
     resetSignals();
-    if (ctx.namespaces.forkAgain) ctx.mapsFd = openSync('/proc/self/maps', 'r');
-    if (ctx.security?.closeRangeFiltered) ctx.hostProcFd = open('/proc', O.PATH | O.DIRECTORY | O.CLOEXEC);
+    // Before the container's namespaces and mounts: every later /proc access goes through it.
+    openInitProcfs();
+    if (ctx.namespaces.forkAgain) ctx.mapsFd = procfs().openSelf('maps', O.RDONLY);
+    if (ctx.security?.closeRangeFiltered) ctx.hostProcFd = procfs().fd;
     expect(ctx, 'go');
     joinCgroups(ctx);
     const rootfsSeen = ctx.mode === 'create' ? rootfsIdentity(ctx.rootfs) : null;
@@ -223,9 +226,9 @@ function setupContainer(ctx: InitContext): void {
   }
   if (config.hostname) sethostname(config.hostname);
   if (config.domainname) setdomainname(config.domainname);
-  // Before finishRootfs: /proc/sys is usually among the read-only paths.
+  // Through the runtime's procfs, whose /proc/sys the read-only paths do not cover.
   for (const [key, value] of Object.entries(config.linux?.sysctl ?? {})) {
-    writeProcFile(`/proc/sys/${key.replace(/\./g, '/')}`, value, `sysctl ${key}`);
+    writeProcFile(`sys/${key.replace(/\./g, '/')}`, value, `sysctl ${key}`);
   }
   if (entry !== 'none') finishRootfs(config);
 }
@@ -250,7 +253,7 @@ function runCreateHooks(ctx: InitContext): void {
 /** The process settings, for the init and for exec alike. */
 function prepareProcess(ctx: InitContext, processSpec: Process): void {
   if (processSpec.oomScoreAdj !== undefined) {
-    writeProcFile('/proc/self/oom_score_adj', String(processSpec.oomScoreAdj), 'process.oomScoreAdj');
+    writeProcFile(`${procfs().selfDir()}/oom_score_adj`, String(processSpec.oomScoreAdj), 'process.oomScoreAdj', '/proc/self/oom_score_adj');
   }
   applyRlimits(processSpec.rlimits);
   enterCwd(processSpec.cwd);
@@ -309,13 +312,14 @@ function containerEnv(processSpec: Process): string[] {
   return env;
 }
 
-function writeProcFile(file: string, value: string, what: string): void {
+/** `file` below the runtime's procfs (procfs.ts); `shown` names it in errors. */
+function writeProcFile(file: string, value: string, what: string, shown = `/proc/${file}`): void {
   try {
-    writeFileSync(file, value);
+    procfs().write(file, value);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = err instanceof SysError ? err.code : undefined;
     const hint = code === 'EACCES' || code === 'EPERM' ? ' (the kernel refused it; lowering oom_score_adj needs CAP_SYS_RESOURCE)' : '';
-    throw new Error(`${what}: cannot write ${value} to ${file}: ${code ?? String(err)}${what.startsWith('process') ? hint : ''}`);
+    throw new Error(`${what}: cannot write ${value} to ${shown}: ${code ?? String(err)}${what.startsWith('process') ? hint : ''}`);
   }
 }
 
@@ -358,7 +362,7 @@ function execProcess(ctx: InitContext): never {
  * close-on-exec rather than closed now: libuv's eventfd is among them, and V8
  * may still signal it (write, EBADF, abort) before execve. Where the seccomp
  * filter is already loaded and may refuse close_range(2) (a profile that
- * predates it), the open fds are listed from the host's /proc and marked one
+ * predates it), the open fds are listed from the init's procfs and marked one
  * by one.
  */
 function passOnlyProcessFds(ctx: InitContext): void {

@@ -160,6 +160,7 @@ const PROTOTYPES = {
   sendto: 'long sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)',
   statfs: 'int statfs(const char *path, _Out_ uint8_t *buf)',
   statx: 'int statx(int dirfd, const char *path, int flags, uint32_t mask, _Out_ uint8_t *buf)',
+  fstatfs: 'int fstatfs(int fd, _Out_ uint8_t *buf)',
   socketpair: 'int socketpair(int domain, int type, int protocol, _Out_ int *sv)',
   getdents64: 'long getdents64(int fd, _Out_ uint8_t *buf, size_t count)',
 } as const;
@@ -438,9 +439,15 @@ export function mountIdOf(fd: number): number {
   if ((buf.readUInt32LE(0) & STATX_MNT_ID) === 0) throw new SysError('statx', 95 /* EOPNOTSUPP */, 'STATX_MNT_ID');
   return Number(buf.readBigUInt64LE(144)); // stx_mnt_id
 }
-/** ioctl(2) with an integer argument. */
-export function ioctlInt(fd: number, request: number, arg: number, what: string): void {
-  check(f.ioctl(fd, request, 'unsigned long', arg), 'ioctl', what);
+/** ioctl(2) with an integer argument; returns its result (a new fd for TIOCGPTPEER). */
+export function ioctlInt(fd: number, request: number, arg: number, what: string): number {
+  return check(f.ioctl(fd, request, 'unsigned long', arg), 'ioctl', what);
+}
+/** f_type of the filesystem holding the object behind `fd` (fstatfs(2); O_PATH fds too). */
+export function fstatfsType(fd: number): number {
+  const buf = Buffer.alloc(120);
+  check(f.fstatfs(fd, buf), 'statfs', `fd ${fd}`);
+  return Number(buf.readBigInt64LE(0));
 }
 
 /** socket(2), close-on-exec. */
@@ -596,6 +603,27 @@ export function openat2(dirfd: number, path: string, flags: number, mode: number
     'open',
     path,
   );
+}
+
+// The mount API of Linux 5.2 (fsopen(2), fsconfig(2), fsmount(2), open_tree(2)).
+export const FSOPEN_CLOEXEC = 1;
+export const FSCONFIG_CMD_CREATE = 6;
+export const FSMOUNT_CLOEXEC = 1;
+export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
+export const OPEN_TREE_CLONE = 1;
+
+export function fsopen(fsname: string, flags: number): number {
+  return check(f.syscall(SYS.fsopen, 'const char *', fsname, 'unsigned int', flags), 'fsopen', fsname);
+}
+/** fsconfig(2) with no key or value (the FSCONFIG_CMD_* commands). */
+export function fsconfigCommand(fsfd: number, cmd: number): void {
+  check(f.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', cmd, 'void *', null, 'void *', null, 'int', 0), 'fsconfig');
+}
+export function fsmount(fsfd: number, flags: number, attrs: number): number {
+  return check(f.syscall(SYS.fsmount, 'int', fsfd, 'unsigned int', flags, 'unsigned int', attrs), 'fsmount');
+}
+export function openTree(dirfd: number, path: string, flags: number): number {
+  return check(f.syscall(SYS.open_tree, 'int', dirfd, 'const char *', path, 'unsigned int', flags), 'open_tree', path);
 }
 
 export interface CapSets {
