@@ -11,6 +11,7 @@ import { setupDev } from './devices.js';
 import { mountCgroupFs, type MountableHierarchies } from './cgroup-mount.js';
 import { withMountLabel } from './lsm.js';
 import { parseMountOptions, propagationFlag, type ParsedMountOptions } from './mount-options.js';
+import { openMountDestination } from './mount-destination.js';
 import { ensureInRoot, fdPath, lookupInRoot, openRoot } from './paths.js';
 import { chrootInto } from './shared-root.js';
 import { procfs } from './procfs.js';
@@ -96,11 +97,12 @@ function mountOne(rootFd: number, m: Mount, plan: RootfsPlan): void {
   const options = parseMountOptions(m.options, m.type);
   try {
     if (m.type === 'cgroup' || m.type === 'cgroup2') {
+      close(openMountDestination(rootFd, m, 'dir'));
       mountCgroupFs(rootFd, m.destination, options, plan.newCgroupNamespace, plan.cgroupHierarchies);
     } else if (options.isBind) {
       bindMount(rootFd, m, options, plan.bundle);
     } else {
-      const fd = ensureInRoot(rootFd, m.destination, 'dir');
+      const fd = openMountDestination(rootFd, m, 'dir');
       try {
         const data = withMountLabel(m.type, options.data, plan.config.linux?.mountLabel);
         mount(m.source ?? m.type ?? 'none', fdPath(fd), m.type ?? null, options.flags, data.join(',') || null);
@@ -122,7 +124,7 @@ function bindMount(rootFd: number, m: Mount, options: ParsedMountOptions, bundle
   } catch {
     throw new Error(`source ${source} does not exist`);
   }
-  const fd = ensureInRoot(rootFd, m.destination, isDir ? 'dir' : 'file');
+  const fd = openMountDestination(rootFd, m, isDir ? 'dir' : 'file');
   try {
     mount(source, fdPath(fd), null, MS.BIND | (options.flags & MS.REC), null);
   } finally {
