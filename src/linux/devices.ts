@@ -1,11 +1,15 @@
 // /dev inside the container: the default device nodes every container gets
 // (runtime-spec config-linux.md "Default Devices"), linux.devices, and the
 // standard symlinks. In a user namespace mknod(2) is refused, so host nodes
-// are bind-mounted onto empty files instead, as runc does.
+// are bind-mounted onto empty files instead, as runc does. An entry the
+// image (or a volume) already has at a device's path is never trusted: it
+// stays only when it is that very device.
+import { fstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Device } from '../spec/types.js';
 import {
-  AT_SYMLINK_NOFOLLOW, MS, S_IFBLK, S_IFCHR, S_IFIFO, SysError, close, fchownat, mknodat, mount, symlinkat, umask, unlinkat,
+  AT_SYMLINK_NOFOLLOW, MS, O, RESOLVE, S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, SysError, close, fchownat, mknodat, mount, openat,
+  openat2, symlinkat, umask, unlinkat,
 } from '../sys/libc.js';
 import { ensureInRoot, fdPath } from './paths.js';
 import { procfs } from './procfs.js';
@@ -65,14 +69,12 @@ function makeDeviceNode(rootFd: number, device: Device): void {
   const name = path.posix.basename(device.path);
   try {
     const mode = TYPE_BITS[device.type] | ((device.fileMode ?? 0o666) & 0o7777);
-    try {
-      // A FIFO has no device numbers: any in the config are ignored.
-      const dev = device.type === 'p' ? 0n : makedev(device.major ?? 0, device.minor ?? 0);
-      mknodat(dirFd, name, mode, dev);
-    } catch (err) {
-      if (!(err instanceof SysError && err.code === 'EEXIST')) throw err;
-      return;
-    }
+    // A FIFO has no device numbers: any in the config are ignored.
+    const dev = device.type === 'p' ? 0n : makedev(device.major ?? 0, device.minor ?? 0);
+    const existing = entryAt(dirFd, name);
+    if (existing && (existing.mode & S_IFMT) === TYPE_BITS[device.type] && BigInt(existing.rdev) === dev) return;
+    if (existing) unlinkat(dirFd, name, 0);
+    mknodat(dirFd, name, mode, dev);
     fchownat(dirFd, name, device.uid ?? 0, device.gid ?? 0, AT_SYMLINK_NOFOLLOW);
   } catch (err) {
     throw new Error(`device ${device.path}: ${err instanceof Error ? err.message : String(err)}`);
@@ -81,15 +83,59 @@ function makeDeviceNode(rootFd: number, device: Device): void {
   }
 }
 
+/** Onto an empty file made here: whatever the image had at that path (a symlink, another file) goes first. */
 function bindHostDevice(rootFd: number, device: Device): void {
-  const fd = ensureInRoot(rootFd, device.path, 'file');
+  const dirFd = ensureInRoot(rootFd, path.posix.dirname(device.path), 'dir');
+  const name = path.posix.basename(device.path);
+  let fd = -1;
   try {
+    if (entryAt(dirFd, name)) unlinkat(dirFd, name, 0);
+    close(openat(dirFd, name, O.CREAT | O.EXCL | O.NOFOLLOW | O.WRONLY | O.CLOEXEC, 0o644));
+    fd = openat(dirFd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC);
     mount(device.path, fdPath(fd), null, MS.BIND, null);
   } catch (err) {
     throw new Error(`device ${device.path}: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
+    if (fd >= 0) close(fd);
+    close(dirFd);
+  }
+}
+
+/** lstat(2) of `name` in `dirFd`, or null when there is nothing. */
+function entryAt(dirFd: number, name: string): { mode: number; rdev: number } | null {
+  let fd: number;
+  try {
+    fd = openat(dirFd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC);
+  } catch (err) {
+    if (err instanceof SysError && err.code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    const st = fstatSync(fd);
+    return { mode: st.mode, rdev: st.rdev };
+  } finally {
     close(fd);
   }
+}
+
+/**
+ * An O_PATH fd of the container's /dev/null for masking files, refused unless
+ * it is the character device 1:3 reached without a symlink: a file or symlink
+ * there would turn every mask into a bind of what it names (CVE-2025-31133).
+ */
+export function openNullDevice(rootFd: number): number {
+  let fd: number;
+  try {
+    fd = openat2(rootFd, 'dev/null', O.PATH | O.CLOEXEC, 0, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS);
+  } catch (err) {
+    throw new Error(`/dev/null cannot mask anything: ${err instanceof SysError ? err.code : String(err)}`);
+  }
+  const st = fstatSync(fd);
+  if (!st.isCharacterDevice() || BigInt(st.rdev) !== makedev(1, 3)) {
+    close(fd);
+    throw new Error('/dev/null cannot mask anything: it is not the character device 1:3');
+  }
+  return fd;
 }
 
 function makeSymlink(rootFd: number, target: string, link: string): void {

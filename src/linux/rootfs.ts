@@ -1,13 +1,13 @@
 // Building the container's root filesystem inside its new mount namespace:
 // propagation, the bundle's mounts in order, /dev, pivot_root, then masked
 // and read-only paths. Runs in the container's init before it execs.
-import { statSync } from 'node:fs';
+import { fstatSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Mount, Spec } from '../spec/types.js';
 import {
   MNT_DETACH, MS, O, SysError, chdir, chroot, close, fchdir, mount, open, pivotRoot, statfsFlags, umount2,
 } from '../sys/libc.js';
-import { setupDev } from './devices.js';
+import { openNullDevice, setupDev } from './devices.js';
 import { mountCgroupFs, type MountableHierarchies } from './cgroup-mount.js';
 import { withMountLabel } from './lsm.js';
 import { parseMountOptions, propagationFlag, type ParsedMountOptions } from './mount-options.js';
@@ -73,10 +73,12 @@ function enterRoot(rootfs: string, entry: RootEntry): void {
 /** What happens inside the new root after the process settings are known. */
 export function finishRootfs(config: Spec): void {
   const rootFd = openRoot('/');
+  const masks = { nullFd: -1 };
   try {
     for (const p of config.linux?.readonlyPaths ?? []) makeReadonly(rootFd, p);
-    for (const p of config.linux?.maskedPaths ?? []) mask(rootFd, p);
+    for (const p of config.linux?.maskedPaths ?? []) mask(rootFd, p, masks);
   } finally {
+    if (masks.nullFd >= 0) close(masks.nullFd);
     close(rootFd);
   }
   if (config.root.readonly) {
@@ -226,13 +228,19 @@ function makeReadonly(rootFd: number, p: string): void {
   }
 }
 
-function mask(rootFd: number, p: string): void {
+/** Files are masked with the container's /dev/null, once it is verified to be the null device (CVE-2025-31133). */
+function mask(rootFd: number, p: string, masks: { nullFd: number }): void {
   const fd = lookupInRoot(rootFd, p);
   if (fd === null) return;
   try {
-    const target = fdPath(fd);
-    if (statSync(target).isDirectory()) mount('tmpfs', target, 'tmpfs', MS.RDONLY, null);
-    else mount('/dev/null', target, null, MS.BIND, null);
+    if (fstatSync(fd).isDirectory()) {
+      mount('tmpfs', fdPath(fd), 'tmpfs', MS.RDONLY, null);
+    } else {
+      if (masks.nullFd < 0) masks.nullFd = openNullDevice(rootFd);
+      mount(fdPath(masks.nullFd), fdPath(fd), null, MS.BIND, null);
+    }
+  } catch (err) {
+    throw new Error(`linux.maskedPaths: ${p}: ${describe(err)}`);
   } finally {
     close(fd);
   }
