@@ -2,11 +2,13 @@
 // instance), makes the slave its controlling terminal and stdio, and sends the
 // master over the console socket the runtime connected to (runc's protocol,
 // which containerd and podman read).
-import { mount, MS, O, close, dup3, ioctl, ioctlInt, open } from '../sys/libc.js';
+import { fstatSync } from 'node:fs';
+import { mount, MS, O, SysError, close, dup3, ioctl, ioctlInt, open, openat, unlinkat } from '../sys/libc.js';
 import { sendFd } from '../sys/fd-passing.js';
+import { ensureInRoot, fdPath, openRoot } from './paths.js';
 
 const TIOCSPTLCK = 0x40045431;
-const TIOCGPTN = 0x80045430;
+const TIOCGPTPEER = 0x5441;
 const TIOCSWINSZ = 0x5414;
 const TIOCSCTTY = 0x540e;
 
@@ -32,12 +34,10 @@ export function setupTerminal(consoleSocketFd: number, size: ConsoleSize | undef
   let slave = -1;
   try {
     ioctl(master, TIOCSPTLCK, Buffer.alloc(4), 'unlock pty');
-    const ptn = Buffer.alloc(4);
-    ioctl(master, TIOCGPTN, ptn, 'pty number');
-    const slavePath = `/dev/pts/${ptn.readUInt32LE(0)}`;
-    slave = open(slavePath, O.RDWR | O.NOCTTY);
+    // The master's own peer (Linux 4.13), not a /dev/pts/N path the container could have replaced.
+    slave = ioctlInt(master, TIOCGPTPEER, O.RDWR | O.NOCTTY, 'open the pty\'s peer');
     if (size) setWindowSize(master, size);
-    if (bindConsole) bindDevConsole(slavePath);
+    if (bindConsole) bindDevConsole(slave);
     sendFd(consoleSocketFd, master, '/dev/ptmx');
     ioctlInt(slave, TIOCSCTTY, 0, 'set controlling terminal');
     for (let fd = 0; fd < 3; fd++) dup3(slave, fd, 0);
@@ -48,11 +48,40 @@ export function setupTerminal(consoleSocketFd: number, size: ConsoleSize | undef
   }
 }
 
-function bindDevConsole(slavePath: string): void {
+/**
+ * /dev/console becomes the pty: a mount onto a file made here, never through
+ * a symlink the image put there, which would carry the pty over whatever it
+ * names (CVE-2025-52565).
+ */
+function bindDevConsole(slave: number): void {
+  const rootFd = openRoot('/');
+  const devFd = ensureInRoot(rootFd, '/dev', 'dir');
+  let target = -1;
   try {
-    close(open('/dev/console', O.CREAT | O.WRONLY | O.NOFOLLOW | O.CLOEXEC, 0o600));
-  } catch {
-    // already a device or file: mount over it
+    target = openConsoleFile(devFd);
+    mount(fdPath(slave), fdPath(target), null, MS.BIND, null);
+  } catch (err) {
+    throw new Error(`/dev/console: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    if (target >= 0) close(target);
+    close(devFd);
+    close(rootFd);
   }
-  mount(slavePath, '/dev/console', null, MS.BIND, null);
+}
+
+/** O_PATH fd of dev/console as a regular file or a device; anything else there is removed first. */
+function openConsoleFile(devFd: number): number {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      close(openat(devFd, 'console', O.CREAT | O.EXCL | O.NOFOLLOW | O.WRONLY | O.CLOEXEC, 0o600));
+    } catch (err) {
+      if (!(err instanceof SysError && err.code === 'EEXIST')) throw err;
+    }
+    const fd = openat(devFd, 'console', O.PATH | O.NOFOLLOW | O.CLOEXEC);
+    const st = fstatSync(fd);
+    if (st.isFile() || st.isCharacterDevice()) return fd;
+    close(fd);
+    unlinkat(devFd, 'console', 0);
+  }
+  throw new Error('cannot be made a file');
 }

@@ -103,9 +103,8 @@ export function runInit(ctx: InitContext): never {
     if (ctx.sharedRootMountId !== undefined) enterSharedRoot(ctx.rootfs, ctx.sharedRootMountId);
     if (ctx.sessionKeyring) joinSessionKeyring(ctx.sessionKeyring);
     if (ctx.mode === 'create') setupContainer(ctx);
-    if (ctx.process?.terminal) {
-      setupTerminal(ctx.consoleSocketFd, ctx.process.consoleSize, ctx.mode === 'create' && ctx.rootEntry !== 'none');
-    }
+    // setupContainer made it already when it had /dev/console to bind.
+    if (ctx.process?.terminal && ctx.consoleSocketFd >= 0) setupTerminal(ctx.consoleSocketFd, ctx.process.consoleSize, false);
     if (ctx.process) prepareProcess(ctx, ctx.process);
     joinMemoryCgroup(ctx);
     ctx.channel.send({ type: 'ready' });
@@ -223,6 +222,11 @@ function setupContainer(ctx: InitContext): void {
     });
     // runc creates a missing cwd inside the new root, before it may turn read-only.
     if (ctx.process) makeCwd(ctx.process.cwd);
+    // /dev/console too: it may be a file of the root itself.
+    if (ctx.process?.terminal) {
+      setupTerminal(ctx.consoleSocketFd, ctx.process.consoleSize, true);
+      ctx.consoleSocketFd = -1;
+    }
   }
   if (config.hostname) sethostname(config.hostname);
   if (config.domainname) setdomainname(config.domainname);
