@@ -3,8 +3,9 @@
 // master over the console socket the runtime connected to (runc's protocol,
 // which containerd and podman read).
 import { fstatSync } from 'node:fs';
-import { mount, MS, O, SysError, close, dup3, ioctl, ioctlInt, open, openat, unlinkat } from '../sys/libc.js';
+import { mount, MS, O, RESOLVE, SysError, close, dup3, ioctl, ioctlInt, openat, openat2, unlinkat } from '../sys/libc.js';
 import { sendFd } from '../sys/fd-passing.js';
+import { makedev } from './devices.js';
 import { ensureInRoot, fdPath, openRoot } from './paths.js';
 
 const TIOCSPTLCK = 0x40045431;
@@ -30,7 +31,7 @@ export function setWindowSize(fd: number, size: ConsoleSize): void {
  * With `bindConsole`, the slave is also bind-mounted on /dev/console.
  */
 export function setupTerminal(consoleSocketFd: number, size: ConsoleSize | undefined, bindConsole: boolean): void {
-  const master = open('/dev/ptmx', O.RDWR | O.NOCTTY | O.CLOEXEC);
+  const master = openPtmx();
   let slave = -1;
   try {
     ioctl(master, TIOCSPTLCK, Buffer.alloc(4), 'unlock pty');
@@ -45,6 +46,20 @@ export function setupTerminal(consoleSocketFd: number, size: ConsoleSize | undef
     close(master);
     if (slave > 2) close(slave);
     close(consoleSocketFd);
+  }
+}
+
+/** The container's /dev/ptmx, found inside its root without magic links, and checked to be the pty multiplexer. */
+function openPtmx(): number {
+  const rootFd = openRoot('/');
+  try {
+    const fd = openat2(rootFd, 'dev/ptmx', O.RDWR | O.NOCTTY | O.CLOEXEC, 0, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS);
+    const st = fstatSync(fd);
+    if (st.isCharacterDevice() && BigInt(st.rdev) === makedev(5, 2)) return fd;
+    close(fd);
+    throw new Error('/dev/ptmx is not the pty multiplexer (character device 5:2)');
+  } finally {
+    close(rootFd);
   }
 }
 
