@@ -15,11 +15,15 @@ export const CAPABILITY_NAMES = [
   'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ] as const;
 
+let knownLastCap: number | undefined;
+
 /** The kernel's highest capability number; anything but a number there is an error, never "keep them all". */
 export function lastCap(): number {
+  if (knownLastCap !== undefined) return knownLastCap;
   const text = procfs().read('sys/kernel/cap_last_cap');
   if (!/^[0-9]{1,2}\n?$/.test(text)) throw new Error(`/proc/sys/kernel/cap_last_cap holds ${JSON.stringify(text)}, not a capability number`);
-  return Number(text);
+  knownLastCap = Number(text);
+  return knownLastCap;
 }
 
 const CAPABILITY_SETS = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const;

@@ -5,12 +5,13 @@ import type { Process } from '../spec/types.js';
 import { PR, SysError, prctl, setgroups, setresgid, setresuid } from '../sys/libc.js';
 import { procfs } from './procfs.js';
 
-export function switchUser(user: Process['user']): void {
+/** `setgroupsAllowed`: from the function of that name, read before a seccomp filter may be loaded. */
+export function switchUser(user: Process['user'], setgroupsAllowed: boolean): void {
   const uid = user?.uid ?? 0;
   const gid = user?.gid ?? 0;
   const groups = user?.additionalGids ?? [];
   prctl(PR.SET_KEEPCAPS, 1);
-  if (setgroupsAllowed()) setgroups(groups);
+  if (setgroupsAllowed) setgroups(groups);
   else if (groups.length > 0) {
     throw new Error('process.user.additionalGids: setgroups is denied in this user namespace (its gid map was written without privilege)');
   }
@@ -21,7 +22,7 @@ export function switchUser(user: Process['user']): void {
 
 // An unprivileged runtime must write "deny" to /proc/<pid>/setgroups before
 // it may write gid_map (user_namespaces(7)); setgroups(2) then fails with EPERM.
-function setgroupsAllowed(): boolean {
+export function setgroupsAllowed(): boolean {
   let text: string;
   try {
     text = procfs().readSelf('setgroups');

@@ -11,7 +11,7 @@ import {
   PR, SysError, prctl,
 } from '../sys/libc.js';
 import { openInitProcfs, procfs } from '../linux/procfs.js';
-import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks } from '../linux/capabilities.js';
+import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks, type CapabilityMasks } from '../linux/capabilities.js';
 import { becomeUndumpable, joinNamespaces, prepareTimeNamespace, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
 import { applyRlimits } from '../linux/rlimits.js';
 import { bringLoopbackUp } from '../linux/loopback.js';
@@ -20,7 +20,7 @@ import { buildRootfs, finishRootfs, type RootEntry } from '../linux/rootfs.js';
 import { enterSharedRoot, sharesRuntimeMountNamespace } from '../linux/shared-root.js';
 import type { MountableHierarchies } from '../linux/cgroup-mount.js';
 import { ensureInRoot, openRoot } from '../linux/paths.js';
-import { homeFor, switchUser } from '../linux/user.js';
+import { homeFor, setgroupsAllowed, switchUser } from '../linux/user.js';
 import { hasHooks, runHooks, type HookState } from '../hooks/hooks.js';
 import { OciError, type ErrorCode } from '../errors.js';
 import { forkProcess } from './forkable.js';
@@ -264,8 +264,11 @@ function prepareProcess(ctx: InitContext, processSpec: Process): void {
   const env = containerEnv(processSpec);
   ctx.executable = resolveExecutable(processSpec.args![0], env, processSpec.cwd);
   ctx.env = env;
+  // What /proc says about credentials is read before a seccomp filter may
+  // stand in the way (applyBeforeCredentials loads it when noNewPrivileges is false).
+  const credentials = readCredentialFacts(processSpec);
   applyBeforeCredentials(ctx.config, processSpec, ctx.security, ctx.channel);
-  applyCredentials(processSpec);
+  applyCredentials(processSpec, credentials);
   umask(processSpec.user?.umask ?? 0o022);
   applyAfterCredentials(ctx.security, ctx.channel);
 }
@@ -301,11 +304,24 @@ function enterCwd(cwd: string): void {
   if (!where.startsWith('/')) throw new Error(`process.cwd ${cwd} is outside the container's root`);
 }
 
-function applyCredentials(processSpec: Process): void {
-  const caps = processSpec.capabilities ? toMasks(processSpec.capabilities) : null;
-  const available = ownBoundingSet();
+interface CredentialFacts {
+  caps: CapabilityMasks | null;
+  /** This process's bounding set, before it drops anything. */
+  available: bigint;
+  setgroupsAllowed: boolean;
+}
+
+function readCredentialFacts(processSpec: Process): CredentialFacts {
+  return {
+    caps: processSpec.capabilities ? toMasks(processSpec.capabilities) : null,
+    available: ownBoundingSet(),
+    setgroupsAllowed: setgroupsAllowed(),
+  };
+}
+
+function applyCredentials(processSpec: Process, { caps, available, setgroupsAllowed }: CredentialFacts): void {
   if (caps) dropBoundingSet(caps);
-  switchUser(processSpec.user);
+  switchUser(processSpec.user, setgroupsAllowed);
   if (caps) applyCapabilitySets(caps, available);
   if (processSpec.noNewPrivileges) prctl(PR.SET_NO_NEW_PRIVS, 1);
 }

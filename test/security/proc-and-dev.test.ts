@@ -137,6 +137,19 @@ describe.skipIf(!isRoot)('the init never reads the container\'s /proc', () => {
     }
   });
 
+  it('reads what it needs of its procfs before a seccomp filter that refuses openat2 and readlinkat', () => {
+    const b = rt.bundle(['true'], (c) => {
+      c.process.noNewPrivileges = false;
+      c.linux.seccomp = {
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['openat2', 'readlinkat'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }],
+      };
+    });
+    const r = rt.run(['run', '--bundle', b.dir, uniqueId()]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
   it('a bind mount onto the root itself, which hides the proc mount, runs', () => {
     const b = rt.bundle(['sh', '-c', 'ls /proc | wc -l; echo ran']);
     b.config.mounts.push({ destination: '/', type: 'bind', source: b.rootfs, options: ['bind'] });
