@@ -16,12 +16,12 @@ const SYSFS_MAGIC = 0x62656572;
 const KERNEL_FS: Record<number, string> = { [PROC_SUPER_MAGIC]: 'procfs', [SYSFS_MAGIC]: 'sysfs' };
 
 /**
- * The procfs files that tools like lxcfs cover with their own (as runc
- * allows): named by the destination itself, without a symlink on the way.
+ * The kernel files that tools like lxcfs cover with their own (runc allows
+ * these on procfs): named by the destination itself, without a symlink on the way.
  */
-const COVERABLE_PROC_FILES = new Set([
+const COVERABLE_FILES = new Set([
   '/proc/cpuinfo', '/proc/diskstats', '/proc/meminfo', '/proc/stat', '/proc/swaps', '/proc/uptime', '/proc/loadavg',
-  '/proc/slabinfo', '/proc/sys/kernel/ns_last_pid', '/proc/sys/crypto/fips_enabled',
+  '/proc/slabinfo', '/proc/sys/kernel/ns_last_pid', '/proc/sys/crypto/fips_enabled', '/sys/devices/system/cpu/online',
 ]);
 
 /** An O_PATH fd of the mount's destination, created if missing; throws when the mount may not go there. */
@@ -49,12 +49,12 @@ export function openMountDestination(rootFd: number, m: Mount, leaf: 'dir' | 'fi
 }
 
 /**
- * On sysfs, directories named without a symlink (cgroup at /sys/fs/cgroup, as
- * every engine asks); on procfs, the files of COVERABLE_PROC_FILES.
+ * The files of COVERABLE_FILES, and on sysfs directories (cgroup at
+ * /sys/fs/cgroup, as every engine asks), each named without a symlink.
  */
 function mayCover(rootFd: number, fd: number, destination: string, fs: string): boolean {
   if (reachedThroughSymlink(rootFd, destination)) return false;
-  return fs === 'sysfs' ? fstatSync(fd).isDirectory() : COVERABLE_PROC_FILES.has(destination);
+  return COVERABLE_FILES.has(destination) || (fs === 'sysfs' && fstatSync(fd).isDirectory());
 }
 
 function reachedThroughSymlink(rootFd: number, destination: string): boolean {

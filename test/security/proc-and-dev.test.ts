@@ -89,6 +89,19 @@ describe.skipIf(!isRoot)('mount destinations that lead into procfs', () => {
     expect(existsSync(path.join(b.rootfs, 'tmp/self'))).toBe(false);
   });
 
+  it('files that lxcfs covers, named without a symlink, may be bind-mounted over', () => {
+    const fake = rt.scratchPath(`lxcfs-${uniqueId()}`);
+    writeFileSync(fake, 'covered\n');
+    const b = rt.bundle(['cat', '/proc/cpuinfo', '/sys/devices/system/cpu/online'], (c) => {
+      for (const destination of ['/proc/cpuinfo', '/sys/devices/system/cpu/online']) {
+        c.mounts.push({ destination, type: 'bind', source: fake, options: ['bind', 'ro'] });
+      }
+    });
+    const r = rt.run(['run', '--bundle', b.dir, uniqueId()]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('covered\ncovered\n');
+  });
+
   it('a tmpfs over /proc/sys, a directory of procfs, is refused', () => {
     const b = hostileBundle(['true'], () => {}, (c) => c.mounts.push({ destination: '/proc/sys', type: 'tmpfs', source: 'tmpfs' }));
     expectRefused(b, /^ocirun: .*mount \/proc\/sys .*on procfs/);
