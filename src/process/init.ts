@@ -24,6 +24,7 @@ import { homeFor, setgroupsAllowed, switchUser } from '../linux/user.js';
 import { hasHooks, runHooks, type HookState } from '../hooks/hooks.js';
 import { OciError, type ErrorCode } from '../errors.js';
 import { forkProcess } from './forkable.js';
+import { switchToSealedExe, type SealedExe } from './sealed-exe.js';
 import { openForWriting, writeFile, writeToOpened } from '../cgroups/files.js';
 import { resolveExecutable } from './exec-path.js';
 import type { Channel } from './channel.js';
@@ -52,6 +53,8 @@ export interface InitContext {
   statusFd: number;
   /** A connected console socket when process.terminal is true, else -1. */
   consoleSocketFd: number;
+  /** The runtime's binary through a read-only overlay, to run from (sealed-exe.ts). */
+  sealedExe: SealedExe | null;
   preserveFds: number;
   noPivot: boolean;
   /** exec into a container without a mount namespace: its root's bind mount (see linux/shared-root.ts). */
@@ -87,8 +90,11 @@ export function runInit(ctx: InitContext): never {
   try {
     for (const fd of [ctx.parentChannelFd, ...ctx.inheritedFdsToClose]) close(fd);
     // Processes in the container must not reach this one's memory or its
-    // /proc/<pid>/exe (the runtime binary) while it joins them (CVE-2019-5736).
+    // /proc/<pid>/exe (the runtime binary) while it joins them (CVE-2019-5736),
+    // and the exe they could reach (with CAP_SYS_PTRACE, or by executing
+    // /proc/self/exe) must be one that cannot be written.
     becomeUndumpable(ctx.namespaces, false);
+    switchToSealedExe(ctx.sealedExe);
     resetSignals();
     // Before the container's namespaces and mounts: every later /proc access goes through it.
     openInitProcfs();

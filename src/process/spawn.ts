@@ -12,6 +12,7 @@ import { withGrantableCapabilities } from '../linux/capabilities.js';
 import { Channel } from './channel.js';
 import { forkProcess } from './forkable.js';
 import { runInit } from './init.js';
+import { prepareSealedExe, type SealedExe } from './sealed-exe.js';
 import type { HookState } from '../hooks/hooks.js';
 import type { CgroupPlacement } from '../cgroups/types.js';
 import type { MountableHierarchies } from '../linux/cgroup-mount.js';
@@ -105,11 +106,13 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
   let fifoFd = -1;
   let statusFd = -1;
   let consoleSocketFd = -1;
+  let sealedExe: SealedExe | null = null;
   const placement = placeAtClone(opts.cgroups, namespaces.cloneFlags, namespaces.newCgroup);
   try {
     if (opts.fifoPath) fds.push((fifoFd = open(opts.fifoPath, O.RDWR | O.CLOEXEC)));
     if (opts.statusFifoPath) fds.push((statusFd = open(opts.statusFifoPath, O.RDWR | O.CLOEXEC)));
     if (opts.process?.terminal) fds.push((consoleSocketFd = connectConsoleSocket(opts.consoleSocket)));
+    if ((sealedExe = prepareSealedExe())) fds.push(sealedExe.fd);
     pid = forkIntoCgroup(namespaces.cloneFlags, placement, fds);
   } catch (err) {
     err = explainUserNamespaceRefusal(err, namespaces);
@@ -133,6 +136,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
       fifoFd,
       statusFd,
       consoleSocketFd,
+      sealedExe,
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
       sharedRootMountId: opts.sharedRootMountId,

@@ -4,10 +4,12 @@ const tables = {
   x64: {
     pivot_root: 155, capget: 125, capset: 126, clone3: 435, close_range: 436, openat2: 437,
     ioprio_set: 251, sched_setattr: 314, keyctl: 250, seccomp: 317, open_tree: 428, fsopen: 430, fsconfig: 431, fsmount: 432,
+    brk: 12, mremap: 25,
   },
   arm64: {
     pivot_root: 41, capget: 90, capset: 91, clone3: 435, close_range: 436, openat2: 437,
     ioprio_set: 30, sched_setattr: 274, keyctl: 219, seccomp: 277, open_tree: 428, fsopen: 430, fsconfig: 431, fsmount: 432,
+    brk: 214, mremap: 216,
   },
 } as const;
 

@@ -163,6 +163,14 @@ const PROTOTYPES = {
   fstatfs: 'int fstatfs(int fd, _Out_ uint8_t *buf)',
   socketpair: 'int socketpair(int domain, int type, int protocol, _Out_ int *sv)',
   getdents64: 'long getdents64(int fd, _Out_ uint8_t *buf, size_t count)',
+  prctlStruct: 'int prctl(int option, unsigned long a2, _Inout_ uint8_t *a3, unsigned long a4, unsigned long a5)',
+  mmap: 'intptr_t mmap(uintptr_t addr, size_t len, int prot, int flags, int fd, long offset)',
+  mprotect: 'int mprotect(uintptr_t addr, size_t len, int prot)',
+  memcpy: 'uintptr_t memcpy(uintptr_t dest, uintptr_t src, size_t n)',
+  pread: 'long pread(int fd, _Out_ uint8_t *buf, size_t count, long offset)',
+  // syscall(2) with fixed argument types, for calls made in the forked child.
+  mremap: 'intptr_t syscall(long nr, uintptr_t from, size_t length, size_t newLength, int flags, uintptr_t to)',
+  brk: 'uintptr_t syscall(long nr, uintptr_t addr)',
 } as const;
 
 const declared = new Map<string, KoffiFunction>();
@@ -208,6 +216,7 @@ export const WNOHANG = 1;
 export const PR = {
   SET_PDEATHSIG: 1, SET_DUMPABLE: 4, SET_KEEPCAPS: 8, CAPBSET_DROP: 24, SET_CHILD_SUBREAPER: 36,
   SET_NO_NEW_PRIVS: 38, CAP_AMBIENT: 47, CAP_AMBIENT_RAISE: 2, CAP_AMBIENT_CLEAR_ALL: 4,
+  SET_MM: 35, SET_MM_MAP: 14,
 } as const;
 export const RESOLVE = { NO_XDEV: 0x1, NO_MAGICLINKS: 0x2, NO_SYMLINKS: 0x4, BENEATH: 0x8, IN_ROOT: 0x10 } as const;
 export const S_IFMT = 0o170000;
@@ -619,6 +628,10 @@ export function fsopen(fsname: string, flags: number): number {
 export function fsconfigCommand(fsfd: number, cmd: number): void {
   check(f.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', cmd, 'void *', null, 'void *', null, 'int', 0), 'fsconfig');
 }
+/** fsconfig(2) FSCONFIG_SET_FD: `key` takes the file `fd` (overlayfs's "lowerdir+" takes a directory, Linux 6.13). */
+export function fsconfigFd(fsfd: number, key: string, fd: number): void {
+  check(f.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', 5, 'const char *', key, 'void *', null, 'int', fd), 'fsconfig', key);
+}
 export function fsmount(fsfd: number, flags: number, attrs: number): number {
   return check(f.syscall(SYS.fsmount, 'int', fsfd, 'unsigned int', flags, 'unsigned int', attrs), 'fsmount');
 }
@@ -664,6 +677,42 @@ export function schedSetattr(pid: number, attr: Buffer, flags = 0): void {
 }
 
 export { koffi, libc };
+
+// ---- memory mappings and a process's exe (see process/sealed-exe.ts) ----
+
+export const PROT = { READ: 1, WRITE: 2, EXEC: 4 } as const;
+export const MAP = { PRIVATE: 0x02, FIXED: 0x10, ANONYMOUS: 0x20 } as const;
+
+/** mmap(2); returns the address. */
+export function mmap(addr: number, length: number, prot: number, flags: number, fd: number, offset: number): number {
+  return check(f.mmap(addr, length, prot, flags, fd, offset), 'mmap', `0x${addr.toString(16)}`);
+}
+export function mprotect(addr: number, length: number, prot: number): void {
+  check(f.mprotect(addr, length, prot), 'mprotect', `0x${addr.toString(16)}`);
+}
+export function memcpy(dest: number, src: number, length: number): void {
+  f.memcpy(dest, src, length);
+}
+/** mremap(2) with MREMAP_MAYMOVE|MREMAP_FIXED: moves [from, from+length) onto `to`, replacing what was there. */
+export function mremapOnto(from: number, length: number, to: number): void {
+  check(f.mremap(SYS.mremap, from, length, length, 3, to), 'mremap', `0x${to.toString(16)}`);
+}
+/** The current program break (brk(2) with 0 changes nothing and returns it). */
+export function currentBrk(): number {
+  return Number(f.brk(SYS.brk, 0));
+}
+/** Declares the calls above ahead of a fork: in the child, declaring one would allocate and touch pages. */
+export function declareMappingCalls(): void {
+  for (const name of ['mmap', 'mprotect', 'memcpy', 'mremap', 'brk', 'prctlStruct', 'close'] as const) void f[name];
+}
+/** prctl(2) whose third argument points to `data` (PR_SET_MM_MAP's struct prctl_mm_map). */
+export function prctlStruct(option: number, a2: number, data: Buffer, a4 = 0): number {
+  return check(f.prctlStruct(option, a2, data, a4, 0), 'prctl', String(option));
+}
+export function pread(fd: number, size: number, offset: number): Buffer {
+  const buf = Buffer.alloc(size);
+  return buf.subarray(0, check(f.pread(fd, buf, size, offset), 'read'));
+}
 
 // ---- posix_spawn(3), for hooks ----
 // glibc runs the child on its own stack (CLONE_VM|CLONE_VFORK) and only C code
