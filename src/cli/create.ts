@@ -1,7 +1,8 @@
 import type { Globals } from '../main.js';
 import { createContainer, type CreateOptions } from '../lifecycle/create.js';
 import { parseShare } from '../lifecycle/share.js';
-import { nonNegativeInt, storeFor } from './options.js';
+import { listenFdCount } from '../process/fds.js';
+import { preservedFds, storeFor } from './options.js';
 
 export function createOptions(args: string[], o: Record<string, unknown>, globals?: Globals): CreateOptions {
   return {
@@ -11,7 +12,7 @@ export function createOptions(args: string[], o: Record<string, unknown>, global
     consoleSocket: o.consoleSocket as string | undefined,
     noPivot: o.pivot === false,
     noNewKeyring: o.newKeyring === false,
-    preserveFds: nonNegativeInt(o.preserveFds ?? '0', '--preserve-fds'),
+    preserveFds: preservedFds(o.preserveFds, listenFdCount()),
     systemdCgroup: globals?.systemdCgroup,
     share: ((o.share as string[] | undefined) ?? []).map(parseShare),
   };

@@ -9,9 +9,10 @@ import type { Process, Spec } from '../spec/types.js';
 import { formatProblems, validateConfig } from '../spec/validate.js';
 import { PR, prctl } from '../sys/libc.js';
 import { waitForwardingSignals } from '../process/wait.js';
-import { attachConsole, nonNegativeInt, storeFor } from './options.js';
+import { attachConsole, nonNegativeInt, preservedFds, storeFor } from './options.js';
 
 export default async function exec(globals: Globals, args: string[], o: Record<string, unknown>): Promise<number> {
+  const preserveFds = preservedFds(o.preserveFds, 0);
   const store = storeFor(globals);
   const [id, ...command] = args;
   const state = store.read(id);
@@ -26,7 +27,7 @@ export default async function exec(globals: Globals, args: string[], o: Record<s
     id,
     process: processSpec,
     consoleSocket: attach ? attach.initEnd : (o.consoleSocket as string | undefined),
-    preserveFds: nonNegativeInt(o.preserveFds ?? '0', '--preserve-fds'),
+    preserveFds,
     subCgroups: parseSubCgroups((o.cgroup as string[] | undefined) ?? []),
   });
   if (o.pidFile) writePidFile(String(o.pidFile), pid);

@@ -4,6 +4,7 @@ import { writeSync } from 'node:fs';
 import { Store } from '../state/store.js';
 import { sleepMs } from '../sys/proc.js';
 import { OciError } from '../errors.js';
+import { checkPassedFds } from '../process/fds.js';
 import type { Globals } from '../main.js';
 import type { ConsoleAttach } from '../process/console-attach.js';
 
@@ -22,6 +23,18 @@ export function nonNegativeInt(value: unknown, flag: string): number {
     throw new OciError('usage', `${flag}: ${JSON.stringify(value)} is not a non-negative integer`);
   }
   return n;
+}
+
+/**
+ * --preserve-fds N, checked against the fds the caller really passed (with
+ * systemd's listening sockets ahead of them): before the command opens
+ * anything, so that no fd of ocirun's own can pass for one of them.
+ */
+export function preservedFds(value: unknown, listenFds: number): number {
+  const count = nonNegativeInt(value ?? '0', '--preserve-fds');
+  const what = listenFds > 0 ? `LISTEN_FDS=${listenFds} and --preserve-fds ${count}` : `--preserve-fds ${count}`;
+  checkPassedFds(listenFds + count, what);
+  return count;
 }
 
 /**

@@ -12,6 +12,7 @@ import { runHooks, runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { spawnInit } from '../process/spawn.js';
 import { prepareNotifySocket } from './notify.js';
 import { bindSharedRoot, releaseSharedRoot, sharesRuntimeMountNamespace } from '../linux/shared-root.js';
+import { listenFdCount } from '../process/fds.js';
 import { detectHost } from '../cgroups/host.js';
 import { containerHierarchies } from '../linux/cgroup-mount.js';
 import type { Process } from '../spec/types.js';
@@ -106,7 +107,6 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
       statusFifoPath: store.statusFifoPath(opts.id),
       preserveFds: activation.preserveFds,
       noPivot: opts.noPivot,
-      privateFds: [lock.fd],
       security,
       onProcess: (pid, initStartTime, ownNamespaces) =>
         store.write({ ...base, status: 'creating', pid, initStartTime, ownNamespaces }),
@@ -188,13 +188,13 @@ export function writePidFile(file: string, pid: number): void {
 
 /**
  * systemd socket activation (sd_listen_fds(3)), as runc does: with LISTEN_FDS
- * in the runtime's environment, fds 3.. are the listening sockets; they are
- * passed on ahead of the --preserve-fds ones, and the container's init (pid 1
- * of its namespace) is told so through its own LISTEN_FDS and LISTEN_PID.
+ * for this process, fds 3.. are the listening sockets; they are passed on
+ * ahead of the --preserve-fds ones, and the container's init (pid 1 of its
+ * namespace) is told so through its own LISTEN_FDS and LISTEN_PID.
  */
 export function socketActivation(processSpec: Process, preserveFds: number): { process: Process; preserveFds: number } {
-  const listenFds = Number(process.env.LISTEN_FDS ?? 0);
-  if (!Number.isSafeInteger(listenFds) || listenFds <= 0) return { process: processSpec, preserveFds };
+  const listenFds = listenFdCount();
+  if (listenFds === 0) return { process: processSpec, preserveFds };
   const env = (processSpec.env ?? []).filter((e) => !e.startsWith('LISTEN_FDS=') && !e.startsWith('LISTEN_PID='));
   return {
     process: { ...processSpec, env: [...env, `LISTEN_FDS=${listenFds}`, 'LISTEN_PID=1'] },

@@ -51,7 +51,6 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
     preserveFds: opts.preserveFds,
     noPivot: false,
     sharedRootMountId: state.sharedRootMountId,
-    privateFds: [],
     onProcess: () => {},
     cgroups: cgroupsOf(state, opts.subCgroups ?? new Map()),
   });

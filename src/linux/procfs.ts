@@ -152,6 +152,12 @@ export function procfs(): Procfs {
   return current;
 }
 
+/** Closes the handle; a later procfs() opens a new one. */
+export function releaseProcfs(): void {
+  current?.close();
+  current = undefined;
+}
+
 /**
  * The init's first step: a handle of its own (not one inherited from the
  * runtime), opened before it joins or builds anything of the container.

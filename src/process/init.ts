@@ -10,9 +10,9 @@ import {
   resetSignalDisposition, sethostname, setdomainname, setCloexec, setresgid, setresuid, setsid, umask, unblockAllSignals, unshare, write,
   PR, SysError, prctl,
 } from '../sys/libc.js';
-import { openInitProcfs, procfs } from '../linux/procfs.js';
+import { openInitProcfs, procfs, releaseProcfs } from '../linux/procfs.js';
 import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks, type CapabilityMasks } from '../linux/capabilities.js';
-import { becomeUndumpable, joinNamespaces, prepareTimeNamespace, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
+import { becomeUndumpable, closeJoins, joinNamespaces, prepareTimeNamespace, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
 import { applyRlimits } from '../linux/rlimits.js';
 import { bringLoopbackUp } from '../linux/loopback.js';
 import { setupTerminal } from '../linux/console.js';
@@ -25,6 +25,7 @@ import { hasHooks, runHooks, type HookState } from '../hooks/hooks.js';
 import { OciError, type ErrorCode } from '../errors.js';
 import { forkProcess } from './forkable.js';
 import { switchToSealedExe, type SealedExe } from './sealed-exe.js';
+import { FIRST_PASSED_FD, dropFdsNotKept } from './fds.js';
 import { openForWriting, writeFile, writeToOpened } from '../cgroups/files.js';
 import { resolveExecutable } from './exec-path.js';
 import type { Channel } from './channel.js';
@@ -43,10 +44,6 @@ export interface InitContext {
   rootfs: string;
   namespaces: NamespacePlan;
   channel: Channel;
-  /** The parent's end of the socketpair, inherited by fork: closed first. */
-  parentChannelFd: number;
-  /** Other fds of the parent the init must not keep (e.g. the state lock). */
-  inheritedFdsToClose: number[];
   /** create only: blocks until start writes to it. */
   fifoFd: number;
   /** create only: open for writing until execve; start reads why the init failed from it. */
@@ -88,7 +85,9 @@ export interface InitContext {
 
 export function runInit(ctx: InitContext): never {
   try {
-    for (const fd of [ctx.parentChannelFd, ...ctx.inheritedFdsToClose]) close(fd);
+    // Before the container's namespaces and mounts: every later /proc access goes through it.
+    openInitProcfs();
+    dropFdsNotKept(fdsToKeep(ctx));
     // Processes in the container must not reach this one's memory or its
     // /proc/<pid>/exe (the runtime binary) while it joins them (CVE-2019-5736),
     // and the exe they could reach (with CAP_SYS_PTRACE, or by executing
@@ -96,8 +95,6 @@ export function runInit(ctx: InitContext): never {
     becomeUndumpable(ctx.namespaces, false);
     switchToSealedExe(ctx.sealedExe);
     resetSignals();
-    // Before the container's namespaces and mounts: every later /proc access goes through it.
-    openInitProcfs();
     if (ctx.namespaces.forkAgain) ctx.mapsFd = procfs().openSelf('maps', O.RDONLY);
     if (ctx.security?.closeRangeFiltered) ctx.hostProcFd = procfs().fd;
     expect(ctx, 'go');
@@ -115,6 +112,9 @@ export function runInit(ctx: InitContext): never {
     joinMemoryCgroup(ctx);
     ctx.channel.send({ type: 'ready' });
     ctx.channel.close();
+    // An unmasked procfs is no handle to hold while the container may look at
+    // this process's fds (/proc/<pid>/fd): kept only for passOnlyProcessFds.
+    if (ctx.hostProcFd === undefined) releaseProcfs();
   } catch (err) {
     reportAndExit(ctx, err);
   }
@@ -122,6 +122,14 @@ export function runInit(ctx: InitContext): never {
   if (!ctx.process) exit(1); // released by something other than start, which refuses it
   if (ctx.mode === 'create') runStartHooks(ctx);
   return execProcess(ctx);
+}
+
+/** What the init works with, and what the container's process gets (fds 3 .. 3+preserveFds-1). */
+function fdsToKeep(ctx: InitContext): number[] {
+  const preserved = Array.from({ length: ctx.preserveFds }, (_, i) => FIRST_PASSED_FD + i);
+  const joins = ctx.namespaces.joins.map((join) => join.fd);
+  const sealedExe = ctx.sealedExe?.fd ?? -1;
+  return [ctx.channel.fd, ctx.fifoFd, ctx.statusFd, ctx.consoleSocketFd, sealedExe, ...joins, ...preserved].filter((fd) => fd >= 0);
 }
 
 function joinCgroups(ctx: InitContext): void {
@@ -180,6 +188,7 @@ function expect(ctx: InitContext, type: 'go' | 'ok'): void {
 function enterNamespaces(ctx: InitContext): void {
   const ns = ctx.namespaces;
   joinNamespaces(ns);
+  closeJoins(ns);
   if (ns.unshareFlags !== 0) {
     unshareNamespaces(ns.unshareFlags);
     if (ns.newUser) {

@@ -41,8 +41,6 @@ export interface SpawnOptions {
   noPivot: boolean;
   /** create: name of the container's own session keyring (none with --no-new-keyring). */
   sessionKeyring?: string;
-  /** Runtime fds the init must not inherit past its first step. */
-  privateFds: number[];
   /**
    * Called for each process that delete must be able to find if this
    * runtime process dies mid-way: the cloned child (once it was told to go
@@ -130,8 +128,6 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
       rootfs: opts.rootfs,
       namespaces,
       channel: child,
-      parentChannelFd: parent.fd,
-      inheritedFdsToClose: opts.privateFds,
       sessionKeyring: opts.sessionKeyring,
       fifoFd,
       statusFd,
