@@ -1,8 +1,9 @@
 // Where messages go: --log FILE (else stderr) in --log-format text|json, as
 // runc does. Errors also always reach stderr as plain text, because the
 // caller may not read the log file (containerd reads both).
-import { openSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { OciError } from './errors.js';
+import { openForAppend } from './sys/caller-paths.js';
 
 export interface LogTarget {
   file?: string;
@@ -19,7 +20,7 @@ export function configureLog(t: LogTarget): void {
   target = { ...t, file: undefined };
   if (t.file === undefined) return;
   try {
-    logFd = openSync(t.file, 'a', 0o600);
+    logFd = openForAppend(t.file, 0o600);
   } catch (err) {
     throw new OciError('usage', `--log ${t.file}: cannot open it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }

@@ -1,6 +1,5 @@
 // create (runtime-spec runtime.md "Create"): validate the bundle, claim the
 // id, spawn the init, and record the state.
-import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { planCgroups, type CgroupManager } from '../cgroups/index.js';
 import { recordPaths } from '../cgroups/light.js';
@@ -21,6 +20,7 @@ import { loadBundle, type Bundle } from '../spec/load.js';
 import { joinedContainers, markMembership, prepareShares, type ShareRequest } from './share.js';
 import type { ContainerLock, ContainerState, Store } from '../state/store.js';
 import { mkfifo, tryKill } from '../sys/libc.js';
+import { replaceFile } from '../sys/caller-paths.js';
 
 export interface CreateOptions {
   id: string;
@@ -180,10 +180,7 @@ function spawnCatchingOom<T>(cgroups: CgroupManager, spawn: () => T): T {
 
 /** runc's format, which containerd reads: the bare number, no newline, renamed into place. */
 export function writePidFile(file: string, pid: number): void {
-  const target = path.resolve(file);
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}`);
-  writeFileSync(temp, String(pid), { mode: 0o644 });
-  renameSync(temp, target);
+  replaceFile(path.resolve(file), String(pid), 0o644);
 }
 
 /**

@@ -3,11 +3,12 @@
 // `created`, the exec FIFO that `start` writes to. A flock on the container's
 // directory serialises every command that changes the container.
 import {
-  closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync, constants as fsc,
+  closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, unlinkSync, constants as fsc,
 } from 'node:fs';
 import path from 'node:path';
 import { OciError, alreadyExists, notFound } from '../errors.js';
 import { flock } from '../sys/libc.js';
+import { replaceFile } from '../sys/caller-paths.js';
 import { checkStateFile, type ContainerState } from './state-file.js';
 
 export type { ContainerState } from './state-file.js';
@@ -113,10 +114,7 @@ export class Store {
   }
 
   write(state: ContainerState): void {
-    const target = this.statePath(state.id);
-    const temp = `${target}.${process.pid}.tmp`;
-    writeFileSync(temp, JSON.stringify(state), { mode: 0o600 });
-    renameSync(temp, target);
+    replaceFile(this.statePath(state.id), JSON.stringify(state), 0o600);
   }
 
   exists(id: string): boolean {
