@@ -42,12 +42,13 @@ export function hasHooks(hooks: Hooks | undefined, ...kinds: HookKind[]): boolea
 
 /**
  * Runs the hooks of one kind; the first that fails stops the rest and is
- * thrown as an OciError with code 'hook-failed'.
+ * thrown as an OciError with code 'hook-failed'. A hook without `env` gets
+ * `defaultEnv`, or else the runtime's environment.
  */
-export function runHooks(kind: HookKind, hooks: Hooks | undefined, state: HookState): void {
+export function runHooks(kind: HookKind, hooks: Hooks | undefined, state: HookState, defaultEnv?: string[]): void {
   const list = hooks?.[kind] ?? [];
   list.forEach((hook, index) => {
-    const failure = runHook(hook, state);
+    const failure = runHook(hook, state, defaultEnv);
     if (failure) throw new OciError('hook-failed', `${kind} hook #${index} (${hook.path}) ${failure}`);
   });
 }
@@ -61,10 +62,10 @@ export function runHooksWarning(kind: HookKind, hooks: Hooks | undefined, state:
 }
 
 /** Runs one hook; returns why it failed, or null. */
-function runHook(hook: Hook, state: HookState): string | null {
+function runHook(hook: Hook, state: HookState, defaultEnv?: string[]): string | null {
   const argv = hook.args?.length ? hook.args : [hook.path];
-  // Without env a hook inherits the runtime's environment, as with runc.
-  const env = hook.env ?? Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}`);
+  // Without env a hook on the host inherits the runtime's environment, as with runc.
+  const env = hook.env ?? defaultEnv ?? Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}`);
   const stdin = memfdWith('hook-state', Buffer.from(JSON.stringify(state)));
   const [outRead, outWrite] = pipe2(O.CLOEXEC);
   let pid: number;

@@ -369,11 +369,15 @@ function waitForStart(ctx: InitContext): void {
   }
 }
 
-/** startContainer hooks: in the container, as its process, before execve (config.md). */
+/**
+ * startContainer hooks: in the container, as its process, before execve
+ * (config.md). A program of the container's image: without its own `env` it
+ * gets the process's environment, never the runtime's (an engine's secrets).
+ */
 function runStartHooks(ctx: InitContext): void {
   if (!ctx.hookState) return;
   try {
-    runHooks('startContainer', ctx.config.hooks, { ...ctx.hookState, status: 'created' });
+    runHooks('startContainer', ctx.config.hooks, { ...ctx.hookState, status: 'created' }, ctx.env);
   } catch (err) {
     failAfterReady(err, ctx.statusFd);
   }
