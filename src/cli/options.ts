@@ -1,7 +1,7 @@
 // Parsing and checking command arguments, so every handler gets typed values
 // and bad input fails with one line naming the argument.
 import { writeSync } from 'node:fs';
-import { Store } from '../state/store.js';
+import { Store, checkRootDir } from '../state/store.js';
 import { sleepMs } from '../sys/proc.js';
 import { OciError } from '../errors.js';
 import { checkPassedFds } from '../process/fds.js';
@@ -9,6 +9,7 @@ import type { Globals } from '../main.js';
 import type { ConsoleAttach } from '../process/console-attach.js';
 
 export function storeFor(globals: Globals): Store {
+  checkRootDir(globals.root);
   return new Store(globals.root);
 }
 

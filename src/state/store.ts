@@ -3,7 +3,7 @@
 // `created`, the exec FIFO that `start` writes to. A flock on the container's
 // directory serialises every command that changes the container.
 import {
-  closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, unlinkSync, constants as fsc,
+  closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, unlinkSync, constants as fsc,
 } from 'node:fs';
 import path from 'node:path';
 import { OciError, alreadyExists, notFound } from '../errors.js';
@@ -25,6 +25,24 @@ export function validateId(id: string): void {
 }
 
 const MEMBER_MARK = 'member.';
+
+/**
+ * The state under --root drives what ocirun does as root (poststop hooks,
+ * signals, cgroups to remove): a directory another user owns, or that group
+ * or others can write, could hold their state. Checked on every command that
+ * uses it; a --root that does not exist yet is made 0700 by create.
+ */
+export function checkRootDir(root: string): void {
+  const st = statSync(root, { throwIfNoEntry: false });
+  if (!st) return;
+  const uid = process.geteuid!();
+  if (st.uid !== 0 && st.uid !== uid) {
+    throw new OciError('usage', `--root ${root}: owned by uid ${st.uid}, not by root or by ocirun's user (uid ${uid}): refusing state another user controls`);
+  }
+  if (st.mode & 0o022) {
+    throw new OciError('usage', `--root ${root}: mode ${(st.mode & 0o7777).toString(8)} lets group or others write it: refusing state another user could control (chmod go-w)`);
+  }
+}
 
 export class Store {
   constructor(readonly root: string) {}
