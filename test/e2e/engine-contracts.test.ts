@@ -232,9 +232,11 @@ describe.skipIf(!isRoot)('socket activation', () => {
     const [listenFile, preservedFile, out] = ['listen.txt', 'preserved.txt', 'activation-out.txt'].map((n) => rt.scratchPath(n));
     const fds = [openSync(listenFile, 'w'), openSync(preservedFile, 'w'), openSync(out, 'w')];
     try {
-      const r = spawnSync(OCIRUN_BIN, ['--root', rt.root, 'run', '--preserve-fds', '1', '--bundle', bundle.dir, uniqueId()], {
+      // LISTEN_PID names ocirun (sd_listen_fds(3)): exec keeps the shell's pid.
+      const argv = [OCIRUN_BIN, '--root', rt.root, 'run', '--preserve-fds', '1', '--bundle', bundle.dir, uniqueId()];
+      const r = spawnSync('sh', ['-c', 'LISTEN_PID=$$ exec "$@"', 'sh', ...argv], {
         stdio: ['ignore', fds[2], 'inherit', fds[0], fds[1]],
-        env: { ...process.env, LISTEN_FDS: '1', LISTEN_PID: String(process.pid) },
+        env: { ...process.env, LISTEN_FDS: '1' },
       });
       expect(r.status).toBe(0);
       expect(readFileSync(out, 'utf8')).toBe('1 1\n');
