@@ -60,12 +60,6 @@ export interface InitContext {
   sessionKeyring?: string;
   /** /proc/self/maps, opened before joining namespaces (for the second fork). */
   mapsFd?: number;
-  /**
-   * The init's procfs handle (linux/procfs.ts, opened before joining
-   * namespaces), when the seccomp filter may refuse close_range(2) (SecurityPlan.closeRangeFiltered):
-   * its self/fd lists this process's fds, also after the second fork.
-   */
-  hostProcFd?: number;
   /** seccomp compiled by the runtime, and when to load it (see security.ts). */
   security?: SecurityPlan;
   /** v1 cgroup directories to join first, and the memory one last, as this process alone (see spawn.ts placeAtClone). */
@@ -96,7 +90,6 @@ export function runInit(ctx: InitContext): never {
     switchToSealedExe(ctx.sealedExe);
     resetSignals();
     if (ctx.namespaces.forkAgain) ctx.mapsFd = procfs().openSelf('maps', O.RDONLY);
-    if (ctx.security?.closeRangeFiltered) ctx.hostProcFd = procfs().fd;
     expect(ctx, 'go');
     joinCgroups(ctx);
     const rootfsSeen = ctx.mode === 'create' ? rootfsIdentity(ctx.rootfs) : null;
@@ -112,9 +105,10 @@ export function runInit(ctx: InitContext): never {
     joinMemoryCgroup(ctx);
     ctx.channel.send({ type: 'ready' });
     ctx.channel.close();
+    if (ctx.security?.closeRangeFiltered) markFdsCloseOnExecThroughProcfs(3 + ctx.preserveFds);
     // An unmasked procfs is no handle to hold while the container may look at
-    // this process's fds (/proc/<pid>/fd): kept only for passOnlyProcessFds.
-    if (ctx.hostProcFd === undefined) releaseProcfs();
+    // this process's fds (/proc/<pid>/fd) and the init waits for start.
+    releaseProcfs();
   } catch (err) {
     reportAndExit(ctx, err);
   }
@@ -400,20 +394,13 @@ function execProcess(ctx: InitContext): never {
  * Fds 0-2 and the preserved ones go to the process; every other fd is made
  * close-on-exec rather than closed now: libuv's eventfd is among them, and V8
  * may still signal it (write, EBADF, abort) before execve. Where the seccomp
- * filter is already loaded and may refuse close_range(2) (a profile that
- * predates it), the open fds are listed from the init's procfs and marked one
- * by one.
+ * filter is already loaded and may refuse close_range(2), that was done before
+ * the wait for start (markFdsCloseOnExecThroughProcfs); every fd opened since
+ * is close-on-exec (libuv opens all its fds so).
  */
 function passOnlyProcessFds(ctx: InitContext): void {
   const keep = 3 + ctx.preserveFds;
-  if (ctx.hostProcFd === undefined) {
-    closeRange(keep, 0xffffffff, CLOSE_RANGE_CLOEXEC);
-  } else {
-    // "self" in a procfs is the caller's pid in that procfs's pid namespace (proc(5)).
-    const fdDir = openat(ctx.hostProcFd, 'self/fd', O.RDONLY | O.DIRECTORY | O.CLOEXEC);
-    for (const fd of fdsListedIn(fdDir)) if (fd >= keep) setCloexec(fd, true);
-    close(fdDir);
-  }
+  if (!ctx.security?.closeRangeFiltered) closeRange(keep, 0xffffffff, CLOSE_RANGE_CLOEXEC);
   for (let fd = 0; fd < keep; fd++) {
     try {
       setCloexec(fd, false);
@@ -421,6 +408,19 @@ function passOnlyProcessFds(ctx: InitContext): void {
       // not open: nothing to pass on
     }
   }
+}
+
+/**
+ * close_range(CLOSE_RANGE_CLOEXEC) one fd at a time, for a seccomp filter of
+ * a profile that predates close_range: the fds are listed from the init's
+ * procfs ("self" there is the caller's pid in that procfs's pid namespace,
+ * proc(5)), which must not stay open past this.
+ */
+function markFdsCloseOnExecThroughProcfs(firstFd: number): void {
+  // openat(2), not the handle's openat2(2): the filter may predate openat2 too.
+  const fdDir = openat(procfs().fd, 'self/fd', O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+  for (const fd of fdsListedIn(fdDir)) if (fd >= firstFd && fd !== fdDir) setCloexec(fd, true);
+  close(fdDir);
 }
 
 /**

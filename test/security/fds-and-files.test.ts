@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OCIRUN_BIN } from '../../fixtures/bundle.mjs';
 import { Runtime, bundleWithOutbox, isRoot, uniqueId, waitFor, type Result } from '../helpers/ocirun.js';
+import { runtimeToolsProfile } from '../helpers/seccomp-profile.js';
 
 const rt = new Runtime();
 afterAll(() => rt.dispose());
@@ -61,8 +62,17 @@ function twoFiles(): string[] {
 }
 
 describe.skipIf(!isRoot)('fds of the runtime (CVE-2016-9962, CVE-2024-21626 class)', () => {
-  it('a waiting init holds no host directory that a CAP_SYS_PTRACE process of its container could use', () => {
-    const b = rt.bundle(['sleep', '1000']);
+  // A profile that predates close_range(2) makes the init list its fds through its procfs: that
+  // handle, to an unmasked procfs, must be gone before the init waits too.
+  it.each([
+    ['', undefined],
+    [' (under a seccomp profile that refuses close_range)', runtimeToolsProfile()],
+  ])('a waiting init holds no host directory that a CAP_SYS_PTRACE process of its container could use%s', (_, seccomp) => {
+    const b = rt.bundle(['sleep', '1000'], (c) => {
+      if (!seccomp) return;
+      c.linux.seccomp = seccomp;
+      c.process.noNewPrivileges = false;
+    });
     const id = uniqueId();
     // Host directories on fds 3-5, not preserved: the caller's, not the container's.
     const created = runWithFds(['create', '--bundle', b.dir, id], ['/', '/etc', b.dir]);
