@@ -9,7 +9,7 @@
 //
 // Environment: OCIRUN_VM_KERNEL (a vmlinuz; default the newest in /boot),
 // OCIRUN_VM_ACCEL (tcg, the default, or kvm), OCIRUN_VM_TIMEOUT (seconds,
-// default 600), OCIRUN_VM_CACHE (where the initramfs is kept).
+// default 900), OCIRUN_VM_CACHE (where the initramfs is kept).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
@@ -126,7 +126,7 @@ const results = mkdtempSync(path.join(os.tmpdir(), 'ocirun-vm-results-'));
 writeFileSync(path.join(results, 'job.sh'), jobScript(files));
 
 const accel = process.env.OCIRUN_VM_ACCEL ?? 'tcg';
-const timeoutSec = Number(process.env.OCIRUN_VM_TIMEOUT ?? 600);
+const timeoutSec = Number(process.env.OCIRUN_VM_TIMEOUT ?? 900);
 const append = [
   'console=ttyS0', 'quiet', 'loglevel=3', 'panic=-1',
   // cgroup v2 alone, as on a host where systemd mounts only the unified hierarchy
