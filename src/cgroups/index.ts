@@ -8,7 +8,8 @@ import { warn } from '../log.js';
 import type { Spec } from '../spec/types.js';
 import { effectiveRules, emulate } from './devices.js';
 import { detectHost, type CgroupHost } from './host.js';
-import { cleanCgroupsPath, resolvePaths, systemdCgroupPath } from './paths.js';
+import { cleanCgroupsPath, resolvePaths, systemdCgroupPath, systemdUnit } from './paths.js';
+import { setUnitResources, startScope, systemdIsRunning, unitOfCgroup } from './systemd.js';
 import { UNIFIED, type CgroupManager, type LinuxResources } from './types.js';
 import { V1Manager, type V1Dir } from './v1.js';
 import { V2Manager } from './v2.js';
@@ -42,18 +43,38 @@ export function fsManager(host: CgroupHost, cgroupPath: string): CgroupManager {
 let warned = false;
 
 /**
- * The systemd driver. Without a systemd to ask over D-Bus (none runs here), it
- * places the container where systemd would (the slice and scope paths) and
- * manages it through the cgroup filesystem, saying so once.
+ * The systemd driver's cgroup: the path systemd gives the unit, managed
+ * through the cgroup filesystem; with systemd as PID 1 the unit is then made
+ * known to systemd (registerWithSystemd). Without, it says so once.
  */
 export function systemdManager(host: CgroupHost, cgroupsPath: string | undefined, id: string): CgroupManager {
   const cgroupPath = systemdCgroupPath(cgroupsPath, id);
-  if (!warned) {
+  if (!warned && !(host.mode === 'v2' && systemdIsRunning())) {
     warned = true;
-    const why = existsSync('/run/systemd/system') ? 'ocirun does not talk to systemd over D-Bus' : 'systemd is not running';
+    const why = existsSync('/run/systemd/system') ? 'ocirun talks to systemd only on a cgroup v2 host' : 'systemd is not running';
     warn(`--systemd-cgroup: ${why}; managing ${cgroupPath} through the cgroup filesystem instead`);
   }
   return fsManager(host, cgroupPath);
+}
+
+/**
+ * With systemd as PID 1 on a cgroup v2 host: the container's cgroup, which the
+ * init was cloned into, becomes a transient scope unit holding the init; the
+ * resources are then written again, for what systemd has no property for and
+ * for what it reset while starting the unit.
+ */
+export function registerWithSystemd(manager: CgroupManager, cgroupsPath: string | undefined, id: string, pid: number, resources: LinuxResources): void {
+  if (manager.version !== 2 || !systemdIsRunning()) return;
+  const { slice, unit } = systemdUnit(cgroupsPath, id);
+  if (!unit.endsWith('.scope')) return;
+  startScope(unit, slice, pid, resources);
+  manager.set(resources, { update: true });
+}
+
+/** update of a container --systemd-cgroup placed: systemd's unit gets the new limits too. */
+export function updateSystemdUnit(manager: CgroupManager, resources: LinuxResources): void {
+  const unit = manager.version === 2 ? unitOfCgroup(manager.paths[UNIFIED]) : null;
+  if (unit !== null && systemdIsRunning()) setUnitResources(unit, resources);
 }
 
 /**

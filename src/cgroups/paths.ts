@@ -23,11 +23,8 @@ export function cleanCgroupsPath(value: string | undefined, id: string): string 
   return normalized;
 }
 
-/**
- * systemd's unit naming, without systemd: the slice path of "a-b.slice" is
- * /a.slice/a-b.slice (systemd.slice(5)), and the unit is "<prefix>-<name>.scope".
- */
-export function systemdCgroupPath(value: string | undefined, id: string): string {
+/** The slice and unit --systemd-cgroup names for "slice:prefix:name" (default "system.slice:runc:<id>"). */
+export function systemdUnit(value: string | undefined, id: string): { slice: string; unit: string } {
   let parent = 'system.slice';
   let prefix = 'runc';
   let name = id;
@@ -41,7 +38,16 @@ export function systemdCgroupPath(value: string | undefined, id: string): string
   }
   if (name === '' || name.includes('/')) throw invalid(`the name part of ${JSON.stringify(value)} must be a non-empty unit name without "/"`);
   const unit = name.endsWith('.slice') ? name : prefix === '' ? `${name}.scope` : `${prefix}-${name}.scope`;
-  return path.posix.join(expandSlice(parent), unit);
+  return { slice: parent, unit };
+}
+
+/**
+ * systemd's unit naming, without systemd: the slice path of "a-b.slice" is
+ * /a.slice/a-b.slice (systemd.slice(5)), and the unit is "<prefix>-<name>.scope".
+ */
+export function systemdCgroupPath(value: string | undefined, id: string): string {
+  const { slice, unit } = systemdUnit(value, id);
+  return path.posix.join(expandSlice(slice), unit);
 }
 
 export function expandSlice(slice: string): string {

@@ -18,7 +18,8 @@ export function features() {
     linux: {
       namespaces: Object.keys(NAMESPACES).sort(),
       capabilities: [...CAPABILITY_NAMES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+      // systemd: --systemd-cgroup makes transient scopes over systemd's private D-Bus socket (cgroups/systemd.ts).
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: true },
       seccomp: seccompFeatures(),
       apparmor: { enabled: true },
       selinux: { enabled: true },

@@ -1,7 +1,7 @@
 // create (runtime-spec runtime.md "Create"): validate the bundle, claim the
 // id, spawn the init, and record the state.
 import path from 'node:path';
-import { planCgroups, type CgroupManager } from '../cgroups/index.js';
+import { planCgroups, registerWithSystemd, type CgroupManager } from '../cgroups/index.js';
 import { recordPaths } from '../cgroups/light.js';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';
@@ -128,6 +128,7 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
       ownNamespaces: init.ownNamespaces,
     };
     try {
+      if (opts.systemdCgroup) registerWithSystemd(cgroups, config.linux?.cgroupsPath, opts.id, init.pid, resources);
       joinIntelRdt(config, opts.id, init.pid);
       store.write(state);
       markMembership(store, opts.id, state.joined ?? []);

@@ -1,5 +1,6 @@
 // delete (runtime-spec runtime.md "Delete"): kill what is left, remove every trace.
 import { destroyRecorded, removeCgroupPaths, thawCgroup } from '../cgroups/light.js';
+import { stopContainerUnit } from '../cgroups/systemd.js';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';
 import { runHooksWarning, stateForHooks } from '../hooks/hooks.js';
@@ -55,6 +56,7 @@ export function deleteLocked(store: Store, id: string, force: boolean): void {
   if (state?.sharedRootMountId !== undefined) releaseSharedRoot(state.rootfs, state.sharedRootMountId);
   // Then each cgroup directory goes (rmdir, retried, bounded, while the kernel still counts dead
   // tasks): those of the state, or without one, those the create recorded (and what is in them).
+  if (state?.systemdCgroup) stopContainerUnit(state.cgroupPaths);
   if (state !== null) removeCgroupPaths(state.cgroupPaths);
   else {
     const problem = destroyRecorded(store.dir(id));

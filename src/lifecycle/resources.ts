@@ -1,6 +1,6 @@
 // What runs against a container's cgroup after create: update (new limits,
 // recorded in the state), pause and resume (the freezer), and statistics.
-import { managerFromPaths, type CgroupManager, type LinuxResources } from '../cgroups/index.js';
+import { managerFromPaths, updateSystemdUnit, type CgroupManager, type LinuxResources } from '../cgroups/index.js';
 import { validateResources } from '../cgroups/validate.js';
 import { OciError, notFound, notRunning } from '../errors.js';
 import { warn } from '../log.js';
@@ -78,6 +78,7 @@ export function updateContainer(store: Store, id: string, resources: unknown): L
       warn(`${id}: linux.resources.devices cannot be changed by update; the device rules stay as they are`);
     }
     cgroups.set(rest, { update: true });
+    if (state.systemdCgroup) updateSystemdUnit(cgroups, rest);
     const merged = mergeResources(before, rest) as LinuxResources;
     const next: ContainerState = { ...state, config: { ...config, linux: { ...(config.linux ?? {}), resources: merged } } };
     store.write(next);
