@@ -2,7 +2,7 @@
 // runc does. Errors also always reach stderr as plain text, because the
 // caller may not read the log file (containerd reads both).
 import { writeSync } from 'node:fs';
-import { OciError } from './errors.js';
+import { asOciError, wrap } from './errors.js';
 import { openForAppend } from './sys/caller-paths.js';
 
 export interface LogTarget {
@@ -22,7 +22,7 @@ export function configureLog(t: LogTarget): void {
   try {
     logFd = openForAppend(t.file, 0o600);
   } catch (err) {
-    throw new OciError('usage', `--log ${t.file}: cannot open it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw wrap(err, `--log ${t.file}: cannot open it`, { code: 'usage', errnoOnly: true });
   }
   target = t;
 }
@@ -56,15 +56,9 @@ export function debug(msg: string): void {
 
 /** One report per failure: the stable code and every line of the message. */
 export function reportError(err: unknown): void {
-  const lines = errorLines(err);
-  const code = err instanceof OciError ? err.code : 'internal';
-  if (target.file || target.format === 'json') toLog(entry('error', lines.join('; '), { code }));
+  const failure = asOciError(err);
+  const lines = [failure.message, ...failure.details];
+  if (target.file || target.format === 'json') toLog(entry('error', lines.join('; '), { code: failure.code }));
   if (target.file || target.format === 'text') writeSync(2, lines.map((l) => `ocirun: ${l}\n`).join(''));
-  if (target.debug && err instanceof Error && !(err instanceof OciError)) writeSync(2, `${err.stack}\n`);
-}
-
-function errorLines(err: unknown): string[] {
-  if (err instanceof OciError) return [err.message, ...err.details];
-  if (err instanceof Error) return [err.message];
-  return [String(err)];
+  if (target.debug && failure.code === 'internal') writeSync(2, `${(failure.cause instanceof Error ? failure.cause : failure).stack}\n`);
 }
