@@ -7,7 +7,7 @@
 // instruction-set.rst; the context: struct bpf_cgroup_dev_ctx in
 // include/uapi/linux/bpf.h.
 import { closeSync, openSync, constants as fsc } from 'node:fs';
-import { OciError } from '../errors.js';
+import { OciError, wrap } from '../errors.js';
 import { SysError, koffi } from '../sys/libc.js';
 import type { DeviceState } from './devices.js';
 
@@ -66,7 +66,7 @@ export function deviceProgram(state: DeviceState): Insn[] {
     ldxw(R5, R1, 8), // R5 = minor
   ];
   for (const rule of state.exceptions) {
-    if (rule.type === 'a') throw new Error('internal error: a wildcard-type rule among device exceptions');
+    if (rule.type === 'a') throw new OciError('internal', 'internal error: a wildcard-type rule among device exceptions');
     const block: Insn[] = [];
     const skips: number[] = []; // indexes (in block) of jumps to the next block
     const skip = (insn: Insn) => {
@@ -151,15 +151,15 @@ export function evaluate(insns: Insn[], request: { type: 'b' | 'c'; major: numbe
       if (op === BPF.AND) regs[x.dst] = (regs[x.dst] & operand) >>> 0;
       else if (op === BPF.RSH) regs[x.dst] = regs[x.dst] >>> operand;
       else if (op === BPF.MOV) regs[x.dst] = operand >>> 0;
-      else throw new Error(`evaluate: ALU op 0x${op.toString(16)}`);
+      else throw new OciError('internal', `evaluate: ALU op 0x${op.toString(16)}`);
     } else if (x.code === (BPF.JMP | BPF.EXIT)) return regs[R0];
     else if (cls === BPF.JMP32) {
       const taken = op === BPF.JNE ? regs[x.dst] !== operand : op === BPF.JEQ ? regs[x.dst] === operand : undefined;
-      if (taken === undefined) throw new Error(`evaluate: jump op 0x${op.toString(16)}`);
+      if (taken === undefined) throw new OciError('internal', `evaluate: jump op 0x${op.toString(16)}`);
       if (taken) pc += x.off;
-    } else throw new Error(`evaluate: instruction 0x${x.code.toString(16)}`);
+    } else throw new OciError('internal', `evaluate: instruction 0x${x.code.toString(16)}`);
   }
-  throw new Error('evaluate: the program did not exit');
+  throw new OciError('internal', 'evaluate: the program did not exit');
 }
 
 // ---- bpf(2) ----
@@ -261,7 +261,7 @@ export function attachDeviceProgram(dir: string, progFd: number): void {
     try {
       bpf(CMD.PROG_ATTACH, 'void *', attr, attr.length, 'bpf(BPF_PROG_ATTACH)');
     } catch (err) {
-      throw new OciError('system', `attaching the device access program to ${dir}: ${(err as Error).message}`);
+      throw wrap(err, `attaching the device access program to ${dir}`, { code: 'system' });
     }
     for (const id of previous) {
       const idAttr = Buffer.alloc(12);

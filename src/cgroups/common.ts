@@ -15,7 +15,7 @@ import { procsRecursive } from './files.js';
 export function makeDirs(dir: string, top: string): string[] {
   const rel = path.relative(top, dir);
   if (rel === '') return [];
-  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`internal error: ${dir} is not under ${top}`);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new OciError('internal', `internal error: ${dir} is not under ${top}`);
   const first = makeDir(dir);
   if (first !== 'no parent') return first === 'made' ? [dir] : [];
   const made = makeDirs(path.dirname(dir), top);

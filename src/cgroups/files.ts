@@ -5,7 +5,7 @@
 // kernel would have.
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmdirSync, writeSync, constants as fsc } from 'node:fs';
 import path from 'node:path';
-import { OciError } from '../errors.js';
+import { OciError, errnoOf, wrap } from '../errors.js';
 import { sleepMs } from '../sys/proc.js';
 
 export function fileExists(dir: string, file: string): boolean {
@@ -99,9 +99,9 @@ export function observeWrites(fn?: (file: string, value: string) => void): void 
 }
 
 function writeError(err: unknown, target: string, value: string, field: string): OciError {
-  const code = (err as NodeJS.ErrnoException).code ?? String(err);
+  const code = errnoOf(err) ?? '';
   const hint = HINTS[code] ? ` (${HINTS[code]})` : '';
-  return new OciError(code === 'ENOENT' ? 'unsupported' : 'system', `${field}: cannot write ${JSON.stringify(value)} to ${target}: ${code}${hint}`);
+  return wrap(err, `${field}: cannot write ${JSON.stringify(value)} to ${target}`, { code: code === 'ENOENT' ? 'unsupported' : 'system', errnoOnly: true, hint });
 }
 
 /** Processes listed in cgroup.procs of `dir` and of every cgroup below it. */

@@ -6,6 +6,7 @@
 // and commander parses that command line, so help and errors stay commander's.
 import type { Globals } from '../main.js';
 import { COMMANDS, GLOBAL_OPTIONS, type CommandSpec, type OptionSpec } from './commands.js';
+import { OciError } from '../errors.js';
 
 export interface Selected {
   name: string;
@@ -26,7 +27,7 @@ interface ParsedFlag {
 
 function parseFlags(spec: OptionSpec): ParsedFlag {
   const m = /^(?:(-\w), )?(--[\w-]+)(?: <[^>]+>)?$/.exec(spec.flags);
-  if (!m) throw new Error(`commands.ts: unsupported flags ${spec.flags}`);
+  if (!m) throw new OciError('internal', `commands.ts: unsupported flags ${spec.flags}`);
   const negate = m[2].startsWith('--no-');
   const name = negate ? m[2].slice(5) : m[2].slice(2);
   return {

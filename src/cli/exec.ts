@@ -1,7 +1,7 @@
 // `exec`: run a process in a running container, from --process FILE or from
 // the command line on top of the container's own process settings (as runc).
 import { readFileSync } from 'node:fs';
-import { OciError } from '../errors.js';
+import { OciError, wrap } from '../errors.js';
 import type { Globals } from '../main.js';
 import { writePidFile } from '../lifecycle/create.js';
 import { execInContainer } from '../lifecycle/exec.js';
@@ -44,7 +44,7 @@ function readProcessFile(file: string): Process {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new OciError('invalid-config', `--process ${file}: ${(err as Error).message}`);
+    throw wrap(err, `--process ${file}`, { code: 'invalid-config' });
   }
   const problems = validateConfig({ ociVersion: '1.3.0', root: { path: '/' }, process: raw }, '/')
     .filter((p) => p.pointer.startsWith('/process'))

@@ -3,7 +3,7 @@
 // LinuxResources (then the flags are ignored, as runc ignores them).
 import { readFileSync } from 'node:fs';
 import { parseBytes, parseInteger } from '../cgroups/units.js';
-import { OciError } from '../errors.js';
+import { wrap } from '../errors.js';
 import type { Globals } from '../main.js';
 import { updateContainer } from '../lifecycle/resources.js';
 import { storeFor } from './options.js';
@@ -13,12 +13,12 @@ function readResources(source: string): unknown {
   try {
     text = readFileSync(source === '-' ? 0 : source, 'utf8');
   } catch (err) {
-    throw new OciError('usage', `--resources: cannot read ${source === '-' ? 'the standard input' : source}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw wrap(err, `--resources: cannot read ${source === '-' ? 'the standard input' : source}`, { code: 'usage', errnoOnly: true });
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new OciError('usage', `--resources: ${source === '-' ? 'the standard input' : source} is not valid JSON: ${(err as Error).message}`);
+    throw wrap(err, `--resources: ${source === '-' ? 'the standard input' : source} is not valid JSON`, { code: 'usage' });
   }
 }
 

@@ -2,7 +2,7 @@
 // the exec FIFO, wait until it has become the user's process, then run the
 // poststart hooks. The caller holds the container's lock.
 import { closeSync, openSync, readSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
-import { OciError, type ErrorCode } from '../errors.js';
+import { OciError, errnoOf, type ErrorCode } from '../errors.js';
 import { runHooks, stateForHooks } from '../hooks/hooks.js';
 import { warn } from '../log.js';
 import { deleteLocked } from './delete.js';
@@ -82,7 +82,7 @@ function releaseInit(fifo: string, id: string): void {
     fd = openSync(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK);
   } catch (err) {
     // ENXIO: no reader, the init is gone (fifo(7)).
-    throw new OciError('container-init', `${id}: the container's init is not waiting to start (${(err as NodeJS.ErrnoException).code})`);
+    throw new OciError('container-init', `${id}: the container's init is not waiting to start (${errnoOf(err)})`, [], { cause: err });
   }
   try {
     writeSync(fd, '0');

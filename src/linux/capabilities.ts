@@ -2,8 +2,9 @@
 // (capabilities(7): bounding, then credentials, then capset, then ambient).
 import type { Capabilities, Process } from '../spec/types.js';
 import { warn } from '../log.js';
-import { PR, SysError, capset, prctl } from '../sys/libc.js';
+import { PR, capset, prctl } from '../sys/libc.js';
 import { procfs } from './procfs.js';
+import { OciError, wrap } from '../errors.js';
 
 export const CAPABILITY_NAMES = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
@@ -109,14 +110,15 @@ export function applyCapabilitySets(masks: CapabilityMasks, available: bigint): 
   const wanted = masks.permitted | masks.effective | masks.inheritable | masks.ambient;
   const missing = wanted & ~available;
   if (missing !== 0n) {
-    throw new Error(
+    throw new OciError(
+      'container-init',
       `cannot grant ${namesOf(missing).join(', ')}: the host does not give ${missing & (missing - 1n) ? 'them' : 'it'} to ocirun (not in its bounding set); remove it from process.capabilities`,
     );
   }
   try {
     capset({ effective: masks.effective, permitted: masks.permitted, inheritable: masks.inheritable });
   } catch (err) {
-    throw new Error(`setting capabilities: ${err instanceof SysError ? err.message : String(err)}`);
+    throw wrap(err, 'setting capabilities');
   }
   // The kernel only lets a capability be ambient when it is both permitted and
   // inheritable (capabilities(7)); runc skips the others silently, and so do we.

@@ -13,6 +13,7 @@ import {
 } from '../sys/libc.js';
 import { ensureInRoot, fdPath } from './paths.js';
 import { procfs } from './procfs.js';
+import { OciError, wrap } from '../errors.js';
 
 export const DEFAULT_DEVICES: Device[] = [
   { type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o666 },
@@ -77,7 +78,7 @@ function makeDeviceNode(rootFd: number, device: Device): void {
     mknodat(dirFd, name, mode, dev);
     fchownat(dirFd, name, device.uid ?? 0, device.gid ?? 0, AT_SYMLINK_NOFOLLOW);
   } catch (err) {
-    throw new Error(`device ${device.path}: ${err instanceof Error ? err.message : String(err)}`);
+    throw wrap(err, `device ${device.path}`);
   } finally {
     close(dirFd);
   }
@@ -94,7 +95,7 @@ function bindHostDevice(rootFd: number, device: Device): void {
     fd = openat(dirFd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC);
     mount(device.path, fdPath(fd), null, MS.BIND, null);
   } catch (err) {
-    throw new Error(`device ${device.path}: ${err instanceof Error ? err.message : String(err)}`);
+    throw wrap(err, `device ${device.path}`);
   } finally {
     if (fd >= 0) close(fd);
     close(dirFd);
@@ -128,12 +129,12 @@ export function openNullDevice(rootFd: number): number {
   try {
     fd = openat2(rootFd, 'dev/null', O.PATH | O.CLOEXEC, 0, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS);
   } catch (err) {
-    throw new Error(`/dev/null cannot mask anything: ${err instanceof SysError ? err.code : String(err)}`);
+    throw wrap(err, '/dev/null cannot mask anything', { errnoOnly: true });
   }
   const st = fstatSync(fd);
   if (!st.isCharacterDevice() || BigInt(st.rdev) !== makedev(1, 3)) {
     close(fd);
-    throw new Error('/dev/null cannot mask anything: it is not the character device 1:3');
+    throw new OciError('container-init', '/dev/null cannot mask anything: it is not the character device 1:3');
   }
   return fd;
 }

@@ -4,7 +4,7 @@
 // filesystem; without one, asking for it is an error at create time.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { OciError } from '../errors.js';
+import { OciError, wrap } from '../errors.js';
 import type { ConfigProblem } from '../spec/validate.js';
 import type { Spec } from '../spec/types.js';
 
@@ -68,7 +68,7 @@ export function joinIntelRdt(config: Spec, id: string, pid: number): void {
   const dir = groupDir(root, rdt, id);
   const lines = schemaLines(rdt);
   const fail = (what: string, err: unknown): never => {
-    throw new OciError('system', `linux.intelRdt: ${what}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw wrap(err, `linux.intelRdt: ${what}`, { code: 'system', errnoOnly: true });
   };
   const existed = existsSync(dir);
   if (!existed && rdt.closID !== undefined && lines.length === 0) {

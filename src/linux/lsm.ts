@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import type { ConfigProblem } from '../spec/validate.js';
 import type { Process } from '../spec/types.js';
 import { warn } from '../log.js';
-import { SysError } from '../sys/libc.js';
 import { procfs } from './procfs.js';
+import { OciError, errnoOf, wrap } from '../errors.js';
 
 const APPARMOR_ENABLED = '/sys/module/apparmor/parameters/enabled';
 
@@ -87,11 +87,10 @@ function writeAttr(files: string[], value: string, field: string): void {
       procfs().writeSelf(file, value);
       return;
     } catch (err) {
-      const code = err instanceof SysError ? err.code : String(err);
-      if (code !== 'ENOENT') throw new Error(`${field}: cannot write ${JSON.stringify(value)} to /proc/self/${file}: ${code}`);
+      if (errnoOf(err) !== 'ENOENT') throw wrap(err, `${field}: cannot write ${JSON.stringify(value)} to /proc/self/${file}`, { errnoOnly: true });
     }
   }
-  throw new Error(`${field}: none of ${files.map((f) => `/proc/self/${f}`).join(', ')} exists: is the security module enabled?`);
+  throw new OciError('container-init', `${field}: none of ${files.map((f) => `/proc/self/${f}`).join(', ')} exists: is the security module enabled?`);
 }
 
 /** Filesystems whose mounts take the SELinux context= option (runc leaves out proc, sysfs, mqueue, cgroups). */

@@ -11,7 +11,7 @@
 // child in at once. The init unshares it, writes the offsets to
 // /proc/self/timens_offsets, and execve(2) moves it in (Linux 5.11 and later).
 import { closeSync, fstatSync, openSync, constants as fsc } from 'node:fs';
-import { OciError } from '../errors.js';
+import { OciError, errnoOf, messageOf, wrap } from '../errors.js';
 import type { Namespace, NamespaceType, Spec } from '../spec/types.js';
 import { CLONE, PR, SysError, ioctlResult, prctl, setns, statfsType, unshare } from '../sys/libc.js';
 import { procfs } from './procfs.js';
@@ -119,12 +119,12 @@ function timeOffsetsText(offsets: Record<string, { secs?: number; nanosecs?: num
 export function openJoins(plan: NamespacePlan): void {
   try {
     for (const join of plan.joins) {
-      const fail = (what: string) =>
-        new OciError('invalid-config', `config.json: /linux/namespaces: ${join.type} namespace path ${join.path} ${what}`);
+      const fail = (what: string, cause?: unknown) =>
+        new OciError('invalid-config', `config.json: /linux/namespaces: ${join.type} namespace path ${join.path} ${what}`, [], { cause });
       try {
         join.fd = openSync(join.path, fsc.O_RDONLY);
       } catch (err) {
-        throw fail(`cannot be opened: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+        throw fail(`cannot be opened: ${errnoOf(err) ?? messageOf(err)}`, err);
       }
       const actual = namespaceTypeOf(join.fd);
       if (actual === null) throw fail('is not a namespace file');
@@ -204,8 +204,8 @@ export function joinNamespaces(plan: NamespacePlan): void {
     try {
       setns(join.fd, NAMESPACES[join.type].flag, join.path);
     } catch (err) {
-      const hint = err instanceof SysError && err.code === 'EPERM' ? ' (not permitted: is it owned by a user namespace this runtime has no privilege in?)' : '';
-      throw new Error(`joining ${join.type} namespace ${join.path}: ${err instanceof SysError ? err.message : String(err)}${hint}`);
+      const hint = errnoOf(err) === 'EPERM' ? ' (not permitted: is it owned by a user namespace this runtime has no privilege in?)' : '';
+      throw wrap(err, `joining ${join.type} namespace ${join.path}`, { hint });
     }
   }
 }
@@ -227,7 +227,7 @@ export function prepareTimeNamespace(plan: NamespacePlan): void {
   try {
     procfs().writeSelf('timens_offsets', plan.timeOffsets);
   } catch (err) {
-    throw new Error(`linux.timeOffsets: writing ${JSON.stringify(plan.timeOffsets)} to /proc/self/timens_offsets: ${err instanceof SysError ? err.code : String(err)}`);
+    throw wrap(err, `linux.timeOffsets: writing ${JSON.stringify(plan.timeOffsets)} to /proc/self/timens_offsets`, { errnoOnly: true });
   }
 }
 

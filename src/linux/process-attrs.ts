@@ -6,7 +6,8 @@
 // CAP_SYS_NICE or CAP_SYS_ADMIN).
 import type { ConfigProblem } from '../spec/validate.js';
 import type { Process, Spec } from '../spec/types.js';
-import { SysError, ioprioSet, personality, schedSetattr } from '../sys/libc.js';
+import { ioprioSet, personality, schedSetattr } from '../sys/libc.js';
+import { errnoOf, wrap } from '../errors.js';
 
 export interface Scheduler {
   policy: string;
@@ -118,7 +119,6 @@ function attempt(field: string, action: () => unknown, hint: (code: string) => s
   try {
     action();
   } catch (err) {
-    const code = err instanceof SysError ? err.code : '';
-    throw new Error(`${field}: ${err instanceof Error ? err.message : String(err)}${hint(code)}`);
+    throw wrap(err, field, { hint: hint(errnoOf(err) ?? '') });
   }
 }

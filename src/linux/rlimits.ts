@@ -1,6 +1,7 @@
 // process.rlimits through prlimit(2). Raising a hard limit needs
 // CAP_SYS_RESOURCE in the initial user namespace (setrlimit(2), EPERM).
 import { SysError, prlimit } from '../sys/libc.js';
+import { OciError } from '../errors.js';
 
 export const RLIMIT_NAMES = [
   'RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'RLIMIT_CORE', 'RLIMIT_RSS', 'RLIMIT_NPROC',
@@ -22,8 +23,11 @@ export function applyRlimits(rlimits: { type: string; soft: number; hard: number
       prlimit(0, resource, toRlim(soft), toRlim(hard), type);
     } catch (err) {
       if (err instanceof SysError && err.code === 'EPERM') {
-        throw new Error(
+        throw new OciError(
+          'container-init',
           `${type}: raising the hard limit to ${hard} needs CAP_SYS_RESOURCE, which the host does not give to ocirun (EPERM); lower process.rlimits`,
+          [],
+          { cause: err },
         );
       }
       throw err;

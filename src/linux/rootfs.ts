@@ -15,6 +15,7 @@ import { openMountDestination } from './mount-destination.js';
 import { ensureInRoot, fdPath, lookupInRoot, openRoot } from './paths.js';
 import { chrootInto } from './shared-root.js';
 import { procfs } from './procfs.js';
+import { OciError, wrap } from '../errors.js';
 
 export interface RootfsPlan {
   config: Spec;
@@ -114,7 +115,7 @@ function mountOne(rootFd: number, m: Mount, plan: RootfsPlan): void {
       }
     }
   } catch (err) {
-    throw new Error(`mount ${m.destination} (${m.type ?? 'bind'}${m.source ? ` from ${m.source}` : ''}): ${describe(err)}`);
+    throw wrap(err, `mount ${m.destination} (${m.type ?? 'bind'}${m.source ? ` from ${m.source}` : ''})`, { causeText: describe(err) });
   }
 }
 
@@ -123,8 +124,8 @@ function bindMount(rootFd: number, m: Mount, options: ParsedMountOptions, bundle
   let isDir: boolean;
   try {
     isDir = statSync(source).isDirectory();
-  } catch {
-    throw new Error(`source ${source} does not exist`);
+  } catch (err) {
+    throw new OciError('container-init', `source ${source} does not exist`, [], { cause: err });
   }
   const fd = openMountDestination(rootFd, m, isDir ? 'dir' : 'file');
   try {

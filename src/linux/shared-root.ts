@@ -12,6 +12,7 @@ import type { Spec } from '../spec/types.js';
 import { MNT_DETACH, MS, O, chdir, chroot, close, fchdir, mount, mountIdOf, open, umount2 } from '../sys/libc.js';
 import { propagationFlag } from './mount-options.js';
 import { fdPath } from './paths.js';
+import { OciError } from '../errors.js';
 
 /** In the runtime's mount namespace, before any namespace is joined. */
 export function sharesRuntimeMountNamespace(config: Spec): boolean {
@@ -77,7 +78,7 @@ export function chrootInto(rootfs: string): void {
 export function enterSharedRoot(rootfs: string, mountId: number): void {
   const fd = open(rootfs, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
   try {
-    if (mountIdOf(fd) !== mountId) throw new Error(`the container's root ${rootfs} is no longer the bind mount its create made`);
+    if (mountIdOf(fd) !== mountId) throw new OciError('container-init', `the container's root ${rootfs} is no longer the bind mount its create made`);
     fchdir(fd);
     chroot('.');
     chdir('/');

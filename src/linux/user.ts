@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Process } from '../spec/types.js';
 import { PR, SysError, prctl, setgroups, setresgid, setresuid } from '../sys/libc.js';
 import { procfs } from './procfs.js';
+import { OciError } from '../errors.js';
 
 /** `setgroupsAllowed`: from the function of that name, read before a seccomp filter may be loaded. */
 export function switchUser(user: Process['user'], setgroupsAllowed: boolean): void {
@@ -13,7 +14,7 @@ export function switchUser(user: Process['user'], setgroupsAllowed: boolean): vo
   prctl(PR.SET_KEEPCAPS, 1);
   if (setgroupsAllowed) setgroups(groups);
   else if (groups.length > 0) {
-    throw new Error('process.user.additionalGids: setgroups is denied in this user namespace (its gid map was written without privilege)');
+    throw new OciError('container-init', 'process.user.additionalGids: setgroups is denied in this user namespace (its gid map was written without privilege)');
   }
   setresgid(gid);
   setresuid(uid);
@@ -31,7 +32,7 @@ export function setgroupsAllowed(): boolean {
     throw err;
   }
   const value = text.trim();
-  if (value !== 'allow' && value !== 'deny') throw new Error(`/proc/self/setgroups holds ${JSON.stringify(text)}, not allow or deny`);
+  if (value !== 'allow' && value !== 'deny') throw new OciError('container-init', `/proc/self/setgroups holds ${JSON.stringify(text)}, not allow or deny`);
   return value === 'allow';
 }
 

@@ -2,6 +2,7 @@ import { fstatSync } from 'node:fs';
 import path from 'node:path';
 import { lookupInRoot, openRoot } from '../linux/paths.js';
 import { close } from '../sys/libc.js';
+import { OciError } from '../errors.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -33,12 +34,12 @@ export function resolveExecutable(name: string, env: string[], cwd: string): str
   if (name.includes('/')) {
     const full = path.resolve(cwd, name);
     if (isExecutableFile(full)) return full;
-    throw new Error(`exec: ${JSON.stringify(name)}: no such executable file in the container`);
+    throw new OciError('container-init', `exec: ${JSON.stringify(name)}: no such executable file in the container`);
   }
   const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
   for (const dir of pathVar.split(':')) {
     const candidate = path.resolve(cwd, dir || '.', name);
     if (isExecutableFile(candidate)) return candidate;
   }
-  throw new Error(`exec: ${JSON.stringify(name)}: executable file not found in $PATH`);
+  throw new OciError('container-init', `exec: ${JSON.stringify(name)}: executable file not found in $PATH`);
 }

@@ -22,7 +22,7 @@ import type { MountableHierarchies } from '../linux/cgroup-mount.js';
 import { ensureInRoot, openRoot } from '../linux/paths.js';
 import { homeFor, setgroupsAllowed, switchUser } from '../linux/user.js';
 import { hasHooks, runHooks, type HookState } from '../hooks/hooks.js';
-import { OciError, type ErrorCode } from '../errors.js';
+import { asOciError, errnoOf, OciError, wrap, type ErrorCode } from '../errors.js';
 import { forkProcess } from './forkable.js';
 import { switchToSealedExe, type SealedExe } from './sealed-exe.js';
 import { FIRST_PASSED_FD, dropFdsNotKept } from './fds.js';
@@ -176,7 +176,7 @@ function rootfsIdentity(rootfs: string): string | null {
 function expect(ctx: InitContext, type: 'go' | 'ok'): void {
   const message = ctx.channel.receive();
   if (message === null) exit(1); // the runtime process died: nothing to report to
-  if (message.type !== type) throw new Error(`protocol error: expected ${type}, got ${message.type}`);
+  if (message.type !== type) throw new OciError('internal', `protocol error: expected ${type}, got ${message.type}`);
 }
 
 function enterNamespaces(ctx: InitContext): void {
@@ -258,7 +258,7 @@ function runCreateHooks(ctx: InitContext): void {
   ctx.channel.send({ type: 'hooks' });
   const message = ctx.channel.receive();
   if (message === null) exit(1); // the runtime process died (or a hook failed and it is killing us)
-  if (message.type !== 'hooks-done') throw new Error(`protocol error: expected hooks-done, got ${message.type}`);
+  if (message.type !== 'hooks-done') throw new OciError('internal', `protocol error: expected hooks-done, got ${message.type}`);
   ctx.hookState = message.state;
   runHooks('createContainer', hooks, message.state);
 }
@@ -291,7 +291,7 @@ function makeCwd(cwd: string): void {
   try {
     close(ensureInRoot(rootFd, cwd, 'dir'));
   } catch (err) {
-    throw new Error(`process.cwd ${cwd}: ${err instanceof Error ? err.message : String(err)}`);
+    throw wrap(err, `process.cwd ${cwd}`);
   } finally {
     close(rootFd);
   }
@@ -310,7 +310,7 @@ function enterCwd(cwd: string): void {
   } catch {
     where = '';
   }
-  if (!where.startsWith('/')) throw new Error(`process.cwd ${cwd} is outside the container's root`);
+  if (!where.startsWith('/')) throw new OciError('container-init', `process.cwd ${cwd} is outside the container's root`);
 }
 
 interface CredentialFacts {
@@ -346,9 +346,10 @@ function writeProcFile(file: string, value: string, what: string, shown = `/proc
   try {
     procfs().write(file, value);
   } catch (err) {
-    const code = err instanceof SysError ? err.code : undefined;
-    const hint = code === 'EACCES' || code === 'EPERM' ? ' (the kernel refused it; lowering oom_score_adj needs CAP_SYS_RESOURCE)' : '';
-    throw new Error(`${what}: cannot write ${value} to ${shown}: ${code ?? String(err)}${what.startsWith('process') ? hint : ''}`);
+    const code = errnoOf(err);
+    const refused = (code === 'EACCES' || code === 'EPERM') && what.startsWith('process');
+    const hint = refused ? ' (the kernel refused it; lowering oom_score_adj needs CAP_SYS_RESOURCE)' : '';
+    throw wrap(err, `${what}: cannot write ${value} to ${shown}`, { errnoOnly: true, hint });
   }
 }
 
@@ -455,11 +456,16 @@ function failAfterReady(err: unknown, statusFd = -1): never {
   exit(127);
 }
 
-/** How the init's failure is reported: a failed hook in its own words, anything else as the init's. */
+/**
+ * How the init's failure is reported: a failed hook in its own words, anything
+ * else as the init's, with the code of what the config asked for, else
+ * 'container-init' (create tells an init the OOM killer stopped by that code).
+ */
 function initFailure(err: unknown): { code: ErrorCode; message: string } {
-  if (err instanceof OciError && err.code === 'hook-failed') return { code: err.code, message: err.message };
-  const text = err instanceof Error ? err.message : String(err);
-  return { code: err instanceof OciError ? err.code : 'container-init', message: `container init: ${text}` };
+  const failure = asOciError(err);
+  if (failure.code === 'hook-failed') return { code: failure.code, message: failure.message };
+  const code = failure.code === 'system' || failure.code === 'internal' ? 'container-init' : failure.code;
+  return { code, message: `container init: ${failure.message}` };
 }
 
 // Node installed handlers (and ignores SIGPIPE); the user's process must start

@@ -3,9 +3,9 @@
 // with the init's pid once it waits on the exec FIFO. On any failure the init
 // is killed before the error is thrown, so nothing is left running.
 import { writeFileSync } from 'node:fs';
-import { OciError } from '../errors.js';
+import { OciError, wrap } from '../errors.js';
 import type { IdMapping, Namespace, Process, Spec } from '../spec/types.js';
-import { CLONE, O, SysError, WNOHANG, close, connectUnix, open, tryKill, waitpid } from '../sys/libc.js';
+import { CLONE, O, WNOHANG, close, connectUnix, open, tryKill, waitpid } from '../sys/libc.js';
 import { readProcStat, sleepMs } from '../sys/proc.js';
 import { closeJoins, explainUserNamespaceRefusal, openJoins, planNamespaces } from '../linux/namespaces.js';
 import { withGrantableCapabilities } from '../linux/capabilities.js';
@@ -184,7 +184,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
       }
       if (hooksWanted && initKnown) {
         hooksWanted = false;
-        if (!opts.runtimeHooks) throw new Error('protocol error: the init asked for hooks that create did not give');
+        if (!opts.runtimeHooks) throw new OciError('internal', 'protocol error: the init asked for hooks that create did not give');
         parent.send({ type: 'hooks-done', state: opts.runtimeHooks(initPid) });
       }
     }
@@ -276,7 +276,7 @@ function connectConsoleSocket(path: string | { fd: number } | undefined): number
   try {
     return connectUnix(path);
   } catch (err) {
-    throw new OciError('usage', `--console-socket ${path}: ${err instanceof SysError ? err.code : String(err)}`);
+    throw wrap(err, `--console-socket ${path}`, { code: 'usage', errnoOnly: true });
   }
 }
 

@@ -12,7 +12,7 @@
 // one rule).
 import { fstatSync, readSync } from 'node:fs';
 import { debug } from '../log.js';
-import { OciError } from '../errors.js';
+import { OciError, wrap } from '../errors.js';
 import { close, memfdWith } from '../sys/libc.js';
 import { ACT, ATTR, CMP, NR_SCMP_ERROR, describeRc, libseccomp, type ArgCompare, type FilterContext } from './libseccomp.js';
 import { exactIntegerAt } from './exact-values.js';
@@ -90,7 +90,7 @@ export function compileSeccomp(seccomp: LinuxSeccomp, opts: CompileOptions = {})
   try {
     lib = libseccomp();
   } catch (err) {
-    throw new OciError('unsupported', `linux.seccomp: ${(err as Error).message}`);
+    throw wrap(err, 'linux.seccomp', { code: 'unsupported' });
   }
   const problems = new Problems();
   const defaultAction = actionValue(seccomp.defaultAction, seccomp.defaultErrnoRet, `${BASE}/defaultAction`, `${BASE}/defaultErrnoRet`, problems);

@@ -20,6 +20,7 @@
 // it needs itself.
 import type { LinuxSeccomp } from './compile.js';
 import type { libseccomp } from './libseccomp.js';
+import { OciError } from '../errors.js';
 
 /** SCMP_ARCH_X32 is libseccomp's own token: the kernel reports x32 calls as x86_64 ones with this bit in the number. */
 const SCMP_ARCH_X32 = 0x4000003e;
@@ -125,7 +126,7 @@ function assemble(code: (Insn | string)[]): Buffer {
     const offset = (label: string | undefined, max: number): number => {
       if (label === undefined) return 0;
       const jump = labels.get(label)! - (i + 1);
-      if (jump < 0 || jump > max) throw new Error(`seccomp ENOSYS stub: jump to ${label} out of range (${jump})`);
+      if (jump < 0 || jump > max) throw new OciError('internal', `seccomp ENOSYS stub: jump to ${label} out of range (${jump})`);
       return jump;
     };
     const at = i * 8;

@@ -3,6 +3,7 @@
 // containers that ask for seccomp. Functions return a negative errno on
 // failure (libseccomp >= 2.5); callers turn that into a message.
 import { SysError, koffi } from '../sys/libc.js';
+import { wrap } from '../errors.js';
 
 export type FilterContext = unknown;
 
@@ -67,7 +68,7 @@ function bind(): Library {
   try {
     lib = koffi.load('libseccomp.so.2');
   } catch (err) {
-    throw new Error(`libseccomp.so.2 cannot be loaded (install libseccomp2): ${(err as Error).message}`);
+    throw wrap(err, 'libseccomp.so.2 cannot be loaded (install libseccomp2)', { code: 'unsupported' });
   }
   const versionStruct = koffi.struct('ocirun_scmp_version', { major: 'uint', minor: 'uint', micro: 'uint' });
   koffi.struct('ocirun_scmp_arg_cmp', { arg: 'uint', op: 'int', datum_a: 'uint64', datum_b: 'uint64' });

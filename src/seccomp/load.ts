@@ -2,6 +2,7 @@
 // program the runtime built before the fork (the init may no longer see the
 // host's libraries once it is inside the container's root).
 import type { CompiledSeccomp } from './compile.js';
+import { wrap } from '../errors.js';
 import { seccompSetModeFilter } from '../sys/libc.js';
 
 /** Loads the filter into the calling process; returns the notify fd, or -1 when no rule notifies. */
@@ -10,7 +11,7 @@ export function loadSeccomp(compiled: CompiledSeccomp): number {
   try {
     fd = seccompSetModeFilter(compiled.program, compiled.filterFlags);
   } catch (err) {
-    throw new Error(`linux.seccomp: loading the filter: ${(err as Error).message}`);
+    throw wrap(err, 'linux.seccomp: loading the filter');
   }
   return compiled.notify ? fd : -1;
 }

@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { OciError } from '../errors.js';
+import { OciError, wrap } from '../errors.js';
 import type { Spec } from './types.js';
 import { formatProblems, validateConfig } from './validate.js';
 
@@ -35,7 +35,7 @@ export function loadBundle(bundleArg: string, rewrite?: (raw: unknown) => void):
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new OciError('invalid-config', `config.json: not valid JSON: ${(err as Error).message}`);
+    throw wrap(err, 'config.json: not valid JSON', { code: 'invalid-config' });
   }
   rewrite?.(raw);
   const problems = validateConfig(raw, dir);

@@ -1,5 +1,7 @@
 // System call numbers for calls glibc has no wrapper for. The numbers differ
 // per architecture (asm/unistd_64.h on x86_64, asm-generic/unistd.h on arm64).
+import { OciError } from '../errors.js';
+
 const tables = {
   x64: {
     pivot_root: 155, capget: 125, capset: 126, clone3: 435, close_range: 436, openat2: 437,
@@ -15,7 +17,7 @@ const tables = {
 
 function tableFor(arch: string) {
   if (arch === 'x64' || arch === 'arm64') return tables[arch];
-  throw new Error(`ocirun does not support the ${arch} architecture yet`);
+  throw new OciError('unsupported', `ocirun does not support the ${arch} architecture yet`);
 }
 
 export const SYS = tableFor(process.arch);

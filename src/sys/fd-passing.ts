@@ -2,6 +2,7 @@
 // the pty master reaches the console socket and a seccomp notify fd its
 // listener. Node cannot do this itself, so sendmsg/recvmsg go through koffi.
 import { SysError, koffi, libc } from './libc.js';
+import { OciError } from '../errors.js';
 
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
@@ -49,7 +50,7 @@ export function recvFd(socketFd: number): { fd: number; payload: string } {
   const n = Number(msgCalls().recvmsg(socketFd, msg, MSG_CMSG_CLOEXEC));
   if (n < 0) throw new SysError('recvmsg', koffi.errno());
   if (control.readInt32LE(8) !== SOL_SOCKET || control.readInt32LE(12) !== SCM_RIGHTS) {
-    throw new Error('no file descriptor came with the message');
+    throw new OciError('system', 'no file descriptor came with the message');
   }
   return { fd: control.readInt32LE(16), payload: data.subarray(0, n).toString() };
 }

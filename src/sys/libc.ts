@@ -2,6 +2,7 @@
 // can fail goes through `check`, which turns -1/errno into a SysError naming
 // the call and its subject, so callers never inspect errno themselves.
 import { SYS } from './arch.js';
+import { OciError } from '../errors.js';
 
 type Koffi = typeof import('koffi');
 type Library = ReturnType<Koffi['load']>;
@@ -338,7 +339,7 @@ export function execve(path: string, argv: string[], envp: string[]): never {
 }
 export function exit(status: number): never {
   f.exit(status);
-  throw new Error('unreachable');
+  throw new OciError('internal', 'unreachable');
 }
 export function setsid(): void {
   check(f.setsid(), 'setsid');
