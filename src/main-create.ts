@@ -1,5 +1,5 @@
 // The entry for create and run: everything that makes a container, without
-// commander, zod or the other commands (bin/ocirun picks the bundle). Not
+// commander or the other commands (bin/ocirun picks the bundle). Not
 // exec: commander reads its command line (cli/argv.ts leaves it alone).
 import { partialEntry } from './cli/dispatch.js';
 

@@ -7,14 +7,6 @@ import { configureLog, reportError } from './log.js';
 import { parseCommonArgv, type Selected } from './cli/argv.js';
 import { runSelected, type CommandTable } from './cli/dispatch.js';
 
-export interface Globals {
-  root: string;
-  log?: string;
-  logFormat: 'text' | 'json';
-  debug: boolean;
-  systemdCgroup: boolean;
-}
-
 const commands: CommandTable = {
   create: () => import('./cli/create.js'),
   start: () => import('./cli/start.js'),

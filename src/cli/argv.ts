@@ -4,7 +4,7 @@
 // not fully understand (help, --version, `--`, bundled short flags, a bad
 // value, a missing or extra argument, exec and ps) makes it return undefined,
 // and commander parses that command line, so help and errors stay commander's.
-import type { Globals } from '../main.js';
+import { globalsFrom, type Globals } from './globals.js';
 import { COMMANDS, GLOBAL_OPTIONS, type CommandSpec, type OptionSpec } from './commands.js';
 import { OciError } from '../errors.js';
 
@@ -97,17 +97,5 @@ export function parseCommonArgv(argv: string[]): Selected | undefined {
   const counts = argumentCounts(spec);
   const local = readOptions(argv, global.next + 1, spec.options ?? [], false);
   if (!counts || !local || local.operands.length < counts[0] || local.operands.length > counts[1]) return undefined;
-  const g = global.values;
-  return {
-    name,
-    args: local.operands,
-    options: local.values,
-    globals: {
-      root: g.root as string,
-      log: g.log as string | undefined,
-      logFormat: g.logFormat as 'text' | 'json',
-      debug: !!g.debug,
-      systemdCgroup: !!g.systemdCgroup,
-    },
-  };
+  return { name, args: local.operands, options: local.values, globals: globalsFrom(global.values) };
 }

@@ -1,4 +1,4 @@
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { createContainer, type CreateOptions } from '../lifecycle/create.js';
 import { parseShare } from '../lifecycle/share.js';
 import { listenFdCount } from '../process/fds.js';

@@ -1,5 +1,5 @@
 import { OciError } from '../errors.js';
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { deleteContainer } from '../lifecycle/delete.js';
 import { storeFor } from './options.js';
 

@@ -1,7 +1,7 @@
 // Running a selected command: shared by the entry points (main.ts, and the
 // smaller main-*.ts, which bin/ocirun loads for their commands).
 import { configureLog, reportError } from '../log.js';
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { parseCommonArgv, type Selected } from './argv.js';
 
 export type Handler = (globals: Globals, args: string[], options: Record<string, unknown>) => Promise<number> | number;

@@ -6,7 +6,7 @@ import { managerFromPaths } from '../cgroups/index.js';
 import { toJson } from '../cgroups/stats.js';
 import { parseDuration } from '../cgroups/units.js';
 import { OciError, notFound, notRunning } from '../errors.js';
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { currentStatus } from '../state/status.js';
 import type { Store } from '../state/store.js';
 import { storeFor, writeOut } from './options.js';

@@ -2,7 +2,7 @@
 // the command line on top of the container's own process settings (as runc).
 import { readFileSync } from 'node:fs';
 import { OciError, wrap } from '../errors.js';
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { writePidFile } from '../lifecycle/create.js';
 import { execInContainer } from '../lifecycle/exec.js';
 import type { Process, Spec } from '../spec/types.js';

@@ -1,6 +1,6 @@
 // `features` (runtime-spec features.md): what this build of ocirun really
 // supports, taken from the modules that implement it where they list it.
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { CAPABILITY_NAMES } from '../linux/capabilities.js';
 import { KNOWN_MOUNT_OPTIONS } from '../linux/mount-options.js';
 import { NAMESPACES } from '../linux/namespaces.js';

@@ -1,4 +1,4 @@
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { signalContainer } from '../lifecycle/kill.js';
 import { parseSignal } from '../signals.js';
 import { storeFor } from './options.js';

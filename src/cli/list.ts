@@ -1,4 +1,4 @@
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { publicState } from '../lifecycle/query.js';
 import { OciError } from '../errors.js';
 import type { Store } from '../state/store.js';

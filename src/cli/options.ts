@@ -5,7 +5,7 @@ import { Store, checkRootDir } from '../state/store.js';
 import { sleepMs } from '../sys/proc.js';
 import { OciError } from '../errors.js';
 import { checkPassedFds } from '../process/fds.js';
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import type { ConsoleAttach } from '../process/console-attach.js';
 
 export function storeFor(globals: Globals): Store {

@@ -1,5 +1,5 @@
 // `pause`: freeze every process of the container (the freezer on cgroup v1, cgroup.freeze on v2).
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { pauseContainer } from '../lifecycle/resources.js';
 import { storeFor } from './options.js';
 

@@ -1,20 +1,11 @@
 // The full command line through commander, built from cli/commands.ts: help,
 // --version and every usage error. Loaded only for what cli/argv.ts leaves.
 import { Command, CommanderError, Option } from 'commander';
-import { enum as zenum, object, optional, string, boolean } from 'zod/mini';
 import { OciError } from '../errors.js';
-import type { Globals } from '../main.js';
+import { globalsFrom, type Globals } from './globals.js';
 import { VERSION_TEXT } from '../version.js';
 import { COMMANDS, GLOBAL_OPTIONS, PROGRAM_DESCRIPTION, type OptionSpec } from './commands.js';
 import type { Selected } from './argv.js';
-
-const GlobalOptions = object({
-  root: string(),
-  log: optional(string()),
-  logFormat: zenum(['text', 'json']),
-  debug: optional(boolean()),
-  systemdCgroup: optional(boolean()),
-});
 
 const quiet = { writeErr: () => {}, outputError: () => {} };
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -41,17 +32,10 @@ function buildProgram(onCommand: (selected: Selected) => void): Command {
     cmd.exitOverride().configureOutput(quiet);
     cmd.action((...params: unknown[]) => {
       const command = params[params.length - 1] as Command;
-      onCommand({ name, args: command.args, options: command.opts(), globals: readGlobals(program) });
+      onCommand({ name, args: command.args, options: command.opts(), globals: globalsFrom(program.opts()) });
     });
   }
   return program;
-}
-
-function readGlobals(program: Command): Globals {
-  const parsed = GlobalOptions.safeParse(program.opts());
-  if (!parsed.success) throw new OciError('usage', `invalid global option: ${parsed.error.issues[0].message}`);
-  const g = parsed.data;
-  return { root: g.root, log: g.log, logFormat: g.logFormat, debug: !!g.debug, systemdCgroup: !!g.systemdCgroup };
 }
 
 export type Parsed = { selected: Selected } | { exit: number; usageError?: OciError; globals?: Partial<Globals> };

@@ -3,7 +3,7 @@
 // (default -ef) and keeps its header and the container's lines, as runc does.
 import { spawnSync } from 'node:child_process';
 import { notFound, OciError } from '../errors.js';
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { containerPids } from '../lifecycle/query.js';
 import { storeFor, writeOut } from './options.js';
 

@@ -1,5 +1,5 @@
 // `resume`: thaw a paused container.
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { resumeContainer } from '../lifecycle/resources.js';
 import { storeFor } from './options.js';
 

@@ -3,7 +3,7 @@
 // --keep), and exit with its status (128+signal when it was killed), as runc does.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { createContainer } from '../lifecycle/create.js';
 import { deleteContainer } from '../lifecycle/delete.js';
 import { startContainer } from '../lifecycle/start.js';

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { defaultSpec } from '../spec/default-spec.js';
 import { createNewFile } from '../sys/caller-paths.js';
 

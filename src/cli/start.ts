@@ -1,5 +1,5 @@
 import { notFound } from '../errors.js';
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { startContainer } from '../lifecycle/start.js';
 import type { NotifyRelay } from '../lifecycle/notify.js';
 import { storeFor } from './options.js';

@@ -1,5 +1,5 @@
 import { notFound } from '../errors.js';
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { publicState } from '../lifecycle/query.js';
 import { storeFor, writeOut } from './options.js';
 

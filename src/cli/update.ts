@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parseBytes, parseInteger } from '../cgroups/units.js';
 import { wrap } from '../errors.js';
-import type { Globals } from '../main.js';
+import type { Globals } from './globals.js';
 import { updateContainer } from '../lifecycle/resources.js';
 import { storeFor } from './options.js';
 
