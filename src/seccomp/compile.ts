@@ -17,30 +17,9 @@ import { close, memfdWith } from '../sys/libc.js';
 import { ACT, ATTR, CMP, NR_SCMP_ERROR, describeRc, libseccomp, type ArgCompare, type FilterContext } from './libseccomp.js';
 import { exactIntegerAt } from './exact-values.js';
 import { MAX_INSTRUCTIONS, enosysStub, needsEnosysStub, newestNamedCalls } from './enosys.js';
+import type { LinuxSeccomp, SeccompArg } from './profile.js';
 
-export interface SeccompArg {
-  index: number;
-  value: number;
-  valueTwo?: number;
-  op: string;
-}
-
-export interface SeccompSyscall {
-  names: string[];
-  action: string;
-  errnoRet?: number;
-  args?: SeccompArg[];
-}
-
-export interface LinuxSeccomp {
-  defaultAction: string;
-  defaultErrnoRet?: number;
-  architectures?: string[];
-  flags?: string[];
-  listenerPath?: string;
-  listenerMetadata?: string;
-  syscalls?: SeccompSyscall[];
-}
+export type { LinuxSeccomp, SeccompArg, SeccompSyscall } from './profile.js';
 
 export interface CompiledSeccomp {
   /** struct sock_filter[] for seccomp(2): libseccomp's program, behind the ENOSYS stub where needed. */

@@ -18,7 +18,7 @@
 // (seccomp(2)), returns ENOSYS above the newest named number, and otherwise
 // jumps to the first instruction of libseccomp's program, which loads what
 // it needs itself.
-import type { LinuxSeccomp } from './compile.js';
+import type { LinuxSeccomp } from './profile.js';
 import type { libseccomp } from './libseccomp.js';
 import { OciError } from '../errors.js';
 
