@@ -3,7 +3,7 @@
 // runc's units, and the checks a create makes on a cgroup it did not make.
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { OciError } from '../errors.js';
+import { OciError, wrap } from '../errors.js';
 import { procsRecursive } from './files.js';
 
 /**
@@ -36,7 +36,7 @@ function makeDir(dir: string): 'made' | 'there' | 'no parent' {
       return 'there';
     }
     if (code === 'ENOENT') return 'no parent';
-    throw new OciError('system', `cannot create cgroup ${dir}: ${code ?? String(err)}`);
+    throw wrap(err, `cannot create cgroup ${dir}`, { code: 'system', errnoOnly: true });
   }
 }
 

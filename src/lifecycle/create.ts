@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { planCgroups, registerWithSystemd, type CgroupManager } from '../cgroups/index.js';
 import { recordPaths } from '../cgroups/light.js';
-import { OciError } from '../errors.js';
+import { messageOf, OciError } from '../errors.js';
 import { warn } from '../log.js';
 import { joinIntelRdt, leaveIntelRdt } from '../linux/intel-rdt.js';
 import { configForInit, prepareSecurity } from '../process/security.js';
@@ -158,7 +158,7 @@ function removeCreatedCgroups(cgroups: CgroupManager): void {
     cgroups.destroy({ onlyCreated: true });
   } catch (err) {
     // The create's own error is the one to report; this one only as a warning.
-    warn(err instanceof Error ? err.message : String(err));
+    warn(messageOf(err));
   }
 }
 

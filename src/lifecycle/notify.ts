@@ -18,6 +18,7 @@ import type { Spec } from '../spec/types.js';
 import type { ContainerState, Store } from '../state/store.js';
 import { POLLIN, bindUnixDatagram, close, pollOne, receiveDatagram, sendDatagram } from '../sys/libc.js';
 import { isSameLiveProcess } from '../sys/proc.js';
+import { messageOf } from '../errors.js';
 
 const VARIABLE = 'NOTIFY_SOCKET';
 
@@ -113,7 +114,7 @@ export class NotifyRelay {
       try {
         sendDatagram(this.fd, this.caller, out);
       } catch (err) {
-        warn(`${VARIABLE} ${this.caller}: ${err instanceof Error ? err.message : String(err)}`);
+        warn(`${VARIABLE} ${this.caller}: ${messageOf(err)}`);
       }
       if (ready) return true;
     }

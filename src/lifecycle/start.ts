@@ -2,7 +2,7 @@
 // the exec FIFO, wait until it has become the user's process, then run the
 // poststart hooks. The caller holds the container's lock.
 import { closeSync, openSync, readSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
-import { OciError, errnoOf, type ErrorCode } from '../errors.js';
+import { errnoOf, messageOf, OciError, type ErrorCode } from '../errors.js';
 import { runHooks, stateForHooks } from '../hooks/hooks.js';
 import { warn } from '../log.js';
 import { deleteLocked } from './delete.js';
@@ -64,7 +64,7 @@ function destroyAfterFailure(store: Store, id: string): void {
   try {
     deleteLocked(store, id, true);
   } catch (err) {
-    warn(err instanceof Error ? err.message : String(err));
+    warn(messageOf(err));
   }
 }
 

@@ -243,5 +243,7 @@ export function explainUserNamespaceRefusal(err: unknown, plan: NamespacePlan): 
     'container-init',
     `creating a user namespace as an unprivileged user: ${err.message}: this host forbids unprivileged user namespaces ` +
       '(see the sysctls user.max_user_namespaces and kernel.unprivileged_userns_clone, and any LSM policy restricting them)',
+    [],
+    { cause: err },
   );
 }

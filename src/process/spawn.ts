@@ -3,7 +3,7 @@
 // with the init's pid once it waits on the exec FIFO. On any failure the init
 // is killed before the error is thrown, so nothing is left running.
 import { writeFileSync } from 'node:fs';
-import { OciError, wrap } from '../errors.js';
+import { errnoOf, OciError, wrap } from '../errors.js';
 import type { IdMapping, Namespace, Process, Spec } from '../spec/types.js';
 import { CLONE, O, WNOHANG, close, connectUnix, open, tryKill, waitpid } from '../sys/libc.js';
 import { readProcStat, sleepMs } from '../sys/proc.js';
@@ -89,7 +89,7 @@ export function spawnInit(spawnOptions: SpawnOptions): SpawnedInit {
       return spawnOnce(opts);
     } catch (err) {
       if (!(err instanceof CrashedBeforeStart) || attempt >= 2 || opts.process?.terminal) {
-        throw err instanceof CrashedBeforeStart ? new OciError('container-init', `container init: ${err.message}`) : err;
+        throw err instanceof CrashedBeforeStart ? wrap(err, 'container init', { code: 'container-init' }) : err;
       }
     }
   }
@@ -344,7 +344,6 @@ function writeProcFile(pid: number, file: string, text: string, what: string, hi
   try {
     writeFileSync(`/proc/${pid}/${file}`, text);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new OciError('container-init', `${what}: ${code ?? String(err)}${code === 'EPERM' ? hint : ''}`);
+    throw wrap(err, what, { code: 'container-init', errnoOnly: true, hint: errnoOf(err) === 'EPERM' ? hint : '' });
   }
 }

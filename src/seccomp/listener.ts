@@ -2,7 +2,7 @@
 // (config-linux.md "The Container Process State"): one connection, one
 // message of JSON with the fd attached (SCM_RIGHTS), then the connection is
 // closed. Done by the runtime, which still sees the host's filesystem.
-import { OciError } from '../errors.js';
+import { wrap } from '../errors.js';
 import { SPEC_VERSION } from '../spec/default-spec.js';
 import { SysError, close, connectUnix, strerror } from '../sys/libc.js';
 import { sendFd } from '../sys/fd-passing.js';
@@ -37,12 +37,12 @@ export function sendToListener(listenerPath: string, notifyFd: number, payload: 
   try {
     socket = connectUnix(listenerPath);
   } catch (err) {
-    throw new OciError('system', `linux.seccomp.listenerPath: cannot connect to ${listenerPath}: ${describe(err)}`);
+    throw wrap(err, `linux.seccomp.listenerPath: cannot connect to ${listenerPath}`, { code: 'system', causeText: describe(err) });
   }
   try {
     sendFd(socket, notifyFd, payload);
   } catch (err) {
-    throw new OciError('system', `linux.seccomp.listenerPath: sending the notify fd to ${listenerPath}: ${describe(err)}`);
+    throw wrap(err, `linux.seccomp.listenerPath: sending the notify fd to ${listenerPath}`, { code: 'system', causeText: describe(err) });
   } finally {
     close(socket);
   }
