@@ -152,7 +152,7 @@ export function removeCgroupDir(dir: string, deadline: number): void {
       if (code !== 'EBUSY' || Date.now() > deadline) {
         const procs = tryRead(dir, 'cgroup.procs');
         const still = procs ? ` (processes still in it: ${procs.split('\n').join(' ')})` : '';
-        throw new OciError('system', `cannot remove cgroup ${dir}: ${code}${still}`);
+        throw wrap(err, `cannot remove cgroup ${dir}`, { code: 'system', errnoOnly: true, hint: still });
       }
       sleepMs(delay);
     }
