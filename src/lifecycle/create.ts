@@ -2,7 +2,7 @@
 // id, spawn the init, and record the state.
 import path from 'node:path';
 import { planCgroups, registerWithSystemd, type CgroupManager } from '../cgroups/index.js';
-import { recordPaths } from '../cgroups/light.js';
+import { recordPaths } from '../cgroups/recorded-paths.js';
 import { messageOf, OciError } from '../errors.js';
 import { warn } from '../log.js';
 import { joinIntelRdt, leaveIntelRdt } from '../linux/intel-rdt.js';

@@ -1,5 +1,5 @@
 // delete (runtime-spec runtime.md "Delete"): kill what is left, remove every trace.
-import { destroyRecorded, removeCgroupPaths, thawCgroup } from '../cgroups/light.js';
+import { destroyRecorded, removeCgroupPaths, thawCgroup } from '../cgroups/recorded-paths.js';
 import { stopContainerUnit } from '../cgroups/systemd.js';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';

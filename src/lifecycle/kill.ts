@@ -1,5 +1,5 @@
 // kill (runtime-spec runtime.md "Kill").
-import { thawCgroup } from '../cgroups/light.js';
+import { thawCgroup } from '../cgroups/recorded-paths.js';
 import { notRunning } from '../errors.js';
 import { currentStatus } from '../state/status.js';
 import type { Store } from '../state/store.js';

@@ -1,5 +1,5 @@
 // Reading a container: its status, its public state, its processes.
-import { cgroupPids } from '../cgroups/light.js';
+import { cgroupPids } from '../cgroups/recorded-paths.js';
 import { currentStatus } from '../state/status.js';
 import type { ContainerState, Store } from '../state/store.js';
 import { isSameLiveProcess, namespaceId, pidsInPidNamespace } from '../sys/proc.js';

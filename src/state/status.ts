@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { isCgroupFrozen } from '../cgroups/light.js';
+import { isCgroupFrozen } from '../cgroups/recorded-paths.js';
 import { isSameLiveProcess } from '../sys/proc.js';
 import type { ContainerState, Store } from './store.js';
 

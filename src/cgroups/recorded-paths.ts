@@ -1,19 +1,13 @@
-// What `state`, `list`, `kill` and `delete` need of a container's cgroup,
-// from the paths in its state: whether it is frozen, its processes, and
-// removing it. Cheap on purpose: none of the drivers is loaded for these.
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+// A container's cgroup from the paths recorded for it (in its state, or in
+// cgroups.json before there is one): whether it is frozen, its processes, and
+// removing it, as `state`, `list`, `kill` and `delete` need. Cheap on purpose:
+// none of the drivers (v1.ts, v2.ts) is loaded for these.
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { messageOf } from '../errors.js';
 import { tryKill } from '../sys/libc.js';
 import { sleepMs } from '../sys/proc.js';
-import { removeCgroupDirs } from './files.js';
-
-function read(file: string): string | null {
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
-    return null;
-  }
-}
+import { procsRecursive, removeCgroupDirs, tryRead } from './files.js';
 
 const isV2Only = (paths: Record<string, string>) => Object.keys(paths).length === 1 && paths[''] !== undefined;
 
@@ -21,10 +15,10 @@ const isV2Only = (paths: Record<string, string>) => Object.keys(paths).length ==
 export function isCgroupFrozen(paths: Record<string, string> | undefined): boolean {
   if (!paths) return false;
   if (paths.freezer) {
-    const state = read(path.join(paths.freezer, 'freezer.state'));
+    const state = tryRead(paths.freezer, 'freezer.state');
     return state === 'FROZEN' || state === 'FREEZING';
   }
-  if (isV2Only(paths)) return read(path.join(paths[''], 'cgroup.freeze')) === '1';
+  if (isV2Only(paths)) return tryRead(paths[''], 'cgroup.freeze') === '1';
   return false;
 }
 
@@ -46,20 +40,8 @@ export function thawCgroup(paths: Record<string, string> | undefined): void {
 export function cgroupPids(paths: Record<string, string> | undefined): number[] | null {
   if (!paths) return null;
   const dir = paths.pids ?? paths.freezer ?? paths.memory ?? paths[''] ?? Object.values(paths)[0];
-  if (!dir || read(path.join(dir, 'cgroup.procs')) === null) return null;
-  const pids = new Set<number>();
-  const walk = (d: string) => {
-    for (const line of (read(path.join(d, 'cgroup.procs')) ?? '').split('\n')) if (line) pids.add(Number(line));
-    let subs: string[] = [];
-    try {
-      subs = readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-    } catch {
-      // gone meanwhile
-    }
-    for (const sub of subs) walk(path.join(d, sub));
-  };
-  walk(dir);
-  return [...pids].sort((a, b) => a - b);
+  if (!dir || tryRead(dir, 'cgroup.procs') === null) return null;
+  return procsRecursive(dir);
 }
 
 /**
@@ -104,6 +86,6 @@ export function destroyRecorded(containerDir: string): string | null {
     removeCgroupPaths(recorded);
     return null;
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    return messageOf(err);
   }
 }
