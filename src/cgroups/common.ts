@@ -1,10 +1,16 @@
 // Pieces both filesystem drivers share: making directories (remembering which
 // were made, so a failed create removes only those), the conversions of
-// runc's units, and the checks a create makes on a cgroup it did not make.
+// runc's units, the checks a create makes on a cgroup it did not make, the
+// limits whose files v1 and v2 write alike (pids, hugetlb, rdma), and the
+// wait for a freeze.
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { OciError, wrap } from '../errors.js';
-import { procsRecursive } from './files.js';
+import { sleepMs } from '../sys/proc.js';
+import { fileExists, procsRecursive, writeFile } from './files.js';
+import type { LinuxResources } from './types.js';
+
+const F = 'linux.resources';
 
 /**
  * mkdir -p of `dir`, stopping at `top` (which must exist). Returns the
@@ -76,4 +82,51 @@ export function int(n: number): string {
  */
 export function pidsMax(limit: number): string {
   return limit < 0 ? 'max' : int(limit);
+}
+
+/** The directory of `controller`'s cgroup, or an error naming `field` when the host lacks it. */
+export type DirFor = (controller: string, field: string) => string;
+
+export function writePidsLimit(r: LinuxResources, dirFor: DirFor): void {
+  if (r.pids) writeFile(dirFor('pids', `${F}.pids.limit`), 'pids.max', pidsMax(r.pids.limit), `${F}.pids.limit`);
+}
+
+/**
+ * hugetlb.<size>.<limitFile> for each limit (v1: limit_in_bytes, v2: max),
+ * and the reservation limit beside it where the kernel has one (Linux 5.7+),
+ * which the kernel charges at mmap time rather than at fault.
+ */
+export function writeHugepageLimits(r: LinuxResources, dirFor: DirFor, limitFile: string): void {
+  r.hugepageLimits?.forEach((h, i) => {
+    const field = `${F}.hugepageLimits[${i}]`;
+    const d = dirFor('hugetlb', field);
+    const file = `hugetlb.${h.pageSize}.${limitFile}`;
+    if (!fileExists(d, file)) throw new OciError('unsupported', `${field}.pageSize: this kernel has no ${h.pageSize} huge pages (no ${file} in ${d})`);
+    writeFile(d, file, int(h.limit), `${field}.limit`);
+    const reservation = `hugetlb.${h.pageSize}.rsvd.${limitFile}`;
+    if (fileExists(d, reservation)) writeFile(d, reservation, int(h.limit), `${field}.limit`);
+  });
+}
+
+/** rdma.max, one line per device; a count not given is "max". */
+export function writeRdmaLimits(r: LinuxResources, dirFor: DirFor): void {
+  const count = (n?: number) => (n === undefined ? 'max' : String(n));
+  for (const [device, l] of Object.entries(r.rdma ?? {})) {
+    writeFile(dirFor('rdma', `${F}.rdma`), 'rdma.max', `${device} hca_handle=${count(l.hcaHandles)} hca_object=${count(l.hcaObjects)}`, `${F}.rdma.${device}`);
+  }
+}
+
+/**
+ * Polls `frozen(attempt)` every `pollMs` for up to 5 s. Past that, `thaw()`
+ * and fail: a task in an uninterruptible sleep can hold a freeze off for
+ * ever, and a container left half frozen would be neither paused nor running.
+ */
+export function awaitFrozen(dir: string, frozen: (attempt: number) => boolean, thaw: () => void, pollMs: number): void {
+  const deadline = Date.now() + 5000;
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    if (frozen(attempt)) return;
+    sleepMs(pollMs);
+  }
+  thaw();
+  throw new OciError('system', `pause: the processes in ${dir} did not all stop within 5 s; left running`);
 }

@@ -72,6 +72,16 @@ export function num(text: string | undefined | null): Num {
 
 export const MAX_UINT64 = 18446744073709551615n;
 
+/** "key value" lines (memory.stat) with exact values: one past 2^53 stays a bigint. */
+export function parseStatLines(text: string | null): Record<string, Num> {
+  const values: Record<string, Num> = {};
+  for (const line of (text ?? '').split('\n')) {
+    const [key, value] = line.split(' ');
+    if (key && value !== undefined) values[key] = num(value);
+  }
+  return values;
+}
+
 export function add(a: Num, b: Num): Num {
   if (typeof a === 'number' && typeof b === 'number' && Number.isSafeInteger(a + b)) return a + b;
   const sum = BigInt(a) + BigInt(b);

@@ -6,13 +6,13 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';
-import { int, makeDirs, pidsMax, refuseBusyCgroup } from './common.js';
+import { awaitFrozen, int, makeDirs, refuseBusyCgroup, writeHugepageLimits, writePidsLimit, writeRdmaLimits } from './common.js';
 import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate, v1Writes } from './devices.js';
 import {
   fileExists, procsRecursive, readKeyValues, removeCgroupDirs, tryRead, writeFile,
 } from './files.js';
-import { emptyStats, expandList, mul, num, omitEmpty, sortKeys, type BlkioEntry, type Num, type Stats } from './stats.js';
+import { emptyStats, expandList, mul, num, omitEmpty, parseStatLines, sortKeys, type BlkioEntry, type Stats } from './stats.js';
 import type { CgroupManager, CgroupPlacement, LinuxResources, SetOptions } from './types.js';
 import { UNIFIED } from './types.js';
 
@@ -154,19 +154,10 @@ export class V1Manager implements CgroupManager {
     this.check(r);
     if (r.memory) this.setMemory(r, opts);
     if (r.cpu) this.setCpu(r);
-    if (r.pids) {
-      writeFile(this.need('pids', `${F}.pids.limit`), 'pids.max', pidsMax(r.pids.limit), `${F}.pids.limit`);
-    }
+    const dirFor = (controller: string, field: string) => this.need(controller, field);
+    writePidsLimit(r, dirFor);
     if (r.blockIO) this.setBlkio(r);
-    r.hugepageLimits?.forEach((h, i) => {
-      const field = `${F}.hugepageLimits[${i}]`;
-      const d = this.need('hugetlb', field);
-      const file = `hugetlb.${h.pageSize}.limit_in_bytes`;
-      if (!fileExists(d, file)) throw new OciError('unsupported', `${field}.pageSize: this kernel has no ${h.pageSize} huge pages (no ${file} in ${d})`);
-      writeFile(d, file, int(h.limit), `${field}.limit`);
-      const rsvd = `hugetlb.${h.pageSize}.rsvd.limit_in_bytes`;
-      if (fileExists(d, rsvd)) writeFile(d, rsvd, int(h.limit), `${field}.limit`);
-    });
+    writeHugepageLimits(r, dirFor, 'limit_in_bytes');
     if (r.network?.classID !== undefined) {
       writeFile(this.need('net_cls', `${F}.network.classID`), 'net_cls.classid', String(r.network.classID), `${F}.network.classID`);
     }
@@ -174,10 +165,7 @@ export class V1Manager implements CgroupManager {
       const field = `${F}.network.priorities[${i}]`;
       writeFile(this.need('net_prio', field), 'net_prio.ifpriomap', `${p.name} ${p.priority}`, field);
     });
-    for (const [device, l] of Object.entries(r.rdma ?? {})) {
-      const v = (n?: number) => (n === undefined ? 'max' : String(n));
-      writeFile(this.need('rdma', `${F}.rdma`), 'rdma.max', `${device} hca_handle=${v(l.hcaHandles)} hca_object=${v(l.hcaObjects)}`, `${F}.rdma.${device}`);
-    }
+    writeRdmaLimits(r, dirFor);
     const devices = this.dirOf('devices');
     if (!opts.update && devices) {
       for (const [file, line] of v1Writes(emulate(effectiveRules(r.devices), `${F}.devices`, r.devices?.length ?? 0))) {
@@ -328,15 +316,12 @@ export class V1Manager implements CgroupManager {
 
   freeze(): void {
     const d = this.need('freezer', 'pause');
-    const deadline = Date.now() + 5000;
-    for (let attempt = 0; Date.now() < deadline; attempt++) {
+    const frozen = (attempt: number) => {
       // FREEZING can stick while a task is in an uninterruptible sleep: write again now and then.
       if (attempt % 50 === 0) writeFile(d, 'freezer.state', 'FROZEN', 'pause');
-      if (tryRead(d, 'freezer.state') === 'FROZEN') return;
-      sleepMs(2);
-    }
-    writeFile(d, 'freezer.state', 'THAWED', 'pause');
-    throw new OciError('system', `pause: the processes in ${d} did not all stop within 5 s; left running`);
+      return tryRead(d, 'freezer.state') === 'FROZEN';
+    };
+    awaitFrozen(d, frozen, () => writeFile(d, 'freezer.state', 'THAWED', 'pause'), 2);
   }
 
   thaw(): void {
@@ -430,11 +415,7 @@ export class V1Manager implements CgroupManager {
           },
           ['usage', 'max'],
         );
-      const raw: Record<string, Num> = {};
-      for (const line of (tryRead(memory, 'memory.stat') ?? '').split('\n')) {
-        const [k, v] = line.split(' ');
-        if (k && v !== undefined) raw[k] = num(v);
-      }
+      const raw = parseStatLines(tryRead(memory, 'memory.stat'));
       s.memory = omitEmpty(
         {
           cache: raw.cache ?? 0,

@@ -8,21 +8,17 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
 import { installDeviceFilter } from './bpf.js';
-import { blkioWeightToIoWeight, int, makeDirs, pidsMax, refuseBusyCgroup, sharesToWeight } from './common.js';
+import { awaitFrozen, blkioWeightToIoWeight, int, makeDirs, refuseBusyCgroup, sharesToWeight, writeHugepageLimits, writePidsLimit, writeRdmaLimits } from './common.js';
 import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate, type DeviceState } from './devices.js';
 import {
   fileExists, procsRecursive, readKeyValues, readNumber, removeCgroupDir, tryRead, writeFile,
 } from './files.js';
-import { MAX_UINT64, add, emptyStats, expandList, mul, num, omitEmpty, sortKeys, type BlkioEntry, type Stats } from './stats.js';
+import { MAX_UINT64, add, emptyStats, expandList, mul, num, omitEmpty, parseStatLines, sortKeys, type BlkioEntry, type Stats } from './stats.js';
 import type { CgroupManager, CgroupPlacement, LinuxResources, SetOptions } from './types.js';
 import { UNIFIED } from './types.js';
 
 const F = 'linux.resources';
-
-function unavailable(field: string, what: string): OciError {
-  return new OciError('unsupported', `${field}: ${what}`);
-}
 
 /** The controllers (and v2-only limitations) the resources need, as [field, controller] pairs. */
 export function v2Needs(r: LinuxResources): [string, string][] {
@@ -207,18 +203,11 @@ export class V2Manager implements CgroupManager {
       if (c.mems) write('cpuset.mems', c.mems, `${f}.mems`);
       if (c.idle !== undefined) write('cpu.idle', String(c.idle), `${f}.idle`);
     }
-    if (r.pids) write('pids.max', pidsMax(r.pids.limit), `${F}.pids.limit`);
+    const dirFor = () => d;
+    writePidsLimit(r, dirFor);
     if (r.blockIO) this.setIo(r);
-    r.hugepageLimits?.forEach((h, i) => {
-      const field = `${F}.hugepageLimits[${i}]`;
-      if (!fileExists(d, `hugetlb.${h.pageSize}.max`)) throw unavailable(`${field}.pageSize`, `this kernel has no ${h.pageSize} huge pages (no hugetlb.${h.pageSize}.max in ${d})`);
-      write(`hugetlb.${h.pageSize}.max`, int(h.limit), `${field}.limit`);
-      if (fileExists(d, `hugetlb.${h.pageSize}.rsvd.max`)) write(`hugetlb.${h.pageSize}.rsvd.max`, int(h.limit), `${field}.limit`);
-    });
-    for (const [device, l] of Object.entries(r.rdma ?? {})) {
-      const v = (n?: number) => (n === undefined ? 'max' : String(n));
-      write('rdma.max', `${device} hca_handle=${v(l.hcaHandles)} hca_object=${v(l.hcaObjects)}`, `${F}.rdma.${device}`);
-    }
+    writeHugepageLimits(r, dirFor, 'max');
+    writeRdmaLimits(r, dirFor);
     if (!opts.update) {
       this.deviceFilter(d, emulate(effectiveRules(r.devices), `${F}.devices`, r.devices?.length ?? 0));
     }
@@ -273,26 +262,20 @@ export class V2Manager implements CgroupManager {
   }
 
   freeze(): void {
-    this.setFrozen(true);
+    writeFile(this.dir, 'cgroup.freeze', '1', 'pause');
+    awaitFrozen(this.dir, () => this.eventsSayFrozen(1), () => writeFile(this.dir, 'cgroup.freeze', '0', 'pause'), 5);
   }
 
   thaw(): void {
-    this.setFrozen(false);
+    writeFile(this.dir, 'cgroup.freeze', '0', 'resume');
+    const deadline = Date.now() + 5000;
+    while (!this.eventsSayFrozen(0) && Date.now() < deadline) sleepMs(5);
   }
 
-  private setFrozen(frozen: boolean): void {
-    writeFile(this.dir, 'cgroup.freeze', frozen ? '1' : '0', frozen ? 'pause' : 'resume');
-    // cgroup.events reports "frozen 1" once every task has stopped.
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      const events = readKeyValues(this.dir, 'cgroup.events');
-      if (events.frozen === undefined || events.frozen === (frozen ? 1 : 0)) return;
-      sleepMs(5);
-    }
-    if (frozen) {
-      writeFile(this.dir, 'cgroup.freeze', '0', 'pause');
-      throw new OciError('system', `pause: the processes in ${this.dir} did not all stop within 5 s; left running`);
-    }
+  /** cgroup.events reports "frozen 1" once every task has stopped (no such line: a kernel without cgroup.freeze). */
+  private eventsSayFrozen(state: 0 | 1): boolean {
+    const frozen = readKeyValues(this.dir, 'cgroup.events').frozen;
+    return frozen === undefined || frozen === state;
   }
 
   isFrozen(): boolean {
@@ -327,11 +310,7 @@ export class V2Manager implements CgroupManager {
     s.cpuset.mems = expandList(tryRead(d, 'cpuset.mems.effective'));
     s.cpuset = omitEmpty(s.cpuset, ['cpus', 'mems']);
 
-    const raw: Record<string, ReturnType<typeof num>> = {};
-    for (const line of (tryRead(d, 'memory.stat') ?? '').split('\n')) {
-      const [k, v] = line.split(' ');
-      if (k && v !== undefined) raw[k] = num(v);
-    }
+    const raw = parseStatLines(tryRead(d, 'memory.stat'));
     const limitOf = (file: string) => {
       const t = tryRead(d, file);
       return t === 'max' || t === null ? MAX_UINT64 : num(t);
