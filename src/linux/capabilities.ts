@@ -22,7 +22,7 @@ let knownLastCap: number | undefined;
 export function lastCap(): number {
   if (knownLastCap !== undefined) return knownLastCap;
   const text = procfs().read('sys/kernel/cap_last_cap');
-  if (!/^[0-9]{1,2}\n?$/.test(text)) throw new Error(`/proc/sys/kernel/cap_last_cap holds ${JSON.stringify(text)}, not a capability number`);
+  if (!/^[0-9]{1,2}\n?$/.test(text)) throw new OciError('system', `/proc/sys/kernel/cap_last_cap holds ${JSON.stringify(text)}, not a capability number`);
   knownLastCap = Number(text);
   return knownLastCap;
 }
@@ -90,7 +90,7 @@ export function namesOf(mask: bigint): string[] {
 export function ownBoundingSet(): bigint {
   const status = procfs().readSelf('status');
   const value = /^CapBnd:\s+([0-9a-f]{16})$/m.exec(status)?.[1];
-  if (!value) throw new Error('/proc/self/status has no CapBnd line');
+  if (!value) throw new OciError('system', '/proc/self/status has no CapBnd line');
   return BigInt(`0x${value}`);
 }
 

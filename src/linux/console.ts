@@ -7,6 +7,7 @@ import { mount, MS, O, RESOLVE, SysError, close, dup3, ioctl, ioctlInt, openat, 
 import { sendFd } from '../sys/fd-passing.js';
 import { makedev } from './devices.js';
 import { ensureInRoot, fdPath, openRoot } from './paths.js';
+import { OciError, wrap } from '../errors.js';
 
 const TIOCSPTLCK = 0x40045431;
 const TIOCGPTPEER = 0x5441;
@@ -57,7 +58,7 @@ function openPtmx(): number {
     const st = fstatSync(fd);
     if (st.isCharacterDevice() && BigInt(st.rdev) === makedev(5, 2)) return fd;
     close(fd);
-    throw new Error('/dev/ptmx is not the pty multiplexer (character device 5:2)');
+    throw new OciError('container-init', '/dev/ptmx is not the pty multiplexer (character device 5:2)');
   } finally {
     close(rootFd);
   }
@@ -76,7 +77,7 @@ function bindDevConsole(slave: number): void {
     target = openConsoleFile(devFd);
     mount(fdPath(slave), fdPath(target), null, MS.BIND, null);
   } catch (err) {
-    throw new Error(`/dev/console: ${err instanceof Error ? err.message : String(err)}`);
+    throw wrap(err, '/dev/console');
   } finally {
     if (target >= 0) close(target);
     close(devFd);
@@ -98,5 +99,5 @@ function openConsoleFile(devFd: number): number {
     close(fd);
     unlinkat(devFd, 'console', 0);
   }
-  throw new Error('cannot be made a file');
+  throw new OciError('container-init', 'cannot be made a file');
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Mount } from '../spec/types.js';
 import { SysError, close, fstatfsType } from '../sys/libc.js';
 import { ensureInRoot, lookupWithoutSymlinks } from './paths.js';
+import { OciError } from '../errors.js';
 
 const PROC_SUPER_MAGIC = 0x9fa0;
 const SYSFS_MAGIC = 0x62656572;
@@ -29,17 +30,17 @@ export function openMountDestination(rootFd: number, m: Mount, leaf: 'dir' | 'fi
   const destination = path.posix.normalize(`/${m.destination}`);
   const ownsKernelFs = m.type === 'proc' || m.type === 'sysfs';
   if (ownsKernelFs && reachedThroughSymlink(rootFd, destination)) {
-    throw new Error(`a ${m.type} mount goes onto a directory, not through a symlink of the container's`);
+    throw new OciError('container-init', `a ${m.type} mount goes onto a directory, not through a symlink of the container's`);
   }
   const fd = ensureInRoot(rootFd, destination, leaf);
   try {
     const onKernelFs = KERNEL_FS[fstatfsType(fd)];
     if (ownsKernelFs) {
-      if (onKernelFs) throw new Error(`its destination is on ${onKernelFs}: a ${m.type} mount goes onto an ordinary directory`);
-      if (!fstatSync(fd).isDirectory()) throw new Error(`its destination is not a directory`);
+      if (onKernelFs) throw new OciError('container-init', `its destination is on ${onKernelFs}: a ${m.type} mount goes onto an ordinary directory`);
+      if (!fstatSync(fd).isDirectory()) throw new OciError('container-init', `its destination is not a directory`);
     } else if (onKernelFs && !mayCover(rootFd, fd, destination, onKernelFs)) {
       const via = reachedThroughSymlink(rootFd, destination) ? ', reached through a symlink of the container\'s' : '';
-      throw new Error(`its destination is on ${onKernelFs}${via}: refused`);
+      throw new OciError('container-init', `its destination is on ${onKernelFs}${via}: refused`);
     }
     return fd;
   } catch (err) {

@@ -17,6 +17,7 @@ import {
   AT_FDCWD, FSCONFIG_CMD_CREATE, FSMOUNT_CLOEXEC, FSOPEN_CLOEXEC, MOUNT_ATTR, O, OPEN_TREE_CLONE, RESOLVE, SysError,
   close, fchdir, fsconfigCommand, fsmount, fsopen, fstatfsType, openTree, openat, openat2, readlinkat, write,
 } from '../sys/libc.js';
+import { messageOf, OciError } from '../errors.js';
 
 const PROC_SUPER_MAGIC = 0x9fa0;
 /** The root directory of every procfs instance has inode 1 (fs/proc/root.c, PROC_ROOT_INO). */
@@ -29,7 +30,7 @@ export class Procfs {
   /** This process's directory: its pid in the pid namespace of this procfs (read from its "self" link, not followed). */
   selfDir(): string {
     const pid = readlinkat(this.fd, 'self');
-    if (!/^[1-9][0-9]*$/.test(pid)) throw new Error(`procfs: "self" names ${JSON.stringify(pid)}, not a process`);
+    if (!/^[1-9][0-9]*$/.test(pid)) throw new OciError('system', `procfs: "self" names ${JSON.stringify(pid)}, not a process`);
     return pid;
   }
 
@@ -114,10 +115,10 @@ export function openProcfs(): Procfs {
       return new Procfs(fd);
     } catch (err) {
       if (fd >= 0) close(fd);
-      failures.push(err instanceof Error ? err.message : String(err));
+      failures.push(messageOf(err));
     }
   }
-  throw new Error(`no procfs to work with: ${failures.join('; ')}`);
+  throw new OciError('system', `no procfs to work with: ${failures.join('; ')}`);
 }
 
 function newProcfs(): number {
@@ -140,8 +141,8 @@ function plainProc(): number {
 
 function verifyProcRoot(fd: number, what: string): void {
   const type = fstatfsType(fd);
-  if (type !== PROC_SUPER_MAGIC) throw new Error(`${what} is not a procfs (filesystem type 0x${type.toString(16)})`);
-  if (fstatSync(fd).ino !== PROC_ROOT_INO) throw new Error(`${what} is not the root of a procfs`);
+  if (type !== PROC_SUPER_MAGIC) throw new OciError('system', `${what} is not a procfs (filesystem type 0x${type.toString(16)})`);
+  if (fstatSync(fd).ino !== PROC_ROOT_INO) throw new OciError('system', `${what} is not the root of a procfs`);
 }
 
 let current: Procfs | undefined;

@@ -15,7 +15,7 @@ import { openMountDestination } from './mount-destination.js';
 import { ensureInRoot, fdPath, lookupInRoot, openRoot } from './paths.js';
 import { chrootInto } from './shared-root.js';
 import { procfs } from './procfs.js';
-import { OciError, wrap } from '../errors.js';
+import { messageOf, OciError, wrap } from '../errors.js';
 
 export interface RootfsPlan {
   config: Spec;
@@ -241,7 +241,7 @@ function mask(rootFd: number, p: string, masks: { nullFd: number }): void {
       mount(fdPath(masks.nullFd), fdPath(fd), null, MS.BIND, null);
     }
   } catch (err) {
-    throw new Error(`linux.maskedPaths: ${p}: ${describe(err)}`);
+    throw wrap(err, `linux.maskedPaths: ${p}`, { causeText: describe(err) });
   } finally {
     close(fd);
   }
@@ -249,6 +249,6 @@ function mask(rootFd: number, p: string, masks: { nullFd: number }): void {
 
 function describe(err: unknown): string {
   if (err instanceof SysError) return `${err.call}: ${err.code} (${err.message.split('(').pop()?.replace(')', '')})`;
-  return err instanceof Error ? err.message : String(err);
+  return messageOf(err);
 }
 
