@@ -15,7 +15,7 @@
 // file's page cache: nothing is copied but the binary's few written pages.
 import { fstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { OciError } from '../errors.js';
+import { OciError, wrap } from '../errors.js';
 import {
   FSCONFIG_CMD_CREATE, FSMOUNT_CLOEXEC, FSOPEN_CLOEXEC, MAP, MOUNT_ATTR, O, PR, PROT, close, currentBrk, declareMappingCalls,
   fsconfigCommand, fsconfigFd, fsmount, fsopen, memcpy, mmap, mprotect, mremapOnto, open, openat, prctlStruct, pread, SysError,
@@ -56,7 +56,7 @@ export function prepareSealedExe(): SealedExe | null {
   try {
     fd = openThroughOverlay(exePath, exe.ino);
     const mappings = exeMappings(exePath, exe.dev, exe.ino);
-    if (mappings.length === 0) throw new Error(`no mapping of ${exePath} in /proc/self/maps`);
+    if (mappings.length === 0) throw new OciError('system', `no mapping of ${exePath} in /proc/self/maps`);
     const written = writtenRanges(fd, mappings);
     declareMappingCalls();
     return {
@@ -105,7 +105,7 @@ function openThroughOverlay(exePath: string, exeIno: number): number {
     // have gone to another file (an upgrade of node).
     if (fstatSync(sealed).ino !== exeIno) {
       close(sealed);
-      throw new Error(`${exePath} is no longer the binary this process runs`);
+      throw new OciError('system', `${exePath} is no longer the binary this process runs`);
     }
     return sealed;
   } finally {
@@ -136,7 +136,7 @@ export function switchToSealedExe(sealed: SealedExe | null): void {
   try {
     prctlStruct(PR.SET_MM, PR.SET_MM_MAP, sealed.mmMap, sealed.mmMap.length);
   } catch (err) {
-    if (err instanceof SysError) throw new Error(`switching to the sealed runtime binary: ${err.message}`);
+    if (err instanceof SysError) throw wrap(err, 'switching to the sealed runtime binary');
     throw err;
   }
   close(sealed.fd);
@@ -181,7 +181,7 @@ function hex2(n: number): string {
 function writtenRanges(fd: number, mappings: Mapping[]): Array<[number, number]> {
   const header = pread(fd, 64, 0);
   if (header.readUInt32BE(0) !== 0x7f454c46 || header[4] !== 2 || header[5] !== 1) {
-    throw new Error('the runtime binary is not a 64-bit little-endian ELF file');
+    throw new OciError('system', 'the runtime binary is not a 64-bit little-endian ELF file');
   }
   const phoff = Number(header.readBigUInt64LE(32));
   const phentsize = header.readUInt16LE(54);
@@ -197,7 +197,7 @@ function writtenRanges(fd: number, mappings: Mapping[]): Array<[number, number]>
   }
   const first = loads.find((l) => l.offset === 0);
   const lowest = Math.min(...mappings.filter((m) => m.offset === 0).map((m) => m.start));
-  if (!first || !Number.isFinite(lowest)) throw new Error('cannot tell where the runtime binary is loaded');
+  if (!first || !Number.isFinite(lowest)) throw new OciError('system', 'cannot tell where the runtime binary is loaded');
   const bias = lowest - pageDown(first.vaddr);
   return loads.filter((l) => l.writable).map((l) => [bias + pageDown(l.vaddr), bias + l.vaddr + l.memsz]);
 }
