@@ -102,7 +102,7 @@ class Writer {
         return sig.slice(inner.length + 2);
       }
       default:
-        throw new Error(`dbus: cannot marshal type ${t}`);
+        throw new OciError('internal', `dbus: cannot marshal type ${t}`);
     }
   }
 }
@@ -120,7 +120,7 @@ function completeType(sig: string): string {
     if (sig[i] === '(' || sig[i] === '{') depth++;
     else if ((sig[i] === ')' || sig[i] === '}') && --depth === 0) return sig.slice(0, i + 1);
   }
-  throw new Error(`dbus: unbalanced signature ${sig}`);
+  throw new OciError('internal', `dbus: unbalanced signature ${sig}`);
 }
 
 class Reader {
@@ -200,7 +200,7 @@ class Reader {
         return [fields, sig.slice(inner.length + 2)];
       }
       default:
-        throw new Error(`dbus: cannot read type ${t}`);
+        throw new OciError('internal', `dbus: cannot read type ${t}`);
     }
   }
 }
