@@ -6,6 +6,7 @@ import { recordPaths } from '../cgroups/recorded-paths.js';
 import { messageOf, OciError } from '../errors.js';
 import { warn } from '../log.js';
 import { joinIntelRdt, leaveIntelRdt } from '../linux/intel-rdt.js';
+import { moveNetDevices } from '../linux/net-devices.js';
 import { configForInit, prepareSecurity } from '../process/security.js';
 import { runHooks, runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { spawnInit } from '../process/spawn.js';
@@ -94,6 +95,7 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
     cgroups.set(resources);
     const initConfig = configForInit(notify.config);
     const activation = initConfig.process ? socketActivation(initConfig.process, opts.preserveFds) : { process: undefined, preserveFds: opts.preserveFds };
+    const netDevices = onceForInit((pid) => moveNetDevices(config, pid));
     const init = spawnCatchingOom(cgroups, () => spawnInit({
       mode: 'create',
       config: initConfig,
@@ -113,6 +115,7 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
       cgroups: cgroups.placement(),
       cgroupHierarchies: Object.keys(cgroups.paths).length > 0 ? containerHierarchies(detectHost(), cgroups.paths) : undefined,
       runtimeHooks: (pid) => {
+        netDevices(pid); // before the hooks, which may configure them
         // runtime.md "State": `creating` is lifecycle step 2; these hooks are steps 3-5, after it.
         const hookState = stateForHooks(base, 'created', pid);
         runHooks('prestart', config.hooks, hookState);
@@ -129,6 +132,7 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
     };
     try {
       if (opts.systemdCgroup) registerWithSystemd(cgroups, config.linux?.cgroupsPath, opts.id, init.pid, resources);
+      netDevices(init.pid);
       joinIntelRdt(config, opts.id, init.pid);
       store.write(state);
       markMembership(store, opts.id, state.joined ?? []);
@@ -150,6 +154,16 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
     }
     throw err;
   }
+}
+
+/** `step` for the init's pid, the first time only. */
+function onceForInit(step: (pid: number) => void): (pid: number) => void {
+  let done = false;
+  return (pid) => {
+    if (done) return;
+    done = true;
+    step(pid);
+  };
 }
 
 /** A failed create leaves no cgroup behind (only those it made: a cgroup it found stays). */

@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
 import { checkIntelRdt } from '../linux/intel-rdt.js';
+import { checkHostNetDevices, checkNetDevices } from '../linux/net-devices.js';
 import { applicableMountLabel, applyLsmLabels, checkLsmSupport } from '../linux/lsm.js';
 import { warn } from '../log.js';
 import { applyProcessAttributes, checkProcessAttributes } from '../linux/process-attrs.js';
@@ -61,11 +62,15 @@ export interface PrepareOptions {
  */
 export function prepareSecurity(config: Spec, processSpec: Process, opts: PrepareOptions): SecurityPlan {
   const source = opts.processSource ?? { file: 'config.json', pointer: '/process' };
-  const configProblems = checkProcessAttributes(processSpec, source.pointer);
+  const configProblems = [
+    ...checkProcessAttributes(processSpec, source.pointer),
+    ...(opts.mode === 'create' ? checkNetDevices(config) : []),
+  ];
   if (configProblems.length > 0) throw problemsError('invalid-config', configProblems, source.file);
   const hostProblems: ConfigProblem[] = [
     ...checkLsmSupport(processSpec, source.pointer),
     ...(opts.mode === 'create' ? checkIntelRdt(config) : []),
+    ...(opts.mode === 'create' ? checkHostNetDevices(config) : []),
   ];
   if (hostProblems.length > 0) throw problemsError('unsupported', hostProblems, source.file);
 

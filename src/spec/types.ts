@@ -105,4 +105,6 @@ export interface Linux {
   mountLabel?: string;
   personality?: { domain: string; flags?: string[] };
   intelRdt?: Record<string, unknown>;
+  netDevices?: Record<string, { name?: string }>;
+  memoryPolicy?: { mode: string; nodes?: string; flags?: string[] };
 }
