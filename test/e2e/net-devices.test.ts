@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Runtime, isRoot, makeBundle, processesMentioning, uniqueId, waitFor, type Bundle, type BundleConfig } from '../helpers/ocirun.js';
+import { Runtime, isRoot, makeBundle, refusedCreate, uniqueId, waitFor, type Bundle, type BundleConfig } from '../helpers/ocirun.js';
 
 const rt = new Runtime();
 const bundles: Bundle[] = [];
@@ -51,15 +51,8 @@ function bundle(script: string, mutate: (c: BundleConfig) => void): Bundle {
   return b;
 }
 
-function refusedCreate(mutate: (c: BundleConfig) => void): string {
-  const b = bundle('true', mutate);
-  const id = uniqueId('nd-bad');
-  const r = rt.run(['create', '--bundle', b.dir, id]);
-  expect(r.code, r.stderr).toBe(1);
-  expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  expect(rt.containerIds(), 'state left behind').not.toContain(id);
-  expect(processesMentioning(id), 'process left behind').toEqual([]);
-  return r.stderr;
+function refused(mutate: (c: BundleConfig) => void): string {
+  return refusedCreate(rt, bundle('true', mutate), 'nd-bad');
 }
 
 const hostHas = (link: string) => ip(['link', 'show', link]).code === 0;
@@ -130,7 +123,7 @@ describe.skipIf(!isRoot)('linux.netDevices', () => {
 
   it('refuses a name the container already has, before moving anything', () => {
     const { a } = vethPair();
-    const err = refusedCreate((c) => {
+    const err = refused((c) => {
       c.linux.netDevices = { [a]: { name: 'lo' } };
     });
     expect(err).toContain(`linux.netDevices.${a}: the container's network namespace already has an interface named lo`);
@@ -138,7 +131,7 @@ describe.skipIf(!isRoot)('linux.netDevices', () => {
   });
 
   it('refuses a device the host does not have', () => {
-    const err = refusedCreate((c) => {
+    const err = refused((c) => {
       c.linux.netDevices = { nosuchif0: {} };
     });
     expect(err).toContain('/linux/netDevices/nosuchif0: there is no network interface nosuchif0 on this host');
@@ -146,7 +139,7 @@ describe.skipIf(!isRoot)('linux.netDevices', () => {
 
   it('refuses devices without a network namespace to move them into', () => {
     const { a } = vethPair();
-    const err = refusedCreate((c) => {
+    const err = refused((c) => {
       c.linux.netDevices = { [a]: {} };
       c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'network');
     });
@@ -156,10 +149,10 @@ describe.skipIf(!isRoot)('linux.netDevices', () => {
 
   it('refuses names the kernel would refuse', () => {
     const { a } = vethPair();
-    expect(refusedCreate((c) => {
+    expect(refused((c) => {
       c.linux.netDevices = { [a]: { name: 'a/b' } };
     })).toContain(`/linux/netDevices/${a}/name: "a/b" cannot contain "/", ":" or white space`);
-    expect(refusedCreate((c) => {
+    expect(refused((c) => {
       c.linux.netDevices = { [a]: { name: 'a-name-too-long-for-linux' } };
     })).toContain('must be 1 to 15 bytes long');
   });

@@ -180,4 +180,21 @@ export function bundleWithOutbox(
   return { bundle, outbox, out };
 }
 
+/**
+ * A create of `bundle` that must be refused: exit status 1, one line on
+ * stderr, and no state or process left. Returns what it printed.
+ */
+export function refusedCreate(rt: Runtime, bundle: Bundle, prefix = 'bad'): string {
+  const id = uniqueId(prefix);
+  const r = rt.run(['create', '--bundle', bundle.dir, id]);
+  const wrong = [
+    r.code !== 1 && `exit status ${r.code}`,
+    r.stderr.trim().split('\n').length !== 1 && 'not one line on stderr',
+    rt.containerIds().includes(id) && 'state left behind',
+    processesMentioning(id).length > 0 && 'process left behind',
+  ].filter(Boolean);
+  if (wrong.length > 0) throw new Error(`create ${id}: ${wrong.join(', ')}: ${r.stderr}`);
+  return r.stderr;
+}
+
 export { makeBundle, type Bundle, type BundleConfig };
