@@ -15,6 +15,8 @@ import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks, type Cap
 import { becomeUndumpable, closeJoins, joinNamespaces, prepareTimeNamespace, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
 import { applyRlimits } from '../linux/rlimits.js';
 import { bringLoopbackUp } from '../linux/loopback.js';
+import { applyMemoryPolicy } from '../linux/memory-policy.js';
+import { applyFinalAffinity } from '../linux/cpu-affinity.js';
 import { setupTerminal } from '../linux/console.js';
 import { buildRootfs, finishRootfs, type RootEntry } from '../linux/rootfs.js';
 import { enterSharedRoot, sharesRuntimeMountNamespace } from '../linux/shared-root.js';
@@ -273,6 +275,9 @@ function prepareProcess(ctx: InitContext, processSpec: Process): void {
   const env = containerEnv(processSpec);
   ctx.executable = resolveExecutable(processSpec.args![0], env, processSpec.cwd);
   ctx.env = env;
+  // Before seccomp may forbid them; in the container's cgroups by now (memory v1 aside).
+  applyMemoryPolicy(ctx.config.linux?.memoryPolicy);
+  applyFinalAffinity(ctx.mode, processSpec);
   // What /proc says about credentials is read before a seccomp filter may
   // stand in the way (applyBeforeCredentials loads it when noNewPrivileges is false).
   const credentials = readCredentialFacts(processSpec);

@@ -20,6 +20,8 @@ import path from 'node:path';
 import { OciError } from '../errors.js';
 import { checkIntelRdt } from '../linux/intel-rdt.js';
 import { checkHostNetDevices, checkNetDevices } from '../linux/net-devices.js';
+import { checkHostMemoryPolicy, checkMemoryPolicy } from '../linux/memory-policy.js';
+import { checkCpuAffinity } from '../linux/cpu-affinity.js';
 import { applicableMountLabel, applyLsmLabels, checkLsmSupport } from '../linux/lsm.js';
 import { warn } from '../log.js';
 import { applyProcessAttributes, checkProcessAttributes } from '../linux/process-attrs.js';
@@ -64,13 +66,14 @@ export function prepareSecurity(config: Spec, processSpec: Process, opts: Prepar
   const source = opts.processSource ?? { file: 'config.json', pointer: '/process' };
   const configProblems = [
     ...checkProcessAttributes(processSpec, source.pointer),
-    ...(opts.mode === 'create' ? checkNetDevices(config) : []),
+    ...checkCpuAffinity(processSpec, source.pointer),
+    ...(opts.mode === 'create' ? [...checkNetDevices(config), ...checkMemoryPolicy(config)] : []),
   ];
   if (configProblems.length > 0) throw problemsError('invalid-config', configProblems, source.file);
   const hostProblems: ConfigProblem[] = [
     ...checkLsmSupport(processSpec, source.pointer),
     ...(opts.mode === 'create' ? checkIntelRdt(config) : []),
-    ...(opts.mode === 'create' ? checkHostNetDevices(config) : []),
+    ...(opts.mode === 'create' ? [...checkHostNetDevices(config), ...checkHostMemoryPolicy(config)] : []),
   ];
   if (hostProblems.length > 0) throw problemsError('unsupported', hostProblems, source.file);
 

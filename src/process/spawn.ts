@@ -18,6 +18,7 @@ import type { CgroupPlacement } from '../cgroups/types.js';
 import type { MountableHierarchies } from '../linux/cgroup-mount.js';
 import { writeFile } from '../cgroups/files.js';
 import { relayNotifyFd, type SecurityPlan } from './security.js';
+import { cloneWithInitialAffinity } from '../linux/cpu-affinity.js';
 
 export interface SpawnOptions {
   mode: 'create' | 'exec';
@@ -111,7 +112,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
     if (opts.statusFifoPath) fds.push((statusFd = open(opts.statusFifoPath, O.RDWR | O.CLOEXEC)));
     if (opts.process?.terminal) fds.push((consoleSocketFd = connectConsoleSocket(opts.consoleSocket)));
     if ((sealedExe = prepareSealedExe())) fds.push(sealedExe.fd);
-    pid = forkIntoCgroup(namespaces.cloneFlags, placement, fds);
+    pid = cloneWithInitialAffinity(opts.mode, opts.process, () => forkIntoCgroup(namespaces.cloneFlags, placement, fds));
   } catch (err) {
     err = explainUserNamespaceRefusal(err, namespaces);
     for (const ch of [parent, child]) ch.close();
