@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { hostHierarchies, type MountableHierarchy } from '../linux/cgroup-mount.js';
 import { namespacePath } from '../linux/namespaces.js';
+import { joinIntelRdtForExec } from '../linux/intel-rdt.js';
 import { prepareSecurity } from '../process/security.js';
 import { spawnInit } from '../process/spawn.js';
 import type { Process, Spec } from '../spec/types.js';
@@ -53,6 +54,7 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
     sharedRootMountId: state.sharedRootMountId,
     onProcess: () => {},
     cgroups: cgroupsOf(state, opts.subCgroups ?? new Map()),
+    beforeGo: (pid) => joinIntelRdtForExec(config, opts.id, pid),
   });
   return { pid, state };
 }

@@ -67,9 +67,6 @@ export function joinIntelRdt(config: Spec, id: string, pid: number): void {
   if (root === null) throw new OciError('unsupported', 'linux.intelRdt: no resctrl filesystem is mounted');
   const dir = groupDir(root, rdt, id);
   const lines = schemaLines(rdt);
-  const fail = (what: string, err: unknown): never => {
-    throw wrap(err, `linux.intelRdt: ${what}`, { code: 'system', errnoOnly: true });
-  };
   const existed = existsSync(dir);
   if (!existed && rdt.closID !== undefined && lines.length === 0) {
     throw new OciError('invalid-config', `linux.intelRdt.closID: resctrl group ${dir} does not exist (and no schema is given to create it)`);
@@ -78,7 +75,7 @@ export function joinIntelRdt(config: Spec, id: string, pid: number): void {
     try {
       mkdirSync(dir);
     } catch (err) {
-      fail(`creating ${dir}`, err);
+      throw rdtError(`creating ${dir}`, err);
     }
   }
   if (lines.length > 0) {
@@ -93,15 +90,19 @@ export function joinIntelRdt(config: Spec, id: string, pid: number): void {
         try {
           writeFileSync(path.join(dir, 'schemata'), `${line}\n`);
         } catch (err) {
-          fail(`writing ${JSON.stringify(line)} to ${dir}/schemata`, err);
+          throw rdtError(`writing ${JSON.stringify(line)} to ${dir}/schemata`, err);
         }
       }
     }
   }
+  addToGroup(rdt, dir, id, pid);
+}
+
+function addToGroup(rdt: IntelRdt, dir: string, id: string, pid: number): void {
   try {
     writeFileSync(path.join(dir, 'tasks'), String(pid));
   } catch (err) {
-    fail(`adding ${pid} to ${dir}/tasks`, err);
+    throw rdtError(`adding ${pid} to ${dir}/tasks`, err);
   }
   if (rdt.enableMonitoring) {
     const mon = path.join(dir, 'mon_groups', id);
@@ -109,9 +110,27 @@ export function joinIntelRdt(config: Spec, id: string, pid: number): void {
       if (!existsSync(mon)) mkdirSync(mon);
       writeFileSync(path.join(mon, 'tasks'), String(pid));
     } catch (err) {
-      fail(`monitoring group ${mon}`, err);
+      throw rdtError(`monitoring group ${mon}`, err);
     }
   }
+}
+
+function rdtError(what: string, err: unknown): OciError {
+  return wrap(err, `linux.intelRdt: ${what}`, { code: 'system', errnoOnly: true });
+}
+
+/**
+ * In the runtime, for a process exec'd into the container, before it is let
+ * go: the container's resctrl group (and monitoring group), as the init's.
+ * Its children inherit the group. `root` is where resctrl is mounted.
+ */
+export function joinIntelRdtForExec(config: Spec, id: string, pid: number, root = resctrlMountPoint()): void {
+  const rdt = config.linux?.intelRdt as IntelRdt | undefined;
+  if (!rdt) return;
+  if (root === null) throw new OciError('unsupported', 'linux.intelRdt: no resctrl filesystem is mounted');
+  const dir = groupDir(root, rdt, id);
+  if (!existsSync(dir)) throw new OciError('system', `linux.intelRdt: the container's resctrl group ${dir} is gone`);
+  addToGroup(rdt, dir, id, pid);
 }
 
 /** "L3:0=7ff;1=7ff" and "L3: 0=07ff; 1=7ff" are the same schema. */

@@ -65,6 +65,8 @@ export interface SpawnOptions {
   sharedRootMountId?: number;
   /** seccomp and the rest, prepared by prepareSecurity before the clone. */
   security?: SecurityPlan;
+  /** Called with the cloned child before it is told to go on (e.g. to put it in a resctrl group its children inherit). */
+  beforeGo?(pid: number): void;
 }
 
 export interface SpawnedInit {
@@ -151,6 +153,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
   try {
     if (namespaces.cloneFlags & CLONE.NEWUSER) writeIdMaps(pid, opts.config, namespaces.unprivilegedMaps);
     for (const dir of placement.byParent) writeFile(dir, 'cgroup.procs', String(pid), placement.field);
+    opts.beforeGo?.(pid);
     parent.send({ type: 'go' });
     // Recorded while the child sets up (each side pays for the pages it
     // touches after the clone). Should this process die before, delete
