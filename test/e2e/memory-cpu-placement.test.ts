@@ -6,23 +6,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Runtime, isRoot, makeBundle, refusedCreate, uniqueId, type Bundle, type BundleConfig } from '../helpers/ocirun.js';
+import { Runtime, isRoot, refusedCreate, uniqueId, type Bundle, type BundleConfig } from '../helpers/ocirun.js';
 
 const rt = new Runtime();
-const bundles: Bundle[] = [];
 afterAll(() => {
-  for (const b of bundles) b.cleanup();
-  try {
-    expect(rt.containerIds()).toEqual([]);
-  } finally {
-    rt.dispose();
-  }
+  const left = rt.containerIds();
+  rt.dispose();
+  expect(left, 'containers left behind').toEqual([]);
 });
 
 function bundle(args: string[], mutate: (c: BundleConfig) => void): Bundle {
-  const b = makeBundle({ args, mutate });
-  bundles.push(b);
-  return b;
+  return rt.bundle(args, mutate);
 }
 
 /** A running container (sleeping init); deleted by the callback's end. */

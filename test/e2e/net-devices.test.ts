@@ -6,10 +6,9 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Runtime, isRoot, makeBundle, refusedCreate, uniqueId, waitFor, type Bundle, type BundleConfig } from '../helpers/ocirun.js';
+import { Runtime, isRoot, refusedCreate, uniqueId, waitFor, type Bundle, type BundleConfig } from '../helpers/ocirun.js';
 
 const rt = new Runtime();
-const bundles: Bundle[] = [];
 const hostLinks = new Set<string>();
 const netnsNames = new Set<string>();
 afterEach(() => {
@@ -19,12 +18,9 @@ afterEach(() => {
   netnsNames.clear();
 });
 afterAll(() => {
-  for (const b of bundles) b.cleanup();
-  try {
-    expect(rt.containerIds()).toEqual([]);
-  } finally {
-    rt.dispose();
-  }
+  const left = rt.containerIds();
+  rt.dispose();
+  expect(left, 'containers left behind').toEqual([]);
 });
 
 function ip(args: string[]): { code: number; out: string } {
@@ -46,9 +42,7 @@ function vethPair(addresses: string[][] = []): { a: string; b: string } {
 }
 
 function bundle(script: string, mutate: (c: BundleConfig) => void): Bundle {
-  const b = makeBundle({ args: ['sh', '-c', script], mutate });
-  bundles.push(b);
-  return b;
+  return rt.bundle(['sh', '-c', script], mutate);
 }
 
 function refused(mutate: (c: BundleConfig) => void): string {
