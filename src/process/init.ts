@@ -12,9 +12,10 @@ import {
 } from '../sys/libc.js';
 import { openInitProcfs, procfs, releaseProcfs } from '../linux/procfs.js';
 import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks, type CapabilityMasks } from '../linux/capabilities.js';
-import { becomeUndumpable, closeJoins, joinNamespaces, prepareTimeNamespace, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
+import { becomeUndumpable, closeJoins, prepareTimeNamespace, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
 import { applyRlimits } from '../linux/rlimits.js';
 import { bringLoopbackUp } from '../linux/loopback.js';
+import { joinNamespacesCheckingIdMaps } from '../linux/joined-user-namespace.js';
 import { applyMemoryPolicy } from '../linux/memory-policy.js';
 import { applyFinalAffinity } from '../linux/cpu-affinity.js';
 import { setupTerminal } from '../linux/console.js';
@@ -183,7 +184,7 @@ function expect(ctx: InitContext, type: 'go' | 'ok'): void {
 
 function enterNamespaces(ctx: InitContext): void {
   const ns = ctx.namespaces;
-  joinNamespaces(ns);
+  joinNamespacesCheckingIdMaps(ns, ctx.config, ctx.mode);
   closeJoins(ns);
   if (ns.unshareFlags !== 0) {
     unshareNamespaces(ns.unshareFlags);
