@@ -3,6 +3,7 @@
 import type { Globals } from './globals.js';
 import { CAPABILITY_NAMES } from '../linux/capabilities.js';
 import { KNOWN_MOUNT_OPTIONS } from '../linux/mount-options.js';
+import { MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES } from '../linux/memory-policy.js';
 import { NAMESPACES } from '../linux/namespaces.js';
 import { seccompFeatures } from '../seccomp/features.js';
 import { SPEC_VERSION } from '../spec/default-spec.js';
@@ -26,6 +27,10 @@ export function features() {
       // linux/intel-rdt.ts: schemata lines, and a monitoring group with enableMonitoring.
       intelRdt: { enabled: true, schemata: true, monitoring: true },
       mountExtensions: { idmap: { enabled: false } },
+      // linux/memory-policy.ts: every mode and flag is passed to set_mempolicy(2).
+      memoryPolicy: { modes: Object.keys(MEMORY_POLICY_MODES), flags: Object.keys(MEMORY_POLICY_FLAGS) },
+      // linux/net-devices.ts.
+      netDevices: { enabled: true },
     },
     annotations: {
       'io.github.ocirun.version': packageJson.version,

@@ -261,6 +261,12 @@ describe('features', () => {
     // What is implemented is reported (linux.resources.rdma, linux.intelRdt.schemata and enableMonitoring).
     expect(f.linux.cgroup).toMatchObject({ v1: true, v2: true, rdma: true });
     expect(f.linux.intelRdt).toEqual({ enabled: true, schemata: true, monitoring: true });
+    // linux.memoryPolicy and linux.netDevices are applied (execCPUAffinity has no entry in features.md).
+    expect([...f.linux.memoryPolicy.modes].sort()).toEqual([
+      'MPOL_BIND', 'MPOL_DEFAULT', 'MPOL_INTERLEAVE', 'MPOL_LOCAL', 'MPOL_PREFERRED', 'MPOL_PREFERRED_MANY', 'MPOL_WEIGHTED_INTERLEAVE',
+    ]);
+    expect([...f.linux.memoryPolicy.flags].sort()).toEqual(['MPOL_F_NUMA_BALANCING', 'MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES']);
+    expect(f.linux.netDevices).toEqual({ enabled: true });
   });
 });
 
