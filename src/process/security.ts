@@ -22,6 +22,7 @@ import { checkIntelRdt } from '../linux/intel-rdt.js';
 import { checkHostNetDevices, checkNetDevices } from '../linux/net-devices.js';
 import { checkHostMemoryPolicy, checkMemoryPolicy } from '../linux/memory-policy.js';
 import { checkCpuAffinity } from '../linux/cpu-affinity.js';
+import { checkIdMappedMounts } from '../linux/idmap-mounts.js';
 import { applicableMountLabel, applyLsmLabels, checkLsmSupport } from '../linux/lsm.js';
 import { warn } from '../log.js';
 import { applyProcessAttributes, checkProcessAttributes } from '../linux/process-attrs.js';
@@ -67,7 +68,7 @@ export function prepareSecurity(config: Spec, processSpec: Process, opts: Prepar
   const configProblems = [
     ...checkProcessAttributes(processSpec, source.pointer),
     ...checkCpuAffinity(processSpec, source.pointer),
-    ...(opts.mode === 'create' ? [...checkNetDevices(config), ...checkMemoryPolicy(config)] : []),
+    ...(opts.mode === 'create' ? [...checkNetDevices(config), ...checkMemoryPolicy(config), ...checkIdMappedMounts(config)] : []),
   ];
   if (configProblems.length > 0) throw problemsError('invalid-config', configProblems, source.file);
   const hostProblems: ConfigProblem[] = [
