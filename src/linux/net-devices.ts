@@ -12,7 +12,7 @@
 // physical interfaces return to the initial namespace, virtual ones (veth,
 // dummy, macvlan...) are destroyed. In a joined namespace they stay there.
 import { fstatSync } from 'node:fs';
-import { OciError } from '../errors.js';
+import { OciError, wrap } from '../errors.js';
 import type { Spec } from '../spec/types.js';
 import type { ConfigProblem } from '../spec/validate.js';
 import { CLONE, O, SysError, close, koffi, libc, open, setns } from '../sys/libc.js';
@@ -149,7 +149,7 @@ export function moveNetDevices(config: Spec, pid: number): void {
 function moveDevice(host: RouteSocket, target: TargetNamespace, hostName: string, name: string): void {
   const field = `linux.netDevices.${hostName}`;
   const fail = (what: string, err: unknown): never => {
-    throw new OciError('container-init', `${field}: ${what}: ${err instanceof SysError ? err.message : String(err)}`);
+    throw wrap(err, `${field}: ${what}`, { code: 'container-init' });
   };
   const link = host.linkByName(hostName);
   if (!link) throw new OciError('invalid-config', `${field}: there is no network interface ${hostName} on this host`);
