@@ -4,8 +4,9 @@
 // gets bind mounts of its own cgroup directories from the host. On cgroup v1
 // that is a tmpfs holding one directory per hierarchy, as on the host.
 import path from 'node:path';
-import { MS, close, mount, symlinkat } from '../sys/libc.js';
-import type { ParsedMountOptions } from './mount-options.js';
+import { MOUNT_ATTR, MS, close, mount, symlinkat } from '../sys/libc.js';
+import { mountAttributes, type MountAttributes, type ParsedMountOptions } from './mount-options.js';
+import { attachMount, cloneMount, newFilesystem, setAttributes } from './detached-mounts.js';
 import { ensureInRoot, fdPath } from './paths.js';
 import { procfs } from './procfs.js';
 import { directoryOf, parseHost, type CgroupHost, type Hierarchy } from '../cgroups/host.js';
@@ -69,50 +70,56 @@ export function mountCgroupFs(
 ): void {
   const { unified, hierarchies } = known ?? hostHierarchies();
   const flags = (options.flags & ~(MS.BIND | MS.REC)) | MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  const attrs = mountAttributes({ ...options, flags });
   if (unified) {
-    mountHierarchy(rootFd, destination, hierarchies[0], flags, ownNamespace);
+    mountHierarchy(rootFd, destination, hierarchies[0], flags, attrs, ownNamespace);
     return;
   }
   const top = ensureInRoot(rootFd, destination, 'dir');
   try {
-    mount('tmpfs', fdPath(top), 'tmpfs', (flags & ~MS.RDONLY), 'mode=755');
+    // Read-only once the hierarchies' mount points and links are in it: the
+    // tmpfs is kept by its fd to be changed then (see newFilesystem's cost).
+    const readOnly = (flags & MS.RDONLY) !== 0;
+    const tmpfs = readOnly ? newFilesystem('tmpfs', 'tmpfs', ['mode=755'], 0, attrs.set & ~MOUNT_ATTR.RDONLY) : -1;
+    try {
+      if (readOnly) attachMount(tmpfs, top);
+      else mount('tmpfs', fdPath(top), 'tmpfs', flags, 'mode=755');
+      for (const h of hierarchies) {
+        mountHierarchy(rootFd, path.posix.join(destination, h.name), h, flags, attrs, ownNamespace);
+        const controllers = h.name.split(',');
+        if (controllers.length > 1) {
+          for (const c of controllers) linkInRoot(rootFd, destination, h.name, c);
+        }
+      }
+      if (readOnly) setAttributes(tmpfs, { set: MOUNT_ATTR.RDONLY, clear: 0 }, false);
+    } finally {
+      if (readOnly) close(tmpfs);
+    }
   } finally {
     close(top);
   }
-  for (const h of hierarchies) {
-    mountHierarchy(rootFd, path.posix.join(destination, h.name), h, flags, ownNamespace);
-    const controllers = h.name.split(',');
-    if (controllers.length > 1) {
-      for (const c of controllers) linkInRoot(rootFd, destination, h.name, c);
-    }
-  }
-  if (flags & MS.RDONLY) {
-    const again = ensureInRoot(rootFd, destination, 'dir');
-    try {
-      mount(null, fdPath(again), null, MS.REMOUNT | flags, 'mode=755');
-    } finally {
-      close(again);
-    }
-  }
 }
 
-function mountHierarchy(rootFd: number, destination: string, h: MountableHierarchy, flags: number, ownNamespace: boolean): void {
+/** A hierarchy of the container's own cgroup namespace, or a bind of its cgroup directory on the host. */
+function mountHierarchy(
+  rootFd: number, destination: string, h: MountableHierarchy, flags: number, attrs: MountAttributes, ownNamespace: boolean,
+): void {
   const fd = ensureInRoot(rootFd, destination, 'dir');
   try {
     if (ownNamespace) {
+      // mount(2) sets the flags on the mount it makes.
       mount('cgroup', fdPath(fd), h.fstype, flags, h.data);
       return;
     }
-    mount(h.hostDir, fdPath(fd), null, MS.BIND | MS.REC, null);
+    const tree = cloneMount(h.hostDir, true);
+    try {
+      setAttributes(tree, attrs, false);
+      attachMount(tree, fd);
+    } finally {
+      close(tree);
+    }
   } finally {
     close(fd);
-  }
-  // The fd above names the directory under the new mount; remount the mount itself.
-  const mounted = ensureInRoot(rootFd, destination, 'dir');
-  try {
-    mount(null, fdPath(mounted), null, MS.BIND | MS.REMOUNT | flags, null);
-  } finally {
-    close(mounted);
   }
 }
 

@@ -1,6 +1,7 @@
 // Turning a mount's `options` list (fstab-style words) into mount(2) flags,
-// propagation changes, and the filesystem-specific data string.
-import { MS } from '../sys/libc.js';
+// propagation changes, attributes for a whole mount tree, and the
+// filesystem-specific data string.
+import { MOUNT_ATTR, MS } from '../sys/libc.js';
 
 const FLAG_OPTIONS: Record<string, { set?: number; clear?: number }> = {
   defaults: {},
@@ -47,24 +48,65 @@ const PROPAGATION_OPTIONS: Record<string, number> = {
   runbindable: MS.UNBINDABLE | MS.REC,
 };
 
+/**
+ * Attributes for a mount and every mount below it (mount_setattr(2) with
+ * AT_RECURSIVE), as runc names them: "ro" on an rbind makes only its top
+ * mount read-only, "rro" all of them.
+ */
+const RECURSIVE_OPTIONS: Record<string, { set?: number; clear?: number; atime?: number }> = {
+  rro: { set: MOUNT_ATTR.RDONLY },
+  rrw: { clear: MOUNT_ATTR.RDONLY },
+  rnosuid: { set: MOUNT_ATTR.NOSUID },
+  rsuid: { clear: MOUNT_ATTR.NOSUID },
+  rnodev: { set: MOUNT_ATTR.NODEV },
+  rdev: { clear: MOUNT_ATTR.NODEV },
+  rnoexec: { set: MOUNT_ATTR.NOEXEC },
+  rexec: { clear: MOUNT_ATTR.NOEXEC },
+  rnodiratime: { set: MOUNT_ATTR.NODIRATIME },
+  rdiratime: { clear: MOUNT_ATTR.NODIRATIME },
+  rnosymfollow: { set: MOUNT_ATTR.NOSYMFOLLOW },
+  rsymfollow: { clear: MOUNT_ATTR.NOSYMFOLLOW },
+  rrelatime: { atime: MOUNT_ATTR.RELATIME },
+  ratime: { atime: MOUNT_ATTR.RELATIME },
+  rnoatime: { atime: MOUNT_ATTR.NOATIME },
+  rstrictatime: { atime: MOUNT_ATTR.STRICTATIME },
+};
+
 /** Options ocirun understands but that are not mount(2) flags. */
 const RUNTIME_OPTIONS = new Set(['tmpcopyup']);
 
+/** mount_setattr(2)'s attr_set and attr_clr. */
+export interface MountAttributes {
+  set: number;
+  clear: number;
+}
+
 export interface ParsedMountOptions {
+  /** MS_* flags the options turn on. */
   flags: number;
+  /** MS_* flags the options explicitly turn off ("rw", "suid", "dev", ...). */
+  cleared: number;
   propagation: number[];
+  /** For the mount and its submounts (the r* options). */
+  recursive: MountAttributes;
   data: string[];
   isBind: boolean;
   runtime: Set<string>;
 }
 
 export function parseMountOptions(options: string[] = [], type?: string): ParsedMountOptions {
-  const parsed: ParsedMountOptions = { flags: 0, propagation: [], data: [], isBind: type === 'bind', runtime: new Set() };
+  const parsed: ParsedMountOptions = {
+    flags: 0, cleared: 0, propagation: [], recursive: { set: 0, clear: 0 }, data: [], isBind: type === 'bind', runtime: new Set(),
+  };
   for (const option of options) {
     const flag = FLAG_OPTIONS[option];
+    const recursive = RECURSIVE_OPTIONS[option];
     if (flag) {
       parsed.flags = (parsed.flags | (flag.set ?? 0)) & ~(flag.clear ?? 0);
+      parsed.cleared = (parsed.cleared | (flag.clear ?? 0)) & ~(flag.set ?? 0);
       if (option === 'bind' || option === 'rbind') parsed.isBind = true;
+    } else if (recursive) {
+      addAttributes(parsed.recursive, recursive);
     } else if (option in PROPAGATION_OPTIONS) {
       parsed.propagation.push(PROPAGATION_OPTIONS[option]);
     } else if (RUNTIME_OPTIONS.has(option)) {
@@ -77,8 +119,41 @@ export function parseMountOptions(options: string[] = [], type?: string): Parsed
   return parsed;
 }
 
+function addAttributes(into: MountAttributes, change: { set?: number; clear?: number; atime?: number }): void {
+  let set = change.set ?? 0;
+  let clear = change.clear ?? 0;
+  if (change.atime !== undefined) {
+    set |= change.atime;
+    clear |= MOUNT_ATTR.ATIME_MASK;
+    into.set &= ~MOUNT_ATTR.ATIME_MASK;
+  }
+  into.set = (into.set | set) & ~(change.clear ?? 0);
+  into.clear = (into.clear | clear) & ~(change.set ?? 0);
+}
+
+/** The options' flags of a single mount as mount_setattr(2) attributes; only what they name changes. */
+export function mountAttributes(options: ParsedMountOptions): MountAttributes {
+  const attrs: MountAttributes = { set: 0, clear: 0 };
+  const direct: [number, number][] = [
+    [MS.RDONLY, MOUNT_ATTR.RDONLY], [MS.NOSUID, MOUNT_ATTR.NOSUID], [MS.NODEV, MOUNT_ATTR.NODEV],
+    [MS.NOEXEC, MOUNT_ATTR.NOEXEC], [MS.NODIRATIME, MOUNT_ATTR.NODIRATIME], [MS.NOSYMFOLLOW, MOUNT_ATTR.NOSYMFOLLOW],
+  ];
+  for (const [ms, attr] of direct) {
+    if (options.flags & ms) attrs.set |= attr;
+    else if (options.cleared & ms) attrs.clear |= attr;
+  }
+  const atime = options.flags & MS.NOATIME ? MOUNT_ATTR.NOATIME
+    : options.flags & MS.STRICTATIME ? MOUNT_ATTR.STRICTATIME
+      : options.flags & MS.RELATIME || options.cleared & MS.NOATIME ? MOUNT_ATTR.RELATIME
+        : undefined;
+  if (atime !== undefined) addAttributes(attrs, { atime });
+  return attrs;
+}
+
 export function propagationFlag(name: string | undefined): number | undefined {
   return name === undefined ? undefined : PROPAGATION_OPTIONS[name];
 }
 
-export const KNOWN_MOUNT_OPTIONS = [...Object.keys(FLAG_OPTIONS), ...Object.keys(PROPAGATION_OPTIONS), ...RUNTIME_OPTIONS];
+export const KNOWN_MOUNT_OPTIONS = [
+  ...Object.keys(FLAG_OPTIONS), ...Object.keys(RECURSIVE_OPTIONS), ...Object.keys(PROPAGATION_OPTIONS), ...RUNTIME_OPTIONS,
+];

@@ -1,18 +1,23 @@
 // Building the container's root filesystem inside its new mount namespace:
 // propagation, the bundle's mounts in order, /dev, pivot_root, then masked
 // and read-only paths. Runs in the container's init before it execs.
-import { fstatSync, statSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Mount, Spec } from '../spec/types.js';
 import {
-  MNT_DETACH, MS, O, SysError, chdir, chroot, close, fchdir, mount, open, pivotRoot, statfsFlags, umount2,
+  AT_EMPTY_PATH, MNT_DETACH, MOUNT_ATTR, MS, O, S_IFDIR, S_IFMT, SysError, chdir, chroot, close, fchdir, mount, open, pivotRoot, statAt, umount2,
 } from '../sys/libc.js';
 import { openNullDevice, setupDev } from './devices.js';
 import { mountCgroupFs, type MountableHierarchies } from './cgroup-mount.js';
 import { withMountLabel } from './lsm.js';
-import { parseMountOptions, propagationFlag, type ParsedMountOptions } from './mount-options.js';
+import { mountAttributes, parseMountOptions, propagationFlag, type MountAttributes, type ParsedMountOptions } from './mount-options.js';
 import { openMountDestination } from './mount-destination.js';
-import { ensureInRoot, fdPath, lookupInRoot, openRoot } from './paths.js';
+import { cloneBindSource, isBindSource, type BindSources } from './bind-sources.js';
+import {
+  READ_ONLY, attachMount, cloneMountAt, describeError, mountTarget, newFilesystem, setAttributes, setPropagation,
+} from './detached-mounts.js';
+import { copyUp as copyUpInto } from './copy-up.js';
+import { fdPath, lookupInRoot, openRoot } from './paths.js';
 import { chrootInto } from './shared-root.js';
 import { procfs } from './procfs.js';
 import { messageOf, OciError, wrap } from '../errors.js';
@@ -27,6 +32,8 @@ export interface RootfsPlan {
   cgroupHierarchies?: MountableHierarchies;
   /** How the init gets into the new root (see enterRoot). */
   entry: RootEntry;
+  /** Bind sources the runtime opened (see bind-sources.ts); the others are opened here. Closed as they are used. */
+  bindSources?: BindSources;
   /** Runs with every mount in place, before the switch into the new root (the create hooks). */
   beforePivot?(): void;
 }
@@ -43,8 +50,9 @@ export type RootEntry = 'pivot' | 'move' | 'chroot';
 /** Everything up to and including the switch into the new root. */
 export function buildRootfs(plan: RootfsPlan): void {
   const { config, rootfs } = plan;
-  if (plan.entry !== 'chroot') {
-    const rootPropagation = propagationFlag(config.linux?.rootfsPropagation) ?? MS.SLAVE;
+  // In the runtime's own mount namespace (chroot) propagation stays as it is.
+  const rootPropagation = plan.entry === 'chroot' ? undefined : (propagationFlag(config.linux?.rootfsPropagation) ?? MS.SLAVE);
+  if (rootPropagation !== undefined) {
     mount(null, '/', null, rootPropagation | MS.REC, null);
     makeParentMountPrivate(rootfs);
     mount(rootfs, rootfs, null, MS.BIND | MS.REC, null);
@@ -54,7 +62,7 @@ export function buildRootfs(plan: RootfsPlan): void {
   // fdPath moves the working directory; the create hooks get the one the init started with.
   const cwdFd = open('.', O.PATH | O.DIRECTORY | O.CLOEXEC);
   try {
-    for (const m of config.mounts ?? []) mountOne(rootFd, m, plan);
+    (config.mounts ?? []).forEach((m, index) => mountOne(rootFd, m, index, plan, rootPropagation));
     if (!isBindMounted(config.mounts, '/dev')) setupDev(rootFd, config.linux?.devices ?? [], plan.inUserNamespace);
     fchdir(cwdFd);
   } finally {
@@ -83,7 +91,12 @@ export function finishRootfs(config: Spec): void {
     close(rootFd);
   }
   if (config.root.readonly) {
-    mount(null, '/', null, MS.BIND | MS.REMOUNT | MS.RDONLY | lockedFlags('/'), null);
+    const root = openRoot('/');
+    try {
+      setAttributes(root, READ_ONLY, false);
+    } finally {
+      close(root);
+    }
   }
   // rootfsPropagation applies to the new root too (runtime-spec config-linux.md).
   const finalPropagation = propagationFlag(config.linux?.rootfsPropagation);
@@ -96,78 +109,134 @@ function isBindMounted(mounts: Mount[] | undefined, destination: string): boolea
   );
 }
 
-function mountOne(rootFd: number, m: Mount, plan: RootfsPlan): void {
+function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, rootPropagation: number | undefined): void {
   const options = parseMountOptions(m.options, m.type);
   try {
     if (m.type === 'cgroup' || m.type === 'cgroup2') {
       close(openMountDestination(rootFd, m, 'dir'));
       mountCgroupFs(rootFd, m.destination, options, plan.newCgroupNamespace, plan.cgroupHierarchies);
-    } else if (options.isBind) {
-      bindMount(rootFd, m, options, plan.bundle);
-    } else {
-      const fd = openMountDestination(rootFd, m, 'dir');
+    } else if (isBindSource(m, options)) {
+      const tree = plan.bindSources?.get(index) ?? cloneBindSource(m, options, plan.bundle);
+      plan.bindSources?.delete(index);
       try {
-        const data = withMountLabel(m.type, options.data, plan.config.linux?.mountLabel);
-        mount(m.source ?? m.type ?? 'none', fdPath(fd), m.type ?? null, options.flags, data.join(',') || null);
-        applyPropagation(rootFd, m.destination, options);
+        attachBind(rootFd, m, tree, options, rootPropagation);
       } finally {
-        close(fd);
+        close(tree);
       }
+    } else if (options.flags & MS.REMOUNT) {
+      remount(rootFd, m, options);
+    } else {
+      mountFilesystem(rootFd, m, options, plan.config.linux?.mountLabel);
     }
   } catch (err) {
-    throw wrap(err, `mount ${m.destination} (${m.type ?? 'bind'}${m.source ? ` from ${m.source}` : ''})`, { causeText: describe(err) });
+    throw wrap(err, mountTarget(m), { causeText: describeError(err) });
   }
 }
 
-function bindMount(rootFd: number, m: Mount, options: ParsedMountOptions, bundle: string): void {
-  const source = path.resolve(bundle, m.source ?? '');
-  let isDir: boolean;
-  try {
-    isDir = statSync(source).isDirectory();
-  } catch (err) {
-    throw new OciError('container-init', `source ${source} does not exist`, [], { cause: err });
-  }
+/**
+ * A bind mount: the detached copy of its source gets the options' flags (a
+ * bind ignores them at mount time, mount(2)) and the propagation a bind made
+ * inside the container would have, then is attached.
+ */
+function attachBind(
+  rootFd: number, m: Mount, tree: number, options: ParsedMountOptions, rootPropagation: number | undefined,
+): void {
+  const isDir = (statAt(tree, '', AT_EMPTY_PATH).mode & S_IFMT) === S_IFDIR;
+  const recursive = (options.flags & MS.REC) !== 0;
+  setBindAttributes(tree, mountAttributes(options));
+  setAttributes(tree, options.recursive, true);
+  if (rootPropagation !== undefined) setPropagation(tree, (rootPropagation & ~MS.REC) | (recursive ? MS.REC : 0));
   const fd = openMountDestination(rootFd, m, isDir ? 'dir' : 'file');
   try {
-    mount(source, fdPath(fd), null, MS.BIND | (options.flags & MS.REC), null);
+    attachMount(tree, fd);
   } finally {
     close(fd);
   }
-  // A bind mount ignores every other flag: they need a remount of the new mount,
-  // keeping the flags the kernel locked when the source came from a more
-  // privileged mount namespace (mount(2), "locked" mounts in user namespaces).
-  const extraFlags = options.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
-  if (extraFlags !== 0) {
-    const mounted = ensureInRoot(rootFd, m.destination, 'dir');
-    try {
-      const target = fdPath(mounted);
-      mount(null, target, null, MS.BIND | MS.REMOUNT | extraFlags | (lockedFlags(target) & ~clearedFlags(m.options)), null);
-    } finally {
-      close(mounted);
-    }
-  }
-  applyPropagation(rootFd, m.destination, options);
+  for (const flag of options.propagation) setPropagation(tree, flag);
 }
 
-function applyPropagation(rootFd: number, destination: string, options: ParsedMountOptions): void {
-  if (options.propagation.length === 0) return;
-  const fd = ensureInRoot(rootFd, destination, 'dir');
+/**
+ * A copy of a mount that came from a more privileged mount namespace keeps
+ * the flags the kernel locked on it (mount_namespaces(7)): clearing one, as
+ * "rw" or "suid" ask, fails with EPERM. The bind then keeps what its source
+ * has and gets only the flags to set, as in runc, which leaves locked flags
+ * in place.
+ */
+function setBindAttributes(tree: number, attrs: MountAttributes): void {
   try {
+    setAttributes(tree, attrs, false);
+  } catch (err) {
+    if (!(err instanceof SysError && err.code === 'EPERM' && attrs.clear !== 0)) throw err;
+    setAttributes(tree, { set: attrs.set & ~MOUNT_ATTR.ATIME_MASK, clear: 0 }, false);
+  }
+}
+
+/**
+ * Any other type: a new filesystem. Its flags are given to mount(2) itself,
+ * which sets them on the mount it makes, on the destination's fd. Only when
+ * something must be done to the mount beyond that (a copy into it, a change
+ * of propagation) is it made detached and kept by its fd, whose closing
+ * costs every create up to a millisecond (see newFilesystem).
+ */
+function mountFilesystem(rootFd: number, m: Mount, options: ParsedMountOptions, mountLabel: string | undefined): void {
+  if (!m.type) throw new OciError('invalid-config', 'a mount that is not a bind mount needs a type');
+  const fd = openMountDestination(rootFd, m, 'dir');
+  try {
+    const data = withMountLabel(m.type, options.data, mountLabel);
+    // As runc: a tmpfs without mode= takes its mount point's mode, where the kernel would give 1777.
+    if (m.type === 'tmpfs' && !data.some((d) => /(^|,)mode=/.test(d))) {
+      data.push(`mode=${(statAt(fd, '', AT_EMPTY_PATH).mode & 0o7777).toString(8)}`);
+    }
+    const copyUp = options.runtime.has('tmpcopyup');
+    if (copyUp && m.type !== 'tmpfs') throw new OciError('invalid-config', 'tmpcopyup applies to a tmpfs only');
+    const source = m.source ?? m.type;
+    // A new filesystem has no submounts: its recursive attributes are its own.
+    const attrs = mountAttributes(options);
+    attrs.set = (attrs.set & ~options.recursive.clear) | options.recursive.set;
+    if (!copyUp && options.propagation.length === 0) {
+      mount(source, fdPath(fd), m.type, options.flags | recursiveFlags(options.recursive), data.join(',') || null);
+      return;
+    }
+    const readOnlyLater = copyUp && (attrs.set & READ_ONLY.set) !== 0;
+    const sbFlags = readOnlyLater ? options.flags & ~MS.RDONLY : options.flags;
+    const tree = newFilesystem(m.type, source, data, sbFlags, readOnlyLater ? attrs.set & ~READ_ONLY.set : attrs.set);
+    try {
+      if (copyUp) copyUpInto(fd, tree);
+      if (readOnlyLater) setAttributes(tree, READ_ONLY, false);
+      attachMount(tree, fd);
+      for (const flag of options.propagation) setPropagation(tree, flag);
+    } finally {
+      close(tree);
+    }
+  } finally {
+    close(fd);
+  }
+}
+
+/** The r* options as mount(2) flags, for a mount made whole by mount(2). */
+function recursiveFlags(recursive: MountAttributes): number {
+  const flags: [number, number][] = [
+    [MOUNT_ATTR.RDONLY, MS.RDONLY], [MOUNT_ATTR.NOSUID, MS.NOSUID], [MOUNT_ATTR.NODEV, MS.NODEV],
+    [MOUNT_ATTR.NOEXEC, MS.NOEXEC], [MOUNT_ATTR.NODIRATIME, MS.NODIRATIME], [MOUNT_ATTR.NOSYMFOLLOW, MS.NOSYMFOLLOW],
+  ];
+  let set = 0;
+  for (const [attr, ms] of flags) if (recursive.set & attr) set |= ms;
+  if (recursive.clear & MOUNT_ATTR.ATIME_MASK) {
+    const atime = recursive.set & MOUNT_ATTR.ATIME_MASK;
+    set |= atime === MOUNT_ATTR.NOATIME ? MS.NOATIME : atime === MOUNT_ATTR.STRICTATIME ? MS.STRICTATIME : MS.RELATIME;
+  }
+  return set;
+}
+
+/** The "remount" option: the mount already at the destination, changed in place through the resolved fd. */
+function remount(rootFd: number, m: Mount, options: ParsedMountOptions): void {
+  const fd = openMountDestination(rootFd, m, 'dir');
+  try {
+    mount(m.source ?? null, fdPath(fd), m.type ?? null, options.flags, options.data.join(',') || null);
     for (const flag of options.propagation) mount(null, fdPath(fd), null, flag, null);
   } finally {
     close(fd);
   }
-}
-
-const LOCKABLE = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME | MS.NODIRATIME | MS.RELATIME;
-
-function lockedFlags(target: string): number {
-  return statfsFlags(target) & LOCKABLE & ~MS.RDONLY;
-}
-
-function clearedFlags(options: string[] = []): number {
-  const cleared: Record<string, number> = { suid: MS.NOSUID, dev: MS.NODEV, exec: MS.NOEXEC, atime: MS.NOATIME };
-  return options.reduce((acc, o) => acc | (cleared[o] ?? 0), 0);
 }
 
 /** pivot_root(2) refuses a new root whose parent mount is shared. */
@@ -211,21 +280,20 @@ function moveRoot(rootfs: string): void {
   chdir('/');
 }
 
+/** A read-only copy of the path and every mount below it, attached over it. */
 function makeReadonly(rootFd: number, p: string): void {
   const fd = lookupInRoot(rootFd, p);
   if (fd === null) return;
   try {
-    mount(fdPath(fd), fdPath(fd), null, MS.BIND | MS.REC, null);
+    const tree = cloneMountAt(fd);
+    try {
+      setAttributes(tree, READ_ONLY, true);
+      attachMount(tree, fd);
+    } finally {
+      close(tree);
+    }
   } finally {
     close(fd);
-  }
-  const mounted = lookupInRoot(rootFd, p);
-  if (mounted === null) return;
-  try {
-    const target = fdPath(mounted);
-    mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | lockedFlags(target), null);
-  } finally {
-    close(mounted);
   }
 }
 
@@ -241,14 +309,10 @@ function mask(rootFd: number, p: string, masks: { nullFd: number }): void {
       mount(fdPath(masks.nullFd), fdPath(fd), null, MS.BIND, null);
     }
   } catch (err) {
-    throw wrap(err, `linux.maskedPaths: ${p}`, { causeText: describe(err) });
+    throw wrap(err, `linux.maskedPaths: ${p}`, { causeText: describeError(err) });
   } finally {
     close(fd);
   }
 }
 
-function describe(err: unknown): string {
-  if (err instanceof SysError) return `${err.call}: ${err.code} (${err.message.split('(').pop()?.replace(')', '')})`;
-  return messageOf(err);
-}
 

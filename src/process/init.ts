@@ -22,6 +22,7 @@ import { setupTerminal } from '../linux/console.js';
 import { buildRootfs, finishRootfs, type RootEntry } from '../linux/rootfs.js';
 import { enterSharedRoot, sharesRuntimeMountNamespace } from '../linux/shared-root.js';
 import type { MountableHierarchies } from '../linux/cgroup-mount.js';
+import type { BindSources } from '../linux/bind-sources.js';
 import { ensureInRoot, openRoot } from '../linux/paths.js';
 import { homeFor, setgroupsAllowed, switchUser } from '../linux/user.js';
 import { hasHooks, runHooks, type HookState } from '../hooks/hooks.js';
@@ -69,6 +70,8 @@ export interface InitContext {
   ownCgroups?: { dirs: string[]; memory?: string; field: string };
   /** create: what a cgroup mount in the container shows (see linux/cgroup-mount.ts). */
   cgroupHierarchies?: MountableHierarchies;
+  /** create: bind sources the runtime opened (see linux/bind-sources.ts). */
+  bindSources?: BindSources;
   /** The memory cgroup's `tasks`, opened while the host's paths are in reach. */
   memoryTasksFd?: number;
   /** From the runtime once its hooks ran, for the init's own hooks. */
@@ -231,6 +234,7 @@ function setupContainer(ctx: InitContext): void {
       newCgroupNamespace: ctx.namespaces.newCgroup,
       cgroupHierarchies: ctx.cgroupHierarchies,
       entry,
+      bindSources: ctx.bindSources,
     });
     // runc creates a missing cwd inside the new root, before it may turn read-only.
     if (ctx.process) makeCwd(ctx.process.cwd);

@@ -7,8 +7,9 @@ import { errnoOf, OciError, wrap } from '../errors.js';
 import type { IdMapping, Namespace, Process, Spec } from '../spec/types.js';
 import { CLONE, O, WNOHANG, close, connectUnix, open, tryKill, waitpid } from '../sys/libc.js';
 import { readProcStat, sleepMs } from '../sys/proc.js';
-import { closeJoins, explainUserNamespaceRefusal, openJoins, planNamespaces } from '../linux/namespaces.js';
+import { closeJoins, explainUserNamespaceRefusal, openJoins, planNamespaces, type NamespacePlan } from '../linux/namespaces.js';
 import { withGrantableCapabilities } from '../linux/capabilities.js';
+import { openBindSources, type BindSources } from '../linux/bind-sources.js';
 import { Channel } from './channel.js';
 import { forkProcess } from './forkable.js';
 import { runInit } from './init.js';
@@ -109,7 +110,10 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
   let consoleSocketFd = -1;
   let sealedExe: SealedExe | null = null;
   const placement = placeAtClone(opts.cgroups, namespaces.cloneFlags, namespaces.newCgroup);
+  let bindSources: BindSources | undefined;
   try {
+    bindSources = openBindSourcesFor(opts, namespaces);
+    fds.push(...bindSources.values());
     if (opts.fifoPath) fds.push((fifoFd = open(opts.fifoPath, O.RDWR | O.CLOEXEC)));
     if (opts.statusFifoPath) fds.push((statusFd = open(opts.statusFifoPath, O.RDWR | O.CLOEXEC)));
     if (opts.process?.terminal) fds.push((consoleSocketFd = connectConsoleSocket(opts.consoleSocket)));
@@ -141,6 +145,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
       sharedRootMountId: opts.sharedRootMountId,
       security: opts.security,
       cgroupHierarchies: opts.cgroupHierarchies,
+      bindSources,
       ownCgroups: { dirs: placement.byChild, memory: placement.memoryByChild, field: placement.field },
     });
   }
@@ -205,6 +210,17 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
   // (containerd's shim): that is its result, not a failure to start it.
   if (stat === null && opts.mode === 'create') throw initDied(initPid, pid);
   return { pid: initPid, startTime: stat?.startTime ?? 0, ownNamespaces: namespaces.own };
+}
+
+/**
+ * The runtime opens the bind sources of a container with a mount namespace
+ * of its own, when it may (as root): they are then found as it sees them,
+ * whatever the user namespace lets the init reach. Otherwise the init opens
+ * them, in the mount namespace it joined.
+ */
+function openBindSourcesFor(opts: SpawnOptions, namespaces: NamespacePlan): BindSources {
+  if (opts.mode !== 'create' || !namespaces.own.includes('mount') || process.geteuid?.() !== 0) return new Map();
+  return openBindSources(opts.config, opts.bundle);
 }
 
 /** How the child gets into its cgroups; see placeAtClone. */

@@ -129,6 +129,7 @@ const PROTOTYPES = {
   readlinkat: 'long readlinkat(int dirfd, const char *path, _Out_ uint8_t *buf, size_t size)',
   fchownat: 'int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)',
   fchmod: 'int fchmod(int fd, uint32_t mode)',
+  fchmodat: 'int fchmodat(int dirfd, const char *path, uint32_t mode, int flags)',
   mkfifo: 'int mkfifo(const char *path, uint32_t mode)',
   fcntl: 'int fcntl(int fd, int cmd, ...)',
   dup3: 'int dup3(int oldfd, int newfd, int flags)',
@@ -208,6 +209,7 @@ export const MNT_DETACH = 2;
 export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;
 export const AT_EMPTY_PATH = 0x1000;
+export const AT_RECURSIVE = 0x8000;
 export const F_GETFD = 1;
 export const F_SETFD = 2;
 export const FD_CLOEXEC = 1;
@@ -291,6 +293,30 @@ export function fchownat(dirfd: number, path: string, uid: number, gid: number, 
 }
 export function fchmod(fd: number, mode: number): void {
   check(f.fchmod(fd, mode), 'chmod');
+}
+export function fchmodat(dirfd: number, path: string, mode: number): void {
+  check(f.fchmodat(dirfd, path, mode, 0), 'chmod', path);
+}
+
+export interface FileStat {
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Device number of a device node (st_rdev). */
+  rdev: bigint;
+}
+/** statx(2) of `path` relative to `dirfd` ('' with AT_EMPTY_PATH: the fd itself, O_PATH ones too). */
+export function statAt(dirfd: number, path: string, flags: number): FileStat {
+  const buf = Buffer.alloc(256);
+  check(f.statx(dirfd, path, flags, 0x7ff /* STATX_BASIC_STATS */, buf), 'stat', path || `fd ${dirfd}`);
+  const rdevMajor = buf.readUInt32LE(128);
+  const rdevMinor = buf.readUInt32LE(132);
+  return {
+    mode: buf.readUInt16LE(28),
+    uid: buf.readUInt32LE(20),
+    gid: buf.readUInt32LE(24),
+    rdev: (BigInt(rdevMajor & 0xfffff000) << 32n) | (BigInt(rdevMajor & 0xfff) << 8n) | (BigInt(rdevMinor & 0xffffff00) << 12n) | BigInt(rdevMinor & 0xff),
+  };
 }
 export function mkfifo(path: string, mode: number): void {
   check(f.mkfifo(path, mode), 'mkfifo', path);
@@ -615,12 +641,88 @@ export function openat2(dirfd: number, path: string, flags: number, mode: number
   );
 }
 
+/** One entry of a directory, from getdents64(2): its name and d_type (DT_*; 0 when the filesystem does not say). */
+export interface DirEntry {
+  name: string;
+  type: number;
+}
+export const DT = { FIFO: 1, CHR: 2, DIR: 4, BLK: 6, REG: 8, LNK: 10, SOCK: 12 } as const;
+/** Every entry of the directory open at `fd` but "." and "..". */
+export function readDirectory(fd: number): DirEntry[] {
+  const entries: DirEntry[] = [];
+  const buf = Buffer.alloc(32768);
+  for (;;) {
+    const n = check(f.syscall(SYS.getdents64, 'int', fd, 'void *', buf, 'size_t', buf.length), 'getdents');
+    if (n === 0) return entries;
+    for (let off = 0; off < n; ) {
+      const reclen = buf.readUInt16LE(off + 16);
+      const nameEnd = buf.indexOf(0, off + 19);
+      const name = buf.toString('utf8', off + 19, nameEnd);
+      if (name !== '.' && name !== '..') entries.push({ name, type: buf.readUInt8(off + 18) });
+      off += reclen;
+    }
+  }
+}
+
+// ---- the mount API: detached mounts whose flags are set before they are attached ----
+// open_tree, move_mount, fsopen, fsconfig, fsmount: Linux 5.2; mount_setattr: 5.12.
+
+export const OPEN_TREE_CLONE = 1;
+export const MOVE_MOUNT = { F_EMPTY_PATH: 0x4, T_EMPTY_PATH: 0x40 } as const;
+export const MOUNT_ATTR = {
+  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, ATIME_MASK: 0x70, RELATIME: 0x0, NOATIME: 0x10, STRICTATIME: 0x20,
+  NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000,
+} as const;
+const FSCONFIG = { SET_FLAG: 0, SET_STRING: 1, CMD_CREATE: 6 } as const;
+
+/** move_mount(2) of the mount at `fromFd` onto the object `toFd` names (both fds, no path lookup). */
+export function moveMountFd(fromFd: number, toFd: number): void {
+  check(
+    f.syscall(SYS.move_mount, 'int', fromFd, 'const char *', '', 'int', toFd, 'const char *', '', 'unsigned int', MOVE_MOUNT.F_EMPTY_PATH | MOVE_MOUNT.T_EMPTY_PATH),
+    'move_mount',
+  );
+}
+/** mount_setattr(2) on the mount `fd` names; with AT_RECURSIVE its submounts too. */
+export function mountSetattr(fd: number, flags: number, attr: { set: number; clear: number; propagation?: number }): void {
+  const buf = Buffer.alloc(32);
+  buf.writeBigUInt64LE(BigInt(attr.set), 0);
+  buf.writeBigUInt64LE(BigInt(attr.clear), 8);
+  buf.writeBigUInt64LE(BigInt(attr.propagation ?? 0), 16);
+  check(
+    f.syscall(SYS.mount_setattr, 'int', fd, 'const char *', '', 'unsigned int', flags | AT_EMPTY_PATH, 'void *', buf, 'size_t', buf.length),
+    'mount_setattr',
+  );
+}
+/** fsconfig(2) with a string value, or a flag when `value` is null. */
+export function fsconfigSet(fsfd: number, key: string, value: string | null): void {
+  const r = value === null
+    ? f.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', FSCONFIG.SET_FLAG, 'const char *', key, 'const char *', null, 'int', 0)
+    : f.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', FSCONFIG.SET_STRING, 'const char *', key, 'const char *', value, 'int', 0);
+  checkFs(r, fsfd, value === null ? key : `${key}=${value}`);
+}
+/** fsconfig(FSCONFIG_CMD_CREATE) then fsmount(2): the new filesystem as a detached mount with `attrs` (MOUNT_ATTR_*). */
+export function fsCreateAndMount(fsfd: number, attrs: number, subject: string): number {
+  checkFs(f.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', FSCONFIG.CMD_CREATE, 'const char *', null, 'const char *', null, 'int', 0), fsfd, subject);
+  return checkFs(f.syscall(SYS.fsmount, 'int', fsfd, 'unsigned int', 1 /* FSMOUNT_CLOEXEC */, 'unsigned int', attrs), fsfd, subject);
+}
+/** A failed fsconfig/fsmount explains itself in messages read from the context's fd ("e tmpfs: Bad value for 'mode'"). */
+function checkFs(result: number | bigint, fsfd: number, subject: string): number {
+  if (Number(result) !== -1) return Number(result);
+  const errno = koffi.errno();
+  const messages: string[] = [];
+  const buf = Buffer.alloc(1024);
+  for (;;) {
+    const n = Number(f.read(fsfd, buf, buf.length));
+    if (n <= 0) break;
+    messages.push(buf.subarray(0, n).toString().replace(/^[ewi] /, ''));
+  }
+  throw new SysError('fsconfig', errno, messages.length > 0 ? `${subject} (${messages.join('; ')})` : subject);
+}
+
 // The mount API of Linux 5.2 (fsopen(2), fsconfig(2), fsmount(2), open_tree(2)).
 export const FSOPEN_CLOEXEC = 1;
 export const FSCONFIG_CMD_CREATE = 6;
 export const FSMOUNT_CLOEXEC = 1;
-export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
-export const OPEN_TREE_CLONE = 1;
 
 export function fsopen(fsname: string, flags: number): number {
   return check(f.syscall(SYS.fsopen, 'const char *', fsname, 'unsigned int', flags), 'fsopen', fsname);

@@ -3,12 +3,14 @@
 // rlimits, user, environment, sysctls, and what happens on the way out.
 // Every container runs in the foreground (`ocirun run`) with its stdout
 // captured, and every run is followed by a check that it left nothing behind.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  Runtime, hostMountsMentioning, isRoot, makeBundle, uniqueId, type Bundle, type BundleConfig, type Result,
+  Runtime, hostMountsMentioning, isRoot, makeBundle, parseMountinfo, uniqueId, type Bundle, type BundleConfig, type MountInfo,
+  type Result,
 } from '../helpers/ocirun.js';
 
 const rt = new Runtime();
@@ -90,36 +92,6 @@ function expectCleanFailure(result: Result, ...mentions: string[]): void {
 }
 
 // ---- reading what the container printed ----
-
-interface MountInfo {
-  root: string;
-  mountPoint: string;
-  options: string[];
-  /** Optional fields: shared:N, master:N, ... */
-  tags: string[];
-  fstype: string;
-  source: string;
-  superOptions: string[];
-}
-
-function parseMountinfo(text: string): MountInfo[] {
-  return text
-    .trim()
-    .split('\n')
-    .map((line) => {
-      const fields = line.split(' ');
-      const sep = fields.indexOf('-');
-      return {
-        root: fields[3],
-        mountPoint: fields[4],
-        options: fields[5].split(','),
-        tags: fields.slice(6, sep),
-        fstype: fields[sep + 1],
-        source: fields[sep + 2],
-        superOptions: fields[sep + 3].split(','),
-      };
-    });
-}
 
 /** The topmost mount at `mountPoint`. */
 function mountAt(mounts: MountInfo[], mountPoint: string): MountInfo {
@@ -353,6 +325,109 @@ describe.skipIf(!isRoot)('what a container sees', () => {
       expect(root.options).toContain('ro');
       expect(seen.ls.out.trim().split('\n').sort()).toEqual(entries);
       expect(seen.marker.out).toBe('in the rootfs\n');
+    });
+
+    it('tmpcopyup fills the tmpfs with what the image has there, symlinks as symlinks, the image untouched', () => {
+      let rootfs = '';
+      const seen = observe(
+        {
+          fstype: `awk '$5 == "/run" { print $(NF-2) }' /proc/self/mountinfo`,
+          entries: 'cd /run && for e in . sub sub/deep sub/deep/file setuid fifo; do stat -c "%n %F %a %u:%g" $e; done',
+          content: 'cat /run/sub/deep/file',
+          links: 'stat -c "%F" /run/to-etc /run/up; readlink /run/to-etc; readlink /run/up; ls /run/to-etc/ | wc -l',
+          write: 'touch /run/new',
+        },
+        {
+          mutate: (c) => c.mounts.push({ destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'tmpcopyup'] }),
+          prepare: (b) => {
+            rootfs = b.rootfs;
+            const run = path.join(b.rootfs, 'run');
+            fs.mkdirSync(path.join(run, 'sub/deep'), { recursive: true });
+            fs.writeFileSync(path.join(run, 'sub/deep/file'), 'from the image\n');
+            fs.writeFileSync(path.join(run, 'setuid'), '');
+            fs.chownSync(path.join(run, 'sub/deep/file'), 1000, 1001);
+            fs.chmodSync(path.join(run, 'sub/deep/file'), 0o604);
+            fs.chownSync(path.join(run, 'sub/deep'), 1000, 1000);
+            fs.chmodSync(path.join(run, 'sub/deep'), 0o555);
+            fs.chmodSync(path.join(run, 'setuid'), 0o4755);
+            fs.chownSync(run, 1000, 1001);
+            fs.chmodSync(run, 0o777);
+            // Before the switch into the new root, /etc here would be the host's.
+            fs.symlinkSync('/etc', path.join(run, 'to-etc'));
+            fs.symlinkSync('../../../../..', path.join(run, 'up'));
+            spawnSync('mkfifo', [path.join(run, 'fifo')]);
+          },
+          inspect: (b) => {
+            expect(fs.existsSync(path.join(b.rootfs, 'run/new'))).toBe(false);
+            expect(fs.readFileSync(path.join(b.rootfs, 'run/sub/deep/file'), 'utf8')).toBe('from the image\n');
+          },
+        },
+      );
+      expect(rootfs).not.toBe('');
+      expect(seen.fstype.out).toBe('tmpfs\n');
+      expect(seen.entries.out).toBe(
+        [
+          '. directory 777 1000:1001',
+          'sub directory 755 0:0',
+          'sub/deep directory 555 1000:1000',
+          'sub/deep/file regular file 604 1000:1001',
+          'setuid regular empty file 4755 0:0',
+          'fifo fifo 644 0:0',
+          '',
+        ].join('\n'),
+      );
+      expect(seen.content.out).toBe('from the image\n');
+      // The container's /etc (passwd and group), not the host's.
+      expect(seen.links.out).toBe('symbolic link\nsymbolic link\n/etc\n../../../../..\n2\n');
+      expect(seen.write).toEqual({ out: '', rc: 0 });
+    });
+
+    it('a tmpfs without mode= takes the mode of its mount point, as runc', () => {
+      const seen = observe(
+        { modes: 'stat -c "%n %a" /restricted /sticky /given' },
+        {
+          mutate: (c) => c.mounts.push(
+            { destination: '/restricted', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
+            { destination: '/sticky', type: 'tmpfs', source: 'tmpfs', options: [] },
+            { destination: '/given', type: 'tmpfs', source: 'tmpfs', options: ['mode=711'] },
+          ),
+          prepare: (b) => {
+            for (const [dir, mode] of [['restricted', 0o710], ['sticky', 0o1770], ['given', 0o700]] as const) {
+              fs.mkdirSync(path.join(b.rootfs, dir));
+              fs.chmodSync(path.join(b.rootfs, dir), mode);
+            }
+          },
+        },
+      );
+      expect(seen.modes.out).toBe('/restricted 710\n/sticky 1770\n/given 711\n');
+    });
+
+    it('with a user namespace, binds a source that only the runtime can reach, as runc', () => {
+      const locked = fs.mkdtempSync(path.join(os.tmpdir(), 'ocirun-locked-'));
+      fs.mkdirSync(path.join(locked, 'data'));
+      fs.writeFileSync(path.join(locked, 'data/file'), 'behind a mode-000 directory\n');
+      fs.chmodSync(locked, 0o000);
+      try {
+        const seen = observe(
+          { read: 'cat /data/file', uidMap: 'cat /proc/self/uid_map' },
+          {
+            mutate: (c) => {
+              c.linux.namespaces.push({ type: 'user' });
+              c.linux.uidMappings = [{ containerID: 0, hostID: 231072, size: 65536 }];
+              c.linux.gidMappings = [{ containerID: 0, hostID: 231072, size: 65536 }];
+              c.mounts = c.mounts.filter((m) => !m.destination.startsWith('/sys'));
+              c.mounts.push({ destination: '/data', type: 'bind', source: path.join(locked, 'data'), options: ['rbind', 'ro'] });
+            },
+            // The namespace's root is nobody to the rootfs: the mount point is made ahead.
+            prepare: (b) => fs.mkdirSync(path.join(b.rootfs, 'data')),
+          },
+        );
+        expect(seen.uidMap.out.trim().split(/\s+/)).toEqual(['0', '231072', '65536']);
+        expect(seen.read).toEqual({ out: 'behind a mode-000 directory\n', rc: 0 });
+      } finally {
+        fs.chmodSync(locked, 0o700);
+        fs.rmSync(locked, { recursive: true, force: true });
+      }
     });
   });
 

@@ -255,7 +255,7 @@ describe('features', () => {
     const f = JSON.parse(r.stdout);
     expect(f.ociVersionMin).toBe('1.0.0');
     expect(f.ociVersionMax).toBe('1.3.0');
-    expect(f.mountOptions).toEqual(expect.arrayContaining(['rbind', 'ro', 'nosuid', 'rprivate']));
+    expect(f.mountOptions).toEqual(expect.arrayContaining(['rbind', 'ro', 'nosuid', 'rprivate', 'tmpcopyup', 'rro', 'rnoexec']));
     expect(f.linux.namespaces).toEqual(['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts']);
     expect(f.linux.capabilities).toContain('CAP_CHECKPOINT_RESTORE');
     // What is implemented is reported (linux.resources.rdma, linux.intelRdt.schemata and enableMonitoring).

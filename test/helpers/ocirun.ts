@@ -140,6 +140,37 @@ export function processesMentioning(text: string): number[] {
     .filter(processAlive);
 }
 
+/** One line of /proc/<pid>/mountinfo (proc(5)). */
+export interface MountInfo {
+  root: string;
+  mountPoint: string;
+  options: string[];
+  /** Optional fields: shared:N, master:N, ... */
+  tags: string[];
+  fstype: string;
+  source: string;
+  superOptions: string[];
+}
+
+export function parseMountinfo(text: string): MountInfo[] {
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const fields = line.split(' ');
+      const sep = fields.indexOf('-');
+      return {
+        root: fields[3],
+        mountPoint: fields[4],
+        options: fields[5].split(','),
+        tags: fields.slice(6, sep),
+        fstype: fields[sep + 1],
+        source: fields[sep + 2],
+        superOptions: fields[sep + 3].split(','),
+      };
+    });
+}
+
 export function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

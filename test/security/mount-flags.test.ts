@@ -1,0 +1,146 @@
+// Mount flags hold on the mount they were asked for. A read-only bind of a
+// volume that another container shares must not turn writable because that
+// container swaps a directory for a symlink while this one is created
+// (CVE-2021-30465: the flags were applied through a second lookup of the
+// path). And nosuid, nodev, noexec and ro are in force inside the container,
+// on binds, on their submounts with the recursive options, and on tmpfs.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Runtime, isRoot, parseMountinfo, uniqueId } from '../helpers/ocirun.js';
+
+const require = createRequire(import.meta.url);
+const rt = new Runtime();
+afterAll(() => {
+  try {
+    expect(rt.containerIds()).toEqual([]);
+  } finally {
+    rt.dispose();
+  }
+});
+
+/**
+ * Swaps each directory with a symlink next to it, atomically (renameat2(2)
+ * RENAME_EXCHANGE) and as fast as it can, until `seconds` have passed: a
+ * process of another container that shares the volume.
+ */
+function startSwapper(pairs: [string, string][], seconds: number): ChildProcess {
+  const code = `
+    const [koffiPath, seconds, ...paths] = process.argv.slice(1);
+    const koffi = require(koffiPath);
+    const renameat2 = koffi.load('libc.so.6').func('int renameat2(int, const char *, int, const char *, unsigned int)');
+    const end = Date.now() + Number(seconds) * 1000;
+    while (Date.now() < end) {
+      for (let i = 0; i < 1000; i++) {
+        for (let p = 0; p < paths.length; p += 2) renameat2(-100, paths[p], -100, paths[p + 1], 2 /* RENAME_EXCHANGE */);
+      }
+    }`;
+  return spawn(process.execPath, ['-e', code, require.resolve('koffi'), String(seconds), ...pairs.flat()], { stdio: 'ignore' });
+}
+
+describe.skipIf(!isRoot)('read-only binds into a volume that another container swaps under them', () => {
+  it('are read-only wherever they land, and no other mount takes their flags', () => {
+    // The shared volume, mounted read-write at /vol, with a tmpfs at each
+    // /vol/decoyN and a read-only bind of `source` at each /vol/subN. The
+    // swapper turns each subN into a symlink to its decoyN, a mount root: a
+    // runtime that looks the destination up again to make the bind read-only
+    // can land on the decoy and leave the bind writable.
+    const BINDS = 6;
+    const volume = rt.scratchPath(`volume-${uniqueId()}`);
+    const source = rt.scratchPath(`ro-source-${uniqueId()}`);
+    mkdirSync(source);
+    writeFileSync(path.join(source, 'marker'), 'read-only\n');
+    const pairs: [string, string][] = [];
+    const b = rt.bundle(['sleep', '100'], (c) => {
+      c.root.readonly = false;
+      c.mounts.push({ destination: '/vol', type: 'bind', source: volume, options: ['rbind', 'rw'] });
+      for (let n = 0; n < BINDS; n++) {
+        mkdirSync(path.join(volume, `sub${n}`), { recursive: true });
+        symlinkSync(`/vol/decoy${n}`, path.join(volume, `sub${n}.link`));
+        pairs.push([path.join(volume, `sub${n}`), path.join(volume, `sub${n}.link`)]);
+        c.mounts.push(
+          { destination: `/vol/decoy${n}`, type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
+          { destination: `/vol/sub${n}`, type: 'bind', source, options: ['bind', 'ro'] },
+        );
+      }
+    });
+
+    const swapper = startSwapper(pairs, 30);
+    let created = 0;
+    let failed = 0;
+    const deadline = Date.now() + 20_000;
+    try {
+      for (let i = 0; i < 30 && Date.now() < deadline; i++) {
+        const id = uniqueId('race');
+        const r = rt.run(['create', '--bundle', b.dir, id]);
+        if (r.code !== 0) {
+          // Creating may fail while the volume changes under it; it must not succeed wrongly.
+          failed++;
+          expect(rt.containerIds()).not.toContain(id);
+          continue;
+        }
+        created++;
+        try {
+          const mounts = parseMountinfo(readFileSync(`/proc/${rt.state(id).pid}/mountinfo`, 'utf8'));
+          const binds = mounts.filter((m) => m.root.endsWith(`/${path.basename(source)}`));
+          expect(binds.length).toBe(BINDS);
+          for (const m of binds) expect(m.options, `the bind at ${m.mountPoint}`).toContain('ro');
+          const others = mounts.filter((m) => m.mountPoint === '/' || m.mountPoint.startsWith('/vol') && !binds.includes(m));
+          expect(others.length).toBe(2 + BINDS);
+          for (const m of others) expect(m.options, `${m.mountPoint}`).toContain('rw');
+        } finally {
+          rt.ok(['delete', '--force', id]);
+        }
+      }
+    } finally {
+      swapper.kill('SIGKILL');
+    }
+    expect(created, `${created} created, ${failed} failed`).toBeGreaterThan(0);
+  });
+});
+
+describe.skipIf(!isRoot)('flags in force inside the container', () => {
+  const ALL = ['ro', 'nosuid', 'nodev', 'noexec'];
+
+  it('on a bind, on the submounts of an rbind with rro, rnosuid, rnodev and rnoexec, and on a tmpfs', () => {
+    // A host directory with a mount below it, which an rbind takes along.
+    const volume = rt.scratchPath(`flags-${uniqueId()}`);
+    const inner = path.join(volume, 'inner');
+    mkdirSync(inner, { recursive: true });
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', inner]);
+    expect(mounted.status, String(mounted.stderr)).toBe(0);
+    try {
+      const dirs = ['/bind', '/rbind-ro', '/rbind-ro/inner', '/rbind-rro', '/rbind-rro/inner', '/tmp'];
+      const b = rt.bundle(
+        ['sh', '-c', [
+          'cat /proc/self/mountinfo',
+          ...dirs.map((d) => `touch ${d}/new 2>/dev/null && echo "written: ${d}"`),
+          'true',
+        ].join('; ')],
+        (c) => {
+          c.root.readonly = false;
+          c.mounts.push(
+            { destination: '/bind', type: 'bind', source: volume, options: ['bind', ...ALL] },
+            { destination: '/rbind-ro', type: 'bind', source: volume, options: ['rbind', 'ro'] },
+            { destination: '/rbind-rro', type: 'bind', source: volume, options: ['rbind', 'rro', 'rnosuid', 'rnodev', 'rnoexec'] },
+            { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: [...ALL, 'size=1m'] },
+          );
+        },
+      );
+      const r = rt.run(['run', '--bundle', b.dir, uniqueId()]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const mounts = parseMountinfo(r.stdout.split('\n').filter((l) => /^\d+ /.test(l)).join('\n'));
+      const at = (dir: string) => mounts.filter((m) => m.mountPoint === dir).pop()?.options ?? [];
+      for (const dir of ['/bind', '/rbind-rro', '/rbind-rro/inner', '/tmp']) expect(at(dir), dir).toEqual(expect.arrayContaining(ALL));
+      // "ro" on an rbind is for its top mount only, as in runc.
+      expect(at('/rbind-ro')).toContain('ro');
+      expect(at('/rbind-ro/inner')).toContain('rw');
+      expect(r.stdout.split('\n').filter((l) => l.startsWith('written:'))).toEqual(['written: /rbind-ro/inner']);
+    } finally {
+      spawnSync('umount', ['-l', inner]);
+    }
+  });
+});
