@@ -129,7 +129,8 @@ function fdsToKeep(ctx: InitContext): number[] {
   const preserved = Array.from({ length: ctx.preserveFds }, (_, i) => FIRST_PASSED_FD + i);
   const joins = ctx.namespaces.joins.map((join) => join.fd);
   const sealedExe = ctx.sealedExe?.fd ?? -1;
-  return [ctx.channel.fd, ctx.fifoFd, ctx.statusFd, ctx.consoleSocketFd, sealedExe, ...joins, ...preserved].filter((fd) => fd >= 0);
+  const bindSources = [...(ctx.bindSources?.values() ?? [])];
+  return [ctx.channel.fd, ctx.fifoFd, ctx.statusFd, ctx.consoleSocketFd, sealedExe, ...joins, ...bindSources, ...preserved].filter((fd) => fd >= 0);
 }
 
 function joinCgroups(ctx: InitContext): void {
