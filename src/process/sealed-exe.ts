@@ -13,12 +13,12 @@
 // holding the mount and CAP_SYS_ADMIN in any user namespace could clear:
 // mount_setattr(2) asks no more of a detached mount). Its pages are the real
 // file's page cache: nothing is copied but the binary's few written pages.
-import { fstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { fstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { OciError, wrap } from '../errors.js';
 import {
   FSCONFIG_CMD_CREATE, FSMOUNT_CLOEXEC, FSOPEN_CLOEXEC, MAP, MOUNT_ATTR, O, PR, PROT, close, currentBrk, declareMappingCalls,
-  fsconfigCommand, fsconfigFd, fsmount, fsopen, memcpy, mmap, mprotect, mremapOnto, open, openat, prctlStruct, pread, SysError,
+  fsconfigCommand, fsconfigFd, fsconfigString, fsmount, fsopen, memcpy, mmap, mprotect, mremapOnto, open, openat, prctlStruct, pread, SysError,
 } from '../sys/libc.js';
 
 const PAGE = 4096;
@@ -49,12 +49,12 @@ interface Mapping {
  * where the runtime's user cannot write its binary anyway (a container can
  * do no more than that user could) and the overlay cannot be made.
  */
-export function prepareSealedExe(): SealedExe | null {
+export function prepareSealedExe({ fdLayers = true }: { fdLayers?: boolean } = {}): SealedExe | null {
   const exe = statSync('/proc/self/exe');
   const exePath = readlinkSync('/proc/self/exe');
   let fd = -1;
   try {
-    fd = openThroughOverlay(exePath, exe.ino);
+    fd = openThroughOverlay(exePath, exe.ino, fdLayers);
     const mappings = exeMappings(exePath, exe.dev, exe.ino);
     if (mappings.length === 0) throw new OciError('system', `no mapping of ${exePath} in /proc/self/maps`);
     const written = writtenRanges(fd, mappings);
@@ -79,27 +79,34 @@ function writableByCaller(exe: { uid: number; gid: number; mode: number }): bool
 
 /**
  * overlayfs runs with lower layers only when it has two of them (an upper
- * layer would take writes). The second is an empty read-only tmpfs, given
- * as an fd ("lowerdir+" with FSCONFIG_SET_FD, Linux 6.13): a directory of the
- * host would do, but none may contain or lie under the binary's directory.
+ * layer would take writes). The second is empty: a directory of the host
+ * would do, but none may contain or lie under the binary's directory.
+ *
+ * Linux 6.15 takes both layers as O_PATH fds ("lowerdir+" with
+ * FSCONFIG_SET_FD) and accepts a detached mount as a layer, so the empty one
+ * is a detached read-only tmpfs and nothing touches the host's filesystem.
+ * Older kernels refuse: EINVAL where "lowerdir+" is unknown (before 6.7;
+ * through the legacy mount data before 6.5) or takes only a string
+ * (6.7-6.12), EBADF where it takes fds but no O_PATH one (6.13-6.14), and
+ * EINVAL at FSCONFIG_CMD_CREATE for a layer on a detached mount
+ * (clone_private_mount() wanted the caller's mount namespace). They get the
+ * layers as one "lowerdir" string instead, the empty one a directory in the
+ * host's tree. Kernels without fsopen(2) (before 5.2) are refused: mounting
+ * the overlay with mount(2) would put it, for a while, on a path in the
+ * host's tree, and leave it there if the runtime died meanwhile.
  */
-function openThroughOverlay(exePath: string, exeIno: number): number {
+function openThroughOverlay(exePath: string, exeIno: number, fdLayers: boolean): number {
   const fds: number[] = [];
+  const keep = (fd: number) => (fds.push(fd), fd);
+  let madeEmpty: string | undefined;
   try {
-    const emptyCtx = fsopen('tmpfs', FSOPEN_CLOEXEC);
-    fds.push(emptyCtx);
-    fsconfigCommand(emptyCtx, FSCONFIG_CMD_CREATE);
-    const empty = fsmount(emptyCtx, FSMOUNT_CLOEXEC, MOUNT_ATTR.RDONLY);
-    fds.push(empty);
-    const dir = open(path.dirname(exePath), O.PATH | O.DIRECTORY | O.CLOEXEC);
-    fds.push(dir);
-    const overlayCtx = fsopen('overlay', FSOPEN_CLOEXEC);
-    fds.push(overlayCtx);
-    fsconfigFd(overlayCtx, 'lowerdir+', dir);
-    fsconfigFd(overlayCtx, 'lowerdir+', empty);
-    fsconfigCommand(overlayCtx, FSCONFIG_CMD_CREATE);
-    const overlay = fsmount(overlayCtx, FSMOUNT_CLOEXEC, MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV);
-    fds.push(overlay);
+    const dir = keep(open(path.dirname(exePath), O.PATH | O.DIRECTORY | O.CLOEXEC));
+    let overlay = fdLayers ? overlayOfFdLayers(dir, keep) : -1;
+    if (overlay < 0) {
+      const empty = openEmptyLayer();
+      madeEmpty = empty.made;
+      overlay = overlayOfPathLayers(dir, keep(empty.fd), keep);
+    }
     const sealed = openat(overlay, path.basename(exePath), O.RDONLY | O.NOFOLLOW | O.CLOEXEC);
     // overlayfs shows a lower file's own inode number; the name could since
     // have gone to another file (an upgrade of node).
@@ -108,9 +115,89 @@ function openThroughOverlay(exePath: string, exeIno: number): number {
       throw new OciError('system', `${exePath} is no longer the binary this process runs`);
     }
     return sealed;
+  } catch (err) {
+    if (err instanceof SysError && err.code === 'ENOSYS') {
+      throw new Error(`the kernel has no ${err.call}(2): Linux 5.2 or later is needed`);
+    }
+    throw err;
   } finally {
     for (const fd of fds) close(fd);
+    if (madeEmpty) rmdirSync(madeEmpty);
   }
+}
+
+/** The overlay mount of layers `dir` and a detached empty tmpfs, given as fds; -1 where the kernel cannot take them so. */
+function overlayOfFdLayers(dir: number, keep: (fd: number) => number): number {
+  const emptyCtx = keep(fsopen('tmpfs', FSOPEN_CLOEXEC));
+  fsconfigCommand(emptyCtx, FSCONFIG_CMD_CREATE);
+  const empty = keep(fsmount(emptyCtx, FSMOUNT_CLOEXEC, MOUNT_ATTR.RDONLY));
+  const overlayCtx = keep(fsopen('overlay', FSOPEN_CLOEXEC));
+  try {
+    fsconfigFd(overlayCtx, 'lowerdir+', dir);
+    fsconfigFd(overlayCtx, 'lowerdir+', empty);
+    fsconfigCommand(overlayCtx, FSCONFIG_CMD_CREATE);
+  } catch (err) {
+    if (err instanceof SysError && (err.code === 'EINVAL' || err.code === 'EBADF')) return -1;
+    throw err;
+  }
+  return mountOverlay(overlayCtx, keep);
+}
+
+/**
+ * The overlay mount of layers `dir` and `empty`, named by their
+ * /proc/self/fd links (this process's, in the host's /proc): the kernel
+ * resolves them once, to the directories already open, and no name needs
+ * escaping (':' separates layers; the legacy mount data refuses ',').
+ */
+function overlayOfPathLayers(dir: number, empty: number, keep: (fd: number) => number): number {
+  const overlayCtx = keep(fsopen('overlay', FSOPEN_CLOEXEC));
+  fsconfigString(overlayCtx, 'lowerdir', `/proc/self/fd/${dir}:/proc/self/fd/${empty}`);
+  fsconfigCommand(overlayCtx, FSCONFIG_CMD_CREATE);
+  return mountOverlay(overlayCtx, keep);
+}
+
+/**
+ * The empty layer of the path form, open O_PATH: the directory kept for it
+ * in TMPDIR (making and removing one for each container would cost a
+ * journal commit, 2 ms on ext4), used only when this user owns it and no
+ * one else may write to it (the sticky bit of /tmp keeps others from
+ * replacing it); otherwise a fresh one, `made`, to remove once used.
+ */
+function openEmptyLayer(): { fd: number; made?: string } {
+  const tmp = process.env.TMPDIR || '/tmp';
+  const kept = path.join(tmp, `ocirun-empty.${process.geteuid?.() ?? 0}`);
+  let fd = openOwnDirectory(kept);
+  if (fd < 0) {
+    try {
+      mkdirSync(kept, 0o555);
+    } catch {
+      // Someone else's, or TMPDIR is unusable: mkdtemp below says which.
+    }
+    fd = openOwnDirectory(kept);
+  }
+  if (fd >= 0) return { fd };
+  const made = mkdtempSync(path.join(tmp, 'ocirun-empty-'));
+  return { fd: open(made, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC), made };
+}
+
+/** `dir` open O_PATH when it is a directory that only this user may write to; else -1. */
+function openOwnDirectory(dir: string): number {
+  let fd: number;
+  try {
+    fd = open(dir, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
+  } catch (err) {
+    if (err instanceof SysError) return -1;
+    throw err;
+  }
+  const st = fstatSync(fd);
+  if (st.uid === (process.geteuid?.() ?? 0) && (st.mode & 0o022) === 0) return fd;
+  close(fd);
+  return -1;
+}
+
+/** The detached mount of the overlay `overlayCtx` made (read-only whatever its flags: it has no upper layer). */
+function mountOverlay(overlayCtx: number, keep: (fd: number) => number): number {
+  return keep(fsmount(overlayCtx, FSMOUNT_CLOEXEC, MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV));
 }
 
 /**

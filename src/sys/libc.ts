@@ -731,9 +731,13 @@ export function fsopen(fsname: string, flags: number): number {
 export function fsconfigCommand(fsfd: number, cmd: number): void {
   check(f.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', cmd, 'void *', null, 'void *', null, 'int', 0), 'fsconfig');
 }
-/** fsconfig(2) FSCONFIG_SET_FD: `key` takes the file `fd` (overlayfs's "lowerdir+" takes a directory, Linux 6.13). */
+/** fsconfig(2) FSCONFIG_SET_FD: `key` takes the file `fd` (an O_PATH one since Linux 6.15). */
 export function fsconfigFd(fsfd: number, key: string, fd: number): void {
   check(f.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', 5, 'const char *', key, 'void *', null, 'int', fd), 'fsconfig', key);
+}
+/** fsconfig(2) FSCONFIG_SET_STRING: `key` takes the string `value`. */
+export function fsconfigString(fsfd: number, key: string, value: string): void {
+  check(f.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', 1, 'const char *', key, 'const char *', value, 'int', 0), 'fsconfig', key);
 }
 export function fsmount(fsfd: number, flags: number, attrs: number): number {
   return check(f.syscall(SYS.fsmount, 'int', fsfd, 'unsigned int', flags, 'unsigned int', attrs), 'fsmount');
