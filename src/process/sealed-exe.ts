@@ -55,7 +55,7 @@ export function prepareSealedExe({ fdLayers = true }: { fdLayers?: boolean } = {
   let fd = -1;
   try {
     fd = openThroughOverlay(exePath, exe.ino, fdLayers);
-    const mappings = exeMappings(exePath, exe.dev, exe.ino);
+    const mappings = exeMappings();
     if (mappings.length === 0) throw new OciError('system', `no mapping of ${exePath} in /proc/self/maps`);
     const written = writtenRanges(fd, mappings);
     declareMappingCalls();
@@ -85,8 +85,9 @@ function writableByCaller(exe: { uid: number; gid: number; mode: number }): bool
  * Linux 6.15 takes both layers as O_PATH fds ("lowerdir+" with
  * FSCONFIG_SET_FD) and accepts a detached mount as a layer, so the empty one
  * is a detached read-only tmpfs and nothing touches the host's filesystem.
- * Older kernels refuse: EINVAL where "lowerdir+" is unknown (before 6.7;
- * through the legacy mount data before 6.5) or takes only a string
+ * Older kernels refuse: EOPNOTSUPP where overlayfs still parses the legacy
+ * mount data, which takes no fd (before 6.5; seen on 6.1), EINVAL where
+ * "lowerdir+" is unknown (before 6.7) or takes only a string
  * (6.7-6.12), EBADF where it takes fds but no O_PATH one (6.13-6.14), and
  * EINVAL at FSCONFIG_CMD_CREATE for a layer on a detached mount
  * (clone_private_mount() wanted the caller's mount namespace). They get the
@@ -137,7 +138,7 @@ function overlayOfFdLayers(dir: number, keep: (fd: number) => number): number {
     fsconfigFd(overlayCtx, 'lowerdir+', empty);
     fsconfigCommand(overlayCtx, FSCONFIG_CMD_CREATE);
   } catch (err) {
-    if (err instanceof SysError && (err.code === 'EINVAL' || err.code === 'EBADF')) return -1;
+    if (err instanceof SysError && ['EINVAL', 'EBADF', 'EOPNOTSUPP'].includes(err.code)) return -1;
     throw err;
   }
   return mountOverlay(overlayCtx, keep);
@@ -239,23 +240,38 @@ function copyInPlace(vma: Mapping): void {
 }
 
 /** The mappings of the file at `file` (dev, ino), from /proc/self/maps. */
-function exeMappings(file: string, dev: number, ino: number): Mapping[] {
-  // dev_t as the kernel encodes it (new_encode_dev): minor's low byte, major, then minor's high bits.
-  const device = `${hex2(Math.floor(dev / 256) & 0xfff)}:${hex2((dev & 0xff) | (Math.floor(dev / 4096) & 0xfff00))}`;
-  const mappings: Mapping[] = [];
-  for (const line of readFileSync('/proc/self/maps', 'latin1').split('\n')) {
-    if (!line.endsWith(file)) continue;
-    const [range, perms, offset, devField, inode] = line.split(/ +/, 5);
-    if (inode !== String(ino) || devField !== device) continue;
-    const [start, end] = range.split('-').map((x) => parseInt(x, 16));
-    const prot = (perms[0] === 'r' ? PROT.READ : 0) | (perms[1] === 'w' ? PROT.WRITE : 0) | (perms[2] === 'x' ? PROT.EXEC : 0);
-    mappings.push({ start, length: end - start, offset: parseInt(offset, 16), prot });
-  }
-  return mappings;
+/**
+ * The running binary's mappings: those of the file that holds its program
+ * headers (AT_PHDR in the auxiliary vector, getauxval(3)), matched by the
+ * device, inode and path /proc/self/maps gives it. Not by what
+ * /proc/self/exe names: on an overlayfs the mappings are of the file below
+ * the overlay, with its own device and inode.
+ */
+function exeMappings(): Mapping[] {
+  const phdr = auxvEntry(AT_PHDR);
+  const lines = readFileSync('/proc/self/maps', 'latin1').split('\n').flatMap((line) => {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) ([0-9a-f]+) (\S+) (\d+) +(.+)$/.exec(line);
+    return m ? [{ start: parseInt(m[1], 16), end: parseInt(m[2], 16), perms: m[3], offset: parseInt(m[4], 16), file: `${m[5]} ${m[6]} ${m[7]}` }] : [];
+  });
+  const own = lines.find((l) => l.start <= phdr && phdr < l.end);
+  if (!own) return [];
+  return lines.filter((l) => l.file === own.file).map(({ start, end, perms, offset }) => ({
+    start,
+    length: end - start,
+    offset,
+    prot: (perms[0] === 'r' ? PROT.READ : 0) | (perms[1] === 'w' ? PROT.WRITE : 0) | (perms[2] === 'x' ? PROT.EXEC : 0),
+  }));
 }
 
-function hex2(n: number): string {
-  return n.toString(16).padStart(2, '0');
+const AT_PHDR = 3;
+
+/** A value of this process's auxiliary vector (pairs of 64-bit type and value). */
+function auxvEntry(type: number): number {
+  const auxv = readFileSync('/proc/self/auxv');
+  for (let at = 0; at + 16 <= auxv.length; at += 16) {
+    if (Number(auxv.readBigUInt64LE(at)) === type) return Number(auxv.readBigUInt64LE(at + 8));
+  }
+  throw new OciError('system', `no entry ${type} in /proc/self/auxv`);
 }
 
 /**
