@@ -59,7 +59,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const olderVersion = (c) => (c.ociVersion = '1.0.2-dev');
 const bundle = makeBundle({ args: ['/bin/true'], mutate: olderVersion });
 const sleeper = makeBundle({ args: ['sleep', '1000'], mutate: olderVersion });
-const COMMANDS = ['create', 'start', 'state', 'list', 'kill', 'delete', 'run /bin/true'];
+const COMMANDS = ['create', 'start', 'exec /bin/true', 'state', 'list', 'kill', 'delete', 'run /bin/true'];
 const samples = new Map(); // `${runtime}:${command}` -> [{wall, rss}]
 const add = (key, sample) => samples.set(key, [...(samples.get(key) ?? []), sample]);
 const cli = (rt, ...args) => [...rt.argv, '--root', path.join(scratch, rt.name), ...args];
@@ -73,6 +73,7 @@ for (let i = 0; i < ROUNDS; i++) {
     const id = `bench-${process.pid}-${i}`;
     add(`${rt.name}:create`, measure(cli(rt, 'create', '--bundle', sleeper.dir, id)));
     add(`${rt.name}:start`, measure(cli(rt, 'start', id)));
+    add(`${rt.name}:exec /bin/true`, measure(cli(rt, 'exec', id, '/bin/true')));
     add(`${rt.name}:state`, measure(cli(rt, 'state', id)));
     add(`${rt.name}:list`, measure(cli(rt, 'list')));
     add(`${rt.name}:kill`, measure(cli(rt, 'kill', id, 'KILL')));
