@@ -213,13 +213,17 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
 }
 
 /**
- * The runtime opens the bind sources of a container with a mount namespace
- * of its own, when it may (as root): they are then found as it sees them,
- * whatever the user namespace lets the init reach. Otherwise the init opens
- * them, in the mount namespace it joined.
+ * The runtime opens the bind sources of a container with mount and user
+ * namespaces of its own, when it may (as root): they are then found as it
+ * sees them, whatever the user namespace lets the init reach. Otherwise the
+ * init, with the runtime's credentials or in the mount namespace it joined,
+ * opens each right before it attaches it. That keeps the mounts' ids in the
+ * order of config.mounts, the order /proc/self/mountinfo lists them in since
+ * Linux 6.8 (and which the OCI conformance suite checks there).
  */
 function openBindSourcesFor(opts: SpawnOptions, namespaces: NamespacePlan): BindSources {
-  if (opts.mode !== 'create' || !namespaces.own.includes('mount') || process.geteuid?.() !== 0) return new Map();
+  const own = namespaces.own;
+  if (opts.mode !== 'create' || !own.includes('mount') || !own.includes('user') || process.geteuid?.() !== 0) return new Map();
   return openBindSources(opts.config, opts.bundle);
 }
 
