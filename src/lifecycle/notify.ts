@@ -105,12 +105,20 @@ export class NotifyRelay {
     rmSync(this.socketPath, { force: true });
   }
 
-  /** Passes on every waiting message; true once one said READY=1. */
+  /**
+   * Passes on the READY=1 and STATUS= lines of every waiting message; true
+   * once one said READY=1. Nothing else: the caller's socket takes them with
+   * root's authority over its unit (sd_notify(3): MAINPID, FDSTORE,
+   * NOTIFYACCESS, EXTEND_TIMEOUT_USEC, ...), and the main pid is the init's,
+   * which ocirun adds itself.
+   */
   private passOn(): boolean {
     for (let message = receiveDatagram(this.fd); message !== null; message = receiveDatagram(this.fd)) {
-      const ready = message.toString().split('\n').includes('READY=1');
-      // MAINPID first, in the same datagram: systemd then takes READY=1 as the main process's.
-      const out = ready ? Buffer.concat([Buffer.from(`MAINPID=${this.state.pid}\n`), message]) : message;
+      const lines = message.toString().split('\n').filter((line) => line === 'READY=1' || line.startsWith('STATUS='));
+      const ready = lines.includes('READY=1');
+      if (ready) lines.push(`MAINPID=${this.state.pid}`);
+      if (lines.length === 0) continue;
+      const out = Buffer.from(lines.join('\n'));
       try {
         sendDatagram(this.fd, this.caller, out);
       } catch (err) {

@@ -197,12 +197,12 @@ describe.skipIf(!isRoot)('a config without process', () => {
 });
 
 describe.skipIf(!isRoot)('NOTIFY_SOCKET', () => {
-  it('gives the container a socket at the same path and passes its messages up to READY=1 on, with MAINPID', () => {
+  it('gives the container a socket at the same path and passes its READY=1 and STATUS= on, with the init as MAINPID', () => {
     const socketPath = rt.scratchPath('notify.sock');
     const listener = bindUnixDatagram(socketPath);
     const { bundle, out } = bundleWithOutbox(
       rt,
-      'echo "$NOTIFY_SOCKET" > /out/env; ls -l "$NOTIFY_SOCKET" > /out/socket; /sd-notify STATUS=warming; /sd-notify READY=1; echo sent > /out/sent; sleep 0.5',
+      'echo "$NOTIFY_SOCKET" > /out/env; ls -l "$NOTIFY_SOCKET" > /out/socket; /sd-notify STATUS=warming; /sd-notify "$(printf \'MAINPID=1\\nFDSTORE=1\\nREADY=1\')"; echo sent > /out/sent; sleep 0.5',
     );
     copyFileSync(sdNotify, path.join(bundle.rootfs, 'sd-notify'));
     const id = uniqueId();
@@ -215,7 +215,8 @@ describe.skipIf(!isRoot)('NOTIFY_SOCKET', () => {
       const messages: string[] = [];
       for (let m = receiveDatagram(listener); m !== null; m = receiveDatagram(listener)) messages.push(m.toString());
       const pid = rt.state(id).pid;
-      expect(messages).toEqual(['STATUS=warming', `MAINPID=${pid}\nREADY=1`]);
+      // The container's own MAINPID and FDSTORE are not passed on: the main pid is the init's.
+      expect(messages).toEqual(['STATUS=warming', `READY=1\nMAINPID=${pid}`]);
       expect(out('env').trim()).toBe(socketPath);
       expect(out('socket')).toMatch(/^s/);
       expect(out('sent')).toBe('sent\n');
