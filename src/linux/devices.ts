@@ -8,8 +8,8 @@ import { fstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Device } from '../spec/types.js';
 import {
-  AT_SYMLINK_NOFOLLOW, MS, O, RESOLVE, S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, SysError, close, fchownat, mknodat, mount, openat,
-  openat2, symlinkat, umask, unlinkat,
+  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, MS, O, RESOLVE, S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, SysError, close, fchmodat, fchownat, mknodat, mount, openat,
+  openat2, statAt, symlinkat, umask, unlinkat,
 } from '../sys/libc.js';
 import { ensureInRoot, fdPath } from './paths.js';
 import { procfs } from './procfs.js';
@@ -73,7 +73,11 @@ function makeDeviceNode(rootFd: number, device: Device): void {
     // A FIFO has no device numbers: any in the config are ignored.
     const dev = device.type === 'p' ? 0n : makedev(device.major ?? 0, device.minor ?? 0);
     const existing = entryAt(dirFd, name);
-    if (existing && (existing.mode & S_IFMT) === TYPE_BITS[device.type] && BigInt(existing.rdev) === dev) return;
+    if (existing && (existing.mode & S_IFMT) === TYPE_BITS[device.type] && BigInt(existing.rdev) === dev) {
+      // Kept (it may be a mount point), but with the mode and owner the config gives, not the image's.
+      setModeAndOwner(dirFd, name, TYPE_BITS[device.type], mode & 0o7777, device.uid ?? 0, device.gid ?? 0);
+      return;
+    }
     if (existing) unlinkat(dirFd, name, 0);
     mknodat(dirFd, name, mode, dev);
     fchownat(dirFd, name, device.uid ?? 0, device.gid ?? 0, AT_SYMLINK_NOFOLLOW);
@@ -81,6 +85,18 @@ function makeDeviceNode(rootFd: number, device: Device): void {
     throw wrap(err, `device ${device.path}`);
   } finally {
     close(dirFd);
+  }
+}
+
+/** chmod and chown of the node `name`, through an fd of it: a symlink put there meanwhile is refused, never followed. */
+function setModeAndOwner(dirFd: number, name: string, type: number, mode: number, uid: number, gid: number): void {
+  const fd = openat(dirFd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC);
+  try {
+    if ((statAt(fd, '', AT_EMPTY_PATH).mode & S_IFMT) !== type) throw new OciError('container-init', `${name} changed while it was set up`);
+    fchmodat(AT_FDCWD, fdPath(fd), mode);
+    fchownat(AT_FDCWD, fdPath(fd), uid, gid, 0);
+  } finally {
+    close(fd);
   }
 }
 

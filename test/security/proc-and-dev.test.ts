@@ -5,7 +5,8 @@
 // (CVE-2025-31133), a /dev/console symlink (CVE-2025-52565), and mount
 // destinations that are dangling symlinks. Each bundle is what an engine
 // would hand over: the image's rootfs plus the usual mounts.
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chownSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Runtime, hostMountsMentioning, isRoot, uniqueId, type Bundle, type BundleConfig } from '../helpers/ocirun.js';
@@ -190,6 +191,26 @@ describe.skipIf(!isRoot)('/dev entries of the image or of a volume', () => {
     const r = rt.run(['run', '--bundle', b.dir, uniqueId()]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('null-is-a-device\n');
+  });
+
+  it('a device node the image already has keeps no mode or owner of the image\'s', () => {
+    const b = hostileBundle(
+      ['stat', '-c', '%F %t:%T %a %u:%g', '/dev/null', '/dev/kvm0'],
+      (rootfs) => {
+        for (const node of ['dev/null', 'dev/kvm0']) {
+          rmSync(path.join(rootfs, node), { force: true });
+          expect(spawnSync('mknod', ['-m', '0666', path.join(rootfs, node), 'c', '1', '3']).status).toBe(0);
+          chownSync(path.join(rootfs, node), 1234, 1234);
+        }
+      },
+      (c) => {
+        withoutMount(c, '/dev');
+        c.linux.devices = [{ type: 'c', path: '/dev/kvm0', major: 1, minor: 3, fileMode: 0o600, uid: 0, gid: 0 }];
+      },
+    );
+    const r = rt.run(['run', '--bundle', b.dir, uniqueId()]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('character special file 1:3 666 0:0\ncharacter special file 1:3 600 0:0\n');
   });
 
   it('a /dev/null bind-mounted from a volume is never the source of a mask', () => {
