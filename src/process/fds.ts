@@ -6,7 +6,7 @@
 import { readlinkSync } from 'node:fs';
 import { OciError } from '../errors.js';
 import { procfs } from '../linux/procfs.js';
-import { O, close, dup3, fdsListedIn, isOpenFd, open } from '../sys/libc.js';
+import { O, close, dup3, fdsListedIn, isOpenFd, open, openat, setCloexec } from '../sys/libc.js';
 
 /** The first fd after stdio: where --preserve-fds and LISTEN_FDS start. */
 export const FIRST_PASSED_FD = 3;
@@ -72,4 +72,17 @@ export function dropFdsNotKept(keep: Iterable<number>): void {
   } finally {
     close(devNull);
   }
+}
+
+/**
+ * close_range(CLOSE_RANGE_CLOEXEC) one fd at a time, for a seccomp filter of
+ * a profile that predates close_range: the fds are listed from the init's
+ * procfs ("self" there is the caller's pid in that procfs's pid namespace,
+ * proc(5)), which must not stay open past this.
+ */
+export function markFdsCloseOnExecThroughProcfs(firstFd: number): void {
+  // openat(2), not the handle's openat2(2): the filter may predate openat2 too.
+  const fdDir = openat(procfs().fd, 'self/fd', O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+  for (const fd of fdsListedIn(fdDir)) if (fd >= firstFd && fd !== fdDir) setCloexec(fd, true);
+  close(fdDir);
 }

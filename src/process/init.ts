@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Process, Spec } from '../spec/types.js';
 import {
-  CLONE, O, chdir, getcwd, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, fdsListedIn, openat, read,
+  CLONE, O, chdir, getcwd, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, read,
   resetSignalDisposition, sethostname, setdomainname, setCloexec, setresgid, setresuid, setsid, umask, unblockAllSignals, unshare, write,
   PR, SysError, prctl,
 } from '../sys/libc.js';
@@ -29,7 +29,7 @@ import { hasHooks, runHooks, type HookState } from '../hooks/hooks.js';
 import { asOciError, errnoOf, OciError, wrap, type ErrorCode } from '../errors.js';
 import { forkProcess } from './forkable.js';
 import { switchToSealedExe, type SealedExe } from './sealed-exe.js';
-import { FIRST_PASSED_FD, dropFdsNotKept } from './fds.js';
+import { FIRST_PASSED_FD, dropFdsNotKept, markFdsCloseOnExecThroughProcfs } from './fds.js';
 import { openForWriting, writeFile, writeToOpened } from '../cgroups/files.js';
 import { resolveExecutable } from './exec-path.js';
 import type { Channel } from './channel.js';
@@ -111,7 +111,7 @@ export function runInit(ctx: InitContext): never {
     joinMemoryCgroup(ctx);
     ctx.channel.send({ type: 'ready' });
     ctx.channel.close();
-    if (ctx.security?.closeRangeFiltered) markFdsCloseOnExecThroughProcfs(3 + ctx.preserveFds);
+    if (ctx.security?.closeRangeFiltered) markFdsCloseOnExecThroughProcfs(FIRST_PASSED_FD + ctx.preserveFds);
     // An unmasked procfs is no handle to hold while the container may look at
     // this process's fds (/proc/<pid>/fd) and the init waits for start.
     releaseProcfs();
@@ -420,19 +420,6 @@ function passOnlyProcessFds(ctx: InitContext): void {
       // not open: nothing to pass on
     }
   }
-}
-
-/**
- * close_range(CLOSE_RANGE_CLOEXEC) one fd at a time, for a seccomp filter of
- * a profile that predates close_range: the fds are listed from the init's
- * procfs ("self" there is the caller's pid in that procfs's pid namespace,
- * proc(5)), which must not stay open past this.
- */
-function markFdsCloseOnExecThroughProcfs(firstFd: number): void {
-  // openat(2), not the handle's openat2(2): the filter may predate openat2 too.
-  const fdDir = openat(procfs().fd, 'self/fd', O.RDONLY | O.DIRECTORY | O.CLOEXEC);
-  for (const fd of fdsListedIn(fdDir)) if (fd >= firstFd && fd !== fdDir) setCloexec(fd, true);
-  close(fdDir);
 }
 
 /**
