@@ -4,7 +4,7 @@
 // OOM kills in the container's cgroup grows, until the container stops.
 import { managerFromPaths } from '../cgroups/index.js';
 import { toJson } from '../cgroups/stats.js';
-import { parseDuration } from '../cgroups/units.js';
+import { parseDuration } from './units.js';
 import { OciError, notFound, notRunning } from '../errors.js';
 import type { Globals } from './globals.js';
 import { currentStatus } from '../state/status.js';

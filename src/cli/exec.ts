@@ -8,7 +8,7 @@ import { execInContainer } from '../lifecycle/exec.js';
 import type { Process, Spec } from '../spec/types.js';
 import { formatProblems, validateConfig } from '../spec/validate.js';
 import { PR, prctl } from '../sys/libc.js';
-import { waitForwardingSignals } from '../process/wait.js';
+import { waitForwardingSignals } from './wait.js';
 import { attachConsole, nonNegativeInt, preservedFds, storeFor } from './options.js';
 
 export default async function exec(globals: Globals, args: string[], o: Record<string, unknown>): Promise<number> {

@@ -6,7 +6,7 @@ import { sleepMs } from '../sys/proc.js';
 import { OciError } from '../errors.js';
 import { checkPassedFds } from '../process/fds.js';
 import type { Globals } from './globals.js';
-import type { ConsoleAttach } from '../process/console-attach.js';
+import type { ConsoleAttach } from './console-attach.js';
 
 export function storeFor(globals: Globals): Store {
   checkRootDir(globals.root);
@@ -15,7 +15,7 @@ export function storeFor(globals: Globals): Store {
 
 /** run/exec holding the console themselves. Loaded only then: node:tty brings in net and streams, ~10 ms. */
 export async function attachConsole(): Promise<ConsoleAttach> {
-  return new (await import('../process/console-attach.js')).ConsoleAttach();
+  return new (await import('./console-attach.js')).ConsoleAttach();
 }
 
 export function nonNegativeInt(value: unknown, flag: string): number {

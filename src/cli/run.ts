@@ -9,7 +9,7 @@ import { deleteContainer } from '../lifecycle/delete.js';
 import { startContainer } from '../lifecycle/start.js';
 import type { NotifyRelay } from '../lifecycle/notify.js';
 import { PR, prctl } from '../sys/libc.js';
-import { SignalForwarder, waitForwardingSignals } from '../process/wait.js';
+import { SignalForwarder, waitForwardingSignals } from './wait.js';
 import { createOptions } from './create.js';
 import { attachConsole, storeFor } from './options.js';
 

@@ -2,7 +2,7 @@
 // from runc's flags or, with -r FILE (or -r - for stdin), from a JSON
 // LinuxResources (then the flags are ignored, as runc ignores them).
 import { readFileSync } from 'node:fs';
-import { parseBytes, parseInteger } from '../cgroups/units.js';
+import { parseBytes, parseInteger } from './units.js';
 import { wrap } from '../errors.js';
 import type { Globals } from './globals.js';
 import { updateContainer } from '../lifecycle/resources.js';

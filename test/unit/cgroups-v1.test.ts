@@ -353,7 +353,7 @@ describe('cgroup v1: create, freezer, processes, stats, destroy', () => {
 describe('update and events flags', () => {
   it('reads runc\'s flag values: sizes with units, -1, and 0 as "not given"', async () => {
     const { resourcesFromFlags } = await import('../../src/cli/update.js');
-    const { parseBytes, parseDuration } = await import('../../src/cgroups/units.js');
+    const { parseBytes, parseDuration } = await import('../../src/cli/units.js');
     expect(resourcesFromFlags({ memory: '16M', memorySwap: '-1', cpuShare: '512', cpuQuota: '-1', cpuPeriod: '0', pidsLimit: '20', blkioWeight: '0', cpusetCpus: '0-1' })).toEqual({
       memory: { limit: 16 << 20, swap: -1 },
       cpu: { shares: 512, quota: -1, cpus: '0-1' },
