@@ -8,7 +8,8 @@
 // include/uapi/linux/bpf.h.
 import { closeSync, openSync, constants as fsc } from 'node:fs';
 import { OciError, wrap } from '../errors.js';
-import { SysError, koffi } from '../sys/libc.js';
+import { bpf } from '../sys/bpf.js';
+import { koffi } from '../sys/libc.js';
 import type { DeviceState } from './devices.js';
 
 export interface Insn {
@@ -162,25 +163,13 @@ export function evaluate(insns: Insn[], request: { type: 'b' | 'c'; major: numbe
   throw new OciError('internal', 'evaluate: the program did not exit');
 }
 
-// ---- bpf(2) ----
+// ---- loading and attaching (bpf(2), ../sys/bpf.ts) ----
 
-const SYS_BPF: Record<string, number> = { x64: 321, arm64: 280 };
-const CMD = { PROG_LOAD: 5, PROG_ATTACH: 8, PROG_DETACH: 9, PROG_GET_FD_BY_ID: 13, PROG_QUERY: 16 } as const;
 export const BPF_PROG_TYPE_CGROUP_DEVICE = 15;
 export const BPF_CGROUP_DEVICE = 6;
 const BPF_F_ALLOW_MULTI = 2;
 
-let syscallFn: ((...args: unknown[]) => number | bigint) | undefined;
 let LoadAttr: unknown;
-
-function bpf(cmd: number, attrType: unknown, attr: unknown, size: number, what: string): number {
-  const nr = SYS_BPF[process.arch];
-  if (nr === undefined) throw new OciError('unsupported', `bpf(2) is not wired up for the ${process.arch} architecture`);
-  syscallFn ??= koffi.load('libc.so.6').func('long syscall(long number, ...)') as (...args: unknown[]) => number;
-  const r = Number(syscallFn(nr, 'int', cmd, attrType, attr, 'uint32', size));
-  if (r < 0) throw new SysError(what, koffi.errno());
-  return r;
-}
 
 /**
  * Loads the program; returns its fd. The first attempt asks for no verifier
@@ -196,7 +185,7 @@ export function loadDeviceProgram(insns: Insn[], license = 'Apache-2.0'): number
   const code = encode(insns);
   const load = (log: Buffer | null) =>
     bpf(
-      CMD.PROG_LOAD,
+      'PROG_LOAD',
       koffi.pointer(LoadAttr as never),
       {
         prog_type: BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt: insns.length, insns: code, license: Buffer.from(`${license}\0`),
@@ -204,7 +193,6 @@ export function loadDeviceProgram(insns: Insn[], license = 'Apache-2.0'): number
         prog_ifindex: 0, expected_attach_type: BPF_CGROUP_DEVICE,
       },
       koffi.sizeof(LoadAttr as never),
-      'bpf(BPF_PROG_LOAD)',
     );
   let first: Error;
   try {
@@ -241,7 +229,7 @@ export function attachedDevicePrograms(dir: string): number[] {
     attr.writeUInt32LE(BPF_CGROUP_DEVICE, 4);
     attr.writeBigUInt64LE(koffi.address(ids), 16);
     attr.writeUInt32LE(ids.length, 24);
-    bpf(CMD.PROG_QUERY, 'void *', attr, attr.length, 'bpf(BPF_PROG_QUERY)');
+    bpf('PROG_QUERY', 'void *', attr, attr.length);
     return [...ids.subarray(0, attr.readUInt32LE(24))];
   });
 }
@@ -259,7 +247,7 @@ export function attachDeviceProgram(dir: string, progFd: number): void {
     attr.writeUInt32LE(BPF_CGROUP_DEVICE, 8);
     attr.writeUInt32LE(BPF_F_ALLOW_MULTI, 12);
     try {
-      bpf(CMD.PROG_ATTACH, 'void *', attr, attr.length, 'bpf(BPF_PROG_ATTACH)');
+      bpf('PROG_ATTACH', 'void *', attr, attr.length);
     } catch (err) {
       throw wrap(err, `attaching the device access program to ${dir}`, { code: 'system' });
     }
@@ -268,7 +256,7 @@ export function attachDeviceProgram(dir: string, progFd: number): void {
       idAttr.writeUInt32LE(id, 0);
       let oldFd: number;
       try {
-        oldFd = bpf(CMD.PROG_GET_FD_BY_ID, 'void *', idAttr, idAttr.length, 'bpf(BPF_PROG_GET_FD_BY_ID)');
+        oldFd = bpf('PROG_GET_FD_BY_ID', 'void *', idAttr, idAttr.length);
       } catch {
         continue; // gone meanwhile
       }
@@ -277,7 +265,7 @@ export function attachDeviceProgram(dir: string, progFd: number): void {
         detach.writeUInt32LE(cgFd, 0);
         detach.writeUInt32LE(oldFd, 4);
         detach.writeUInt32LE(BPF_CGROUP_DEVICE, 8);
-        bpf(CMD.PROG_DETACH, 'void *', detach, detach.length, 'bpf(BPF_PROG_DETACH)');
+        bpf('PROG_DETACH', 'void *', detach, detach.length);
       } finally {
         closeSync(oldFd);
       }

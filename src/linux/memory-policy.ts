@@ -5,7 +5,8 @@
 import type { ConfigProblem } from '../spec/validate.js';
 import type { Spec } from '../spec/types.js';
 import { SYS } from '../sys/arch.js';
-import { SysError, koffi, libc } from '../sys/libc.js';
+import { messageOf } from '../errors.js';
+import { syscall } from '../sys/libc.js';
 import { bitmask, parseList, readSysList } from './cpu-list.js';
 
 type MemoryPolicy = NonNullable<NonNullable<Spec['linux']>['memoryPolicy']>;
@@ -79,19 +80,16 @@ export function checkHostMemoryPolicy(config: Spec): ConfigProblem[] {
   }];
 }
 
-let syscallFn: ((...args: unknown[]) => number) | undefined;
-
 /** In the init or exec'd process, before seccomp and credentials: set_mempolicy(2) for itself. */
 export function applyMemoryPolicy(policy: MemoryPolicy | undefined): void {
   if (!policy) return;
   const nodes = parseList(policy.nodes ?? '');
   const flags = (policy.flags ?? []).reduce((acc, f) => acc | MEMORY_POLICY_FLAGS[f], 0);
   const mask = nodes.length > 0 ? bitmask(nodes, NODEMASK_WORDS) : null;
-  syscallFn ??= libc.func('long syscall(long number, ...)') as (...args: unknown[]) => number;
-  // maxnode counts one more than the bits the kernel reads (get_nodes() in mm/mempolicy.c).
-  const r = Number(syscallFn(SYS.set_mempolicy, 'int', MEMORY_POLICY_MODES[policy.mode] | flags, 'void *', mask, 'unsigned long', mask ? NODEMASK_WORDS * 64 + 1 : 0));
-  if (r < 0) {
-    const err = new SysError('set_mempolicy', koffi.errno());
-    throw new Error(`linux.memoryPolicy ${policy.mode}${policy.nodes ? ` nodes ${policy.nodes}` : ''}: ${err.message}`);
+  try {
+    // maxnode counts one more than the bits the kernel reads (get_nodes() in mm/mempolicy.c).
+    syscall('set_mempolicy', SYS.set_mempolicy, ['int', MEMORY_POLICY_MODES[policy.mode] | flags, 'void *', mask, 'unsigned long', mask ? NODEMASK_WORDS * 64 + 1 : 0]);
+  } catch (err) {
+    throw new Error(`linux.memoryPolicy ${policy.mode}${policy.nodes ? ` nodes ${policy.nodes}` : ''}: ${messageOf(err)}`);
   }
 }

@@ -15,7 +15,7 @@ import { fstatSync } from 'node:fs';
 import { OciError, wrap } from '../errors.js';
 import type { Spec } from '../spec/types.js';
 import type { ConfigProblem } from '../spec/validate.js';
-import { CLONE, O, SysError, close, koffi, libc, open, setns } from '../sys/libc.js';
+import { CLONE, O, close, open, setns, syscall } from '../sys/libc.js';
 import { SYS } from '../sys/arch.js';
 import { RouteSocket, formatAddress, type Link } from './netlink.js';
 
@@ -82,12 +82,8 @@ interface TargetNamespace {
   netnsFd: number;
 }
 
-let syscallFn: ((...args: unknown[]) => number) | undefined;
 function pidfdOpen(pid: number): number {
-  syscallFn ??= libc.func('long syscall(long number, ...)') as (...args: unknown[]) => number;
-  const fd = Number(syscallFn(SYS.pidfd_open, 'int', pid, 'unsigned int', 0));
-  if (fd < 0) throw new SysError('pidfd_open', koffi.errno(), String(pid));
-  return fd;
+  return syscall('pidfd_open', SYS.pidfd_open, ['int', pid, 'unsigned int', 0], String(pid));
 }
 
 /**

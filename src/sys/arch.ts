@@ -8,14 +8,14 @@ const tables = {
     ioprio_set: 251, sched_setattr: 314, keyctl: 250, seccomp: 317, getdents64: 217,
     open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, mount_setattr: 442,
     brk: 12, mremap: 25,
-    pidfd_open: 434, set_mempolicy: 238,
+    pidfd_open: 434, set_mempolicy: 238, bpf: 321,
   },
   arm64: {
     pivot_root: 41, capget: 90, capset: 91, clone3: 435, close_range: 436, openat2: 437,
     ioprio_set: 30, sched_setattr: 274, keyctl: 219, seccomp: 277, getdents64: 61,
     open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, mount_setattr: 442,
     brk: 214, mremap: 216,
-    pidfd_open: 434, set_mempolicy: 237,
+    pidfd_open: 434, set_mempolicy: 237, bpf: 280,
   },
 } as const;
 

@@ -590,6 +590,14 @@ export function joinSessionKeyring(name: string): void {
   if (r === -1 && koffi.errno() !== E.ENOSYS) throw new SysError('keyctl', koffi.errno(), 'join session keyring');
 }
 
+/**
+ * A system call by number (./arch.ts) that has no wrapper here: each argument
+ * follows its koffi type ('int', fd, …); -1 becomes a SysError naming `call`.
+ */
+export function syscall(call: string, nr: number, typedArgs: unknown[], subject?: string): number {
+  return check(f.syscall(nr, ...typedArgs), call, subject);
+}
+
 export function pivotRoot(newRoot: string, putOld: string): void {
   check(f.syscall(SYS.pivot_root, 'const char *', newRoot, 'const char *', putOld), 'pivot_root', newRoot);
 }
