@@ -12,7 +12,7 @@
 // /proc/self/timens_offsets, and execve(2) moves it in (Linux 5.11 and later).
 import { closeSync, fstatSync, openSync, constants as fsc } from 'node:fs';
 import { OciError, errnoOf, messageOf, wrap } from '../errors.js';
-import type { Namespace, NamespaceType, Spec } from '../spec/types.js';
+import type { IdMapping, Namespace, NamespaceType, Spec } from '../spec/types.js';
 import { CLONE, PR, SysError, ioctlResult, prctl, setns, statfsType, unshare } from '../sys/libc.js';
 import { procfs } from './procfs.js';
 
@@ -246,4 +246,34 @@ export function explainUserNamespaceRefusal(err: unknown, plan: NamespacePlan): 
     [],
     { cause: err },
   );
+}
+
+function mapText(mappings: IdMapping[] = []): string {
+  return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+}
+
+/**
+ * From the runtime, for the child `pid` it cloned into a new user namespace:
+ * its uid_map and gid_map, each writable once (user_namespaces(7)). Without
+ * privilege, setgroups must be denied first, and only one's own ids can be mapped.
+ */
+export function writeIdMaps(pid: number, config: Spec, unprivileged: boolean): void {
+  const files = [
+    ['uid_map', 'uidMappings', config.linux?.uidMappings],
+    ['gid_map', 'gidMappings', config.linux?.gidMappings],
+  ] as const;
+  if (unprivileged) writeUserNamespaceFile(pid, 'setgroups', 'deny\n', 'denying setgroups in the user namespace');
+  for (const [file, field, mappings] of files) {
+    const hint = unprivileged ? `; without root, only your own ${file[0]}id (${file[0] === 'u' ? process.geteuid?.() : process.getegid?.()}) can be mapped, with size 1` : '';
+    writeUserNamespaceFile(pid, file, mapText(mappings), `linux.${field} ${JSON.stringify(mappings ?? [])}: writing ${file} of the user namespace`, hint);
+  }
+}
+
+/** /proc/<pid>/<file>, through the runtime's procfs handle (./procfs.ts); `hint` is added to an EPERM. */
+function writeUserNamespaceFile(pid: number, file: string, text: string, what: string, hint = ''): void {
+  try {
+    procfs().write(`${pid}/${file}`, text);
+  } catch (err) {
+    throw wrap(err, what, { code: 'container-init', errnoOnly: true, hint: errnoOf(err) === 'EPERM' ? hint : '' });
+  }
 }

@@ -2,12 +2,11 @@
 // namespaces, write the id maps, answer the init's requests, and come back
 // with the init's pid once it waits on the exec FIFO. On any failure the init
 // is killed before the error is thrown, so nothing is left running.
-import { writeFileSync } from 'node:fs';
-import { errnoOf, OciError, wrap } from '../errors.js';
-import type { IdMapping, Namespace, Process, Spec } from '../spec/types.js';
+import { OciError, wrap } from '../errors.js';
+import type { Namespace, Process, Spec } from '../spec/types.js';
 import { CLONE, O, WNOHANG, close, connectUnix, open, tryKill, waitpid } from '../sys/libc.js';
 import { readProcStat, sleepMs } from '../sys/proc.js';
-import { closeJoins, explainUserNamespaceRefusal, openJoins, planNamespaces, type NamespacePlan } from '../linux/namespaces.js';
+import { closeJoins, explainUserNamespaceRefusal, openJoins, planNamespaces, writeIdMaps, type NamespacePlan } from '../linux/namespaces.js';
 import { withGrantableCapabilities } from '../linux/capabilities.js';
 import { openBindSources, type BindSources } from '../linux/bind-sources.js';
 import { Channel } from './channel.js';
@@ -341,33 +340,5 @@ function killAndReap(initPid: number, childPid: number): void {
     } catch {
       // not our child (re-parented) or already reaped
     }
-  }
-}
-
-function mapText(mappings: IdMapping[] = []): string {
-  return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
-}
-
-/**
- * uid_map and gid_map can each be written once (user_namespaces(7)). Without
- * privilege, setgroups must be denied first, and only one's own ids can be mapped.
- */
-function writeIdMaps(pid: number, config: Spec, unprivileged: boolean): void {
-  const files = [
-    ['uid_map', 'uidMappings', config.linux?.uidMappings],
-    ['gid_map', 'gidMappings', config.linux?.gidMappings],
-  ] as const;
-  if (unprivileged) writeProcFile(pid, 'setgroups', 'deny\n', 'denying setgroups in the user namespace');
-  for (const [file, field, mappings] of files) {
-    const hint = unprivileged ? `; without root, only your own ${file[0]}id (${file[0] === 'u' ? process.geteuid?.() : process.getegid?.()}) can be mapped, with size 1` : '';
-    writeProcFile(pid, file, mapText(mappings), `linux.${field} ${JSON.stringify(mappings ?? [])}: writing ${file} of the user namespace`, hint);
-  }
-}
-
-function writeProcFile(pid: number, file: string, text: string, what: string, hint = ''): void {
-  try {
-    writeFileSync(`/proc/${pid}/${file}`, text);
-  } catch (err) {
-    throw wrap(err, what, { code: 'container-init', errnoOnly: true, hint: errnoOf(err) === 'EPERM' ? hint : '' });
   }
 }
