@@ -19,7 +19,6 @@ export function createOptions(args: string[], o: Record<string, unknown>, global
 }
 
 export default function create(globals: Globals, args: string[], o: Record<string, unknown>): number {
-  const { lock } = createContainer(storeFor(globals), createOptions(args, o, globals));
-  lock.release();
+  createContainer(storeFor(globals), createOptions(args, o, globals)).release();
   return 0;
 }

@@ -5,9 +5,9 @@
 import { managerFromPaths } from '../cgroups/index.js';
 import { toJson } from '../cgroups/stats.js';
 import { parseDuration } from './units.js';
-import { OciError, notFound, notRunning } from '../errors.js';
+import { OciError } from '../errors.js';
 import type { Globals } from './globals.js';
-import { currentStatus } from '../state/status.js';
+import { LIVE, openContainer } from '../lifecycle/container.js';
 import type { Store } from '../state/store.js';
 import { storeFor, writeOut } from './options.js';
 
@@ -16,10 +16,10 @@ const OOM_POLL_MS = 100;
 
 function stopped(store: Store, id: string): boolean {
   try {
-    const state = store.read(id);
-    return state === null || currentStatus(store, state) === 'stopped';
+    openContainer(store, id, { allow: LIVE });
+    return false;
   } catch {
-    return true; // deleted
+    return true; // stopped, or deleted
   }
 }
 
@@ -28,9 +28,7 @@ export default async function events(globals: Globals, args: string[], o: Record
   const interval = parseDuration(String(o.interval ?? '5s'), '--interval');
   if (interval <= 0) throw new OciError('usage', '--interval: the duration must be greater than 0');
   const store = storeFor(globals);
-  const state = store.read(id);
-  if (state === null) throw notFound(id);
-  if (currentStatus(store, state) === 'stopped') throw notRunning(id);
+  const { state } = openContainer(store, id, { allow: LIVE });
   const cgroups = managerFromPaths(state.cgroupPaths);
   if (!cgroups) throw new OciError('unsupported', `${id}: the container has no cgroup of its own`);
   const emit = (event: Record<string, unknown>) => writeOut(`${toJson(event)}\n`);

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { OciError, wrap } from '../errors.js';
 import type { Globals } from './globals.js';
 import { writePidFile } from '../lifecycle/create.js';
-import { execInContainer } from '../lifecycle/exec.js';
+import { execInContainer, openForExec } from '../lifecycle/exec.js';
 import type { Process, Spec } from '../spec/types.js';
 import { formatProblems, validateConfig } from '../spec/validate.js';
 import { PR, prctl } from '../sys/libc.js';
@@ -13,18 +13,15 @@ import { attachConsole, nonNegativeInt, preservedFds, storeFor } from './options
 
 export default async function exec(globals: Globals, args: string[], o: Record<string, unknown>): Promise<number> {
   const preserveFds = preservedFds(o.preserveFds, 0);
-  const store = storeFor(globals);
   const [id, ...command] = args;
-  const state = store.read(id);
-  if (state === null) throw new OciError('container-not-running', `${id}: container not running`);
-  const processSpec = o.process ? readProcessFile(String(o.process)) : processFromFlags((state.config as Spec).process!, command, o);
+  const container = openForExec(storeFor(globals), id);
+  const processSpec = o.process ? readProcessFile(String(o.process)) : processFromFlags((container.state.config as Spec).process!, command, o);
   if (o.detach && processSpec.terminal && !o.consoleSocket) {
     throw new OciError('usage', '--tty with --detach needs --console-socket');
   }
   if (!o.detach) prctl(PR.SET_CHILD_SUBREAPER, 1);
   const attach = !o.detach && processSpec.terminal && !o.consoleSocket ? await attachConsole() : null;
-  const { pid } = execInContainer(store, {
-    id,
+  const { pid } = execInContainer(container, {
     process: processSpec,
     consoleSocket: attach ? attach.initEnd : (o.consoleSocket as string | undefined),
     preserveFds,

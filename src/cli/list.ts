@@ -1,4 +1,5 @@
 import type { Globals } from './globals.js';
+import { fromState } from '../lifecycle/container.js';
 import { publicState } from '../lifecycle/query.js';
 import { OciError } from '../errors.js';
 import type { Store } from '../state/store.js';
@@ -11,7 +12,7 @@ function rows(store: Store): Row[] {
   for (const id of store.ids()) {
     try {
       const state = store.read(id);
-      if (state) result.push(publicState(store, state));
+      if (state) result.push(publicState(fromState(store, state)));
     } catch (err) {
       // A container whose state is unreadable is still listed by id elsewhere
       // (delete --force cleans it); it must not hide the others.

@@ -2,8 +2,9 @@
 // is a bare array of host pids; table runs the host's ps(1) with the options
 // (default -ef) and keeps its header and the container's lines, as runc does.
 import { spawnSync } from 'node:child_process';
-import { notFound, OciError } from '../errors.js';
+import { OciError } from '../errors.js';
 import type { Globals } from './globals.js';
+import { openContainer } from '../lifecycle/container.js';
 import { containerPids } from '../lifecycle/query.js';
 import { storeFor, writeOut } from './options.js';
 
@@ -24,10 +25,7 @@ export function filterPsOutput(output: string, pids: number[]): string {
 
 export default function ps(globals: Globals, args: string[], o: Record<string, unknown>): number {
   const [id, ...psArgs] = args;
-  const store = storeFor(globals);
-  const state = store.read(id);
-  if (state === null) throw notFound(id);
-  const pids = containerPids(state);
+  const pids = containerPids(openContainer(storeFor(globals), id).state);
   if (o.format === 'json') {
     writeOut(`${JSON.stringify(pids)}\n`);
     return 0;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Globals } from './globals.js';
 import { createContainer } from '../lifecycle/create.js';
 import { deleteContainer } from '../lifecycle/delete.js';
-import { startContainer } from '../lifecycle/start.js';
+import { startLocked } from '../lifecycle/start.js';
 import type { NotifyRelay } from '../lifecycle/notify.js';
 import { PR, prctl } from '../sys/libc.js';
 import { SignalForwarder, waitForwardingSignals } from './wait.js';
@@ -20,20 +20,22 @@ export default async function run(globals: Globals, args: string[], o: Record<st
   if (!o.detach) prctl(PR.SET_CHILD_SUBREAPER, 1);
   const attach = !o.detach && !opts.consoleSocket && wantsTerminal(opts.bundle) ? await attachConsole() : null;
   if (attach) opts.consoleSocket = attach.initEnd;
-  const { state, lock } = createContainer(store, opts);
+  // create's lock is held until the start is done: no other command comes in between.
+  const created = createContainer(store, opts);
+  const { state } = created;
   attach?.attach();
   const forwarder = o.detach ? null : new SignalForwarder(state.pid);
   let notify: NotifyRelay | null;
   try {
-    notify = startContainer(store, opts.id, state).notify;
+    notify = startLocked(store, created).notify;
   } catch (err) {
     forwarder?.stop();
-    lock.release();
+    created.release();
     // A failed poststart hook has destroyed the container already; --keep keeps it otherwise, as runc does.
     if (!o.keep && store.exists(opts.id)) deleteContainer(store, opts.id, true);
     throw err;
   }
-  lock.release();
+  created.release();
   if (!forwarder) {
     notify?.waitUntilReady();
     return 0;

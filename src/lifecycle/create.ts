@@ -19,7 +19,8 @@ import type { Process } from '../spec/types.js';
 import { SPEC_VERSION } from '../spec/default-spec.js';
 import { loadBundle, type Bundle } from '../spec/load.js';
 import { joinedContainers, markMembership, prepareShares, type ShareRequest } from './share.js';
-import type { ContainerLock, ContainerState, Store } from '../state/store.js';
+import type { ContainerState, Store } from '../state/store.js';
+import { fromState, type OpenContainer } from './container.js';
 import { mkfifo, tryKill } from '../sys/libc.js';
 import { replaceFile } from '../sys/caller-paths.js';
 
@@ -38,16 +39,12 @@ export interface CreateOptions {
   share?: ShareRequest[];
 }
 
-export interface Created {
-  state: ContainerState;
-  lock: ContainerLock;
-}
-
 /**
- * Creates the container and leaves its init waiting for `start`. Returns with
- * the lock still held so `run` can go on to start it; the caller releases it.
+ * Creates the container and leaves its init waiting for `start`. Returns it
+ * with the lock still held, so that `run` can go on to start it
+ * (start.ts: startLocked) with no other command in between; the caller releases it.
  */
-export function createContainer(store: Store, opts: CreateOptions): Created {
+export function createContainer(store: Store, opts: CreateOptions): OpenContainer {
   const shares = opts.share?.length ? prepareShares(store, opts.share) : null;
   try {
     return createWith(store, opts, loadBundle(opts.bundle, shares?.rewrite));
@@ -56,7 +53,7 @@ export function createContainer(store: Store, opts: CreateOptions): Created {
   }
 }
 
-function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created {
+function createWith(store: Store, opts: CreateOptions, bundle: Bundle): OpenContainer {
   const { config } = bundle;
   if (config.process?.terminal && !opts.consoleSocket) {
     throw new OciError('usage', 'process.terminal is true: pass --console-socket, or set process.terminal to false');
@@ -142,7 +139,7 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): Created 
       leaveIntelRdt(config, opts.id);
       throw err;
     }
-    return { state, lock };
+    return fromState(store, state, lock);
   } catch (err) {
     if (sharedRootMountId !== undefined) releaseSharedRoot(bundle.rootfs, sharedRootMountId);
     removeCreatedCgroups(cgroups);

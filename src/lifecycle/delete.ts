@@ -7,10 +7,10 @@ import { runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { leaveIntelRdt } from '../linux/intel-rdt.js';
 import { releaseSharedRoot } from '../linux/shared-root.js';
 import type { Spec } from '../spec/types.js';
-import { currentStatus } from '../state/status.js';
 import type { ContainerState, Store } from '../state/store.js';
 import { tryKill } from '../sys/libc.js';
 import { processesHoldingFile, sleepMs } from '../sys/proc.js';
+import { openRemains, type ContainerRemains, type OpenContainer } from './container.js';
 import { containerPids } from './query.js';
 import { checkMembers, unmarkMembership } from './share.js';
 
@@ -28,24 +28,20 @@ export function killAll(state: ContainerState): void {
 }
 
 export function deleteContainer(store: Store, id: string, force: boolean): void {
-  const lock = store.lock(id);
+  const remains = openRemains(store, id, { lock: true, damaged: force });
   try {
-    deleteLocked(store, id, force);
+    destroy(store, remains, force);
   } finally {
-    lock.release();
+    remains.release();
   }
 }
 
-/** delete, by a command that already holds the container's lock. */
-export function deleteLocked(store: Store, id: string, force: boolean): void {
-  let state: ContainerState | null;
-  try {
-    state = store.read(id);
-  } catch (err) {
-    if (!(err instanceof OciError && err.code === 'state-corrupt') || !force) throw err;
-    state = null;
-  }
-  const status = currentStatus(store, state);
+/** delete, by a command that holds the lock of `container`: what is left of it, read again. */
+export function deleteLocked(store: Store, container: OpenContainer, force: boolean): void {
+  destroy(store, openRemains(store, container.id, { lock: false, damaged: force }), force);
+}
+
+function destroy(store: Store, { id, state, status }: ContainerRemains, force: boolean): void {
   if (state !== null) checkMembers(store, id, force);
   if (state !== null && (status === 'running' || status === 'paused') && !force) {
     throw new OciError('wrong-state', `${id}: cannot delete container that is not stopped: ${status} (use --force)`);

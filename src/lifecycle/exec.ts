@@ -11,11 +11,10 @@ import { joinIntelRdtForExec } from '../linux/intel-rdt.js';
 import { prepareSecurity } from '../process/security.js';
 import { spawnInit } from '../process/spawn.js';
 import type { Process, Spec } from '../spec/types.js';
-import { currentStatus } from '../state/status.js';
 import type { ContainerState, Store } from '../state/store.js';
+import { openContainer, requireStatus, type OpenContainer } from './container.js';
 
 export interface ExecOptions {
-  id: string;
   process: Process;
   consoleSocket?: string | { fd: number };
   preserveFds: number;
@@ -23,11 +22,16 @@ export interface ExecOptions {
   subCgroups?: Map<string, string>;
 }
 
-export function execInContainer(store: Store, opts: ExecOptions): { pid: number; state: ContainerState } {
-  const state = store.read(opts.id);
-  const status = currentStatus(store, state);
-  if (state === null || status === 'stopped') throw notRunning(opts.id);
-  if (status === 'paused') throw new OciError('wrong-state', `${opts.id}: cannot exec in a paused container (resume it first)`);
+/** Opens the container to exec in: one with a state, whatever its status (execInContainer checks it). */
+export function openForExec(store: Store, id: string): OpenContainer {
+  return openContainer(store, id, { withoutState: 'stopped' });
+}
+
+export function execInContainer(container: OpenContainer, opts: ExecOptions): { pid: number; state: ContainerState } {
+  requireStatus(container, ['creating', 'created', 'running'], (id, status) =>
+    status === 'paused' ? new OciError('wrong-state', `${id}: cannot exec in a paused container (resume it first)`) : notRunning(id),
+  );
+  const { state } = container;
   const config = state.config as Spec;
   const namespaces = (config.linux?.namespaces ?? []).map((ns) => ({
     type: ns.type,
@@ -35,7 +39,7 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
   }));
   const security = prepareSecurity(config, opts.process, {
     mode: 'exec',
-    id: opts.id,
+    id: container.id,
     bundle: state.bundle,
     annotations: config.annotations,
     processSource: { file: 'exec process', pointer: '' },
@@ -54,7 +58,7 @@ export function execInContainer(store: Store, opts: ExecOptions): { pid: number;
     sharedRootMountId: state.sharedRootMountId,
     onProcess: () => {},
     cgroups: cgroupsOf(state, opts.subCgroups ?? new Map()),
-    beforeGo: (pid) => joinIntelRdtForExec(config, opts.id, pid),
+    beforeGo: (pid) => joinIntelRdtForExec(config, container.id, pid),
   });
   return { pid, state };
 }

@@ -1,12 +1,11 @@
 // Reading a container: its status, its public state, its processes.
 import { cgroupPids } from '../cgroups/recorded-paths.js';
-import { currentStatus } from '../state/status.js';
-import type { ContainerState, Store } from '../state/store.js';
+import type { Status } from '../state/status.js';
+import type { ContainerState } from '../state/store.js';
 import { isSameLiveProcess, namespaceId, pidsInPidNamespace } from '../sys/proc.js';
 
 /** runtime-spec state as `state` prints it (runc adds rootfs, created, owner). */
-export function publicState(store: Store, state: ContainerState) {
-  const status = currentStatus(store, state);
+export function publicState({ state, status }: { state: ContainerState; status: Status }) {
   return {
     ociVersion: state.ociVersion,
     id: state.id,

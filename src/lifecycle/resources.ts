@@ -2,51 +2,42 @@
 // recorded in the state), pause and resume (the freezer), and statistics.
 import { managerFromPaths, updateSystemdUnit, type CgroupManager, type LinuxResources } from '../cgroups/index.js';
 import { validateResources } from '../cgroups/validate.js';
-import { OciError, notFound, notRunning } from '../errors.js';
+import { OciError } from '../errors.js';
 import { warn } from '../log.js';
 import type { Spec } from '../spec/types.js';
-import { currentStatus, type Status } from '../state/status.js';
 import type { ContainerState, Store } from '../state/store.js';
+import { LIVE, openContainer, requireStatus, type OpenContainer } from './container.js';
 
-export interface Live {
-  state: ContainerState;
-  status: Status;
+interface Live extends OpenContainer {
   cgroups: CgroupManager;
 }
 
-/** A container that exists, has not stopped, and has a cgroup; else the error runc gives. */
-export function liveContainer(store: Store, id: string): Live {
-  const state = store.read(id);
-  if (state === null) throw notFound(id);
-  const status = currentStatus(store, state);
-  if (status === 'stopped') throw notRunning(id);
-  const cgroups = managerFromPaths(state.cgroupPaths);
-  if (!cgroups || !cgroups.exists()) throw new OciError('unsupported', `${id}: the container has no cgroup of its own`);
-  return { state, status, cgroups };
-}
-
-function withLock<T>(store: Store, id: string, fn: () => T): T {
-  const lock = store.lock(id);
+/**
+ * Under the container's lock: `fn` with the container, which exists, has not
+ * stopped, and has a cgroup; else the error runc gives.
+ */
+function withLiveContainer<T>(store: Store, id: string, fn: (live: Live) => T): T {
+  const container = openContainer(store, id, { lock: true, allow: LIVE });
   try {
-    return fn();
+    const cgroups = managerFromPaths(container.state.cgroupPaths);
+    if (!cgroups || !cgroups.exists()) throw new OciError('unsupported', `${id}: the container has no cgroup of its own`);
+    return fn({ ...container, cgroups });
   } finally {
-    lock.release();
+    container.release();
   }
 }
 
 export function pauseContainer(store: Store, id: string): void {
-  withLock(store, id, () => {
-    const { status, cgroups } = liveContainer(store, id);
-    if (status !== 'running' && status !== 'created') throw notRunning(id);
-    cgroups.freeze();
+  withLiveContainer(store, id, (container) => {
+    requireStatus(container, ['running', 'created']);
+    container.cgroups.freeze();
   });
 }
 
 export function resumeContainer(store: Store, id: string): void {
-  withLock(store, id, () => {
-    const { status, cgroups } = liveContainer(store, id);
-    if (status !== 'paused') throw new OciError('wrong-state', `${id}: container not paused`);
-    cgroups.thaw();
+  withLiveContainer(store, id, (container) => {
+    requireStatus(container, ['paused'], () => new OciError('wrong-state', `${id}: container not paused`));
+    container.cgroups.thaw();
   });
 }
 
@@ -68,8 +59,7 @@ export function mergeResources(base: unknown, update: unknown): unknown {
  * rules stay as they were: rewriting them would briefly deny every device.
  */
 export function updateContainer(store: Store, id: string, resources: unknown): LinuxResources {
-  return withLock(store, id, () => {
-    const { state, cgroups } = liveContainer(store, id);
+  return withLiveContainer(store, id, ({ state, cgroups }) => {
     validateResources(resources);
     const config = (state.config ?? {}) as Spec;
     const before = (config.linux?.resources ?? {}) as LinuxResources;

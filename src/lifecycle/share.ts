@@ -10,7 +10,8 @@ import { warn } from '../log.js';
 import { namespacePath } from '../linux/namespaces.js';
 import type { NamespaceType } from '../spec/types.js';
 import { currentStatus } from '../state/status.js';
-import type { ContainerLock, ContainerState, Store } from '../state/store.js';
+import type { ContainerState, Store } from '../state/store.js';
+import { openContainer, type OpenContainer } from './container.js';
 
 export interface ShareRequest {
   id: string;
@@ -46,17 +47,18 @@ export interface Shares {
  * runs (or waits for start) and owns each namespace asked for.
  */
 export function prepareShares(store: Store, requests: ShareRequest[]): Shares {
-  const locks: ContainerLock[] = [];
+  const opened: OpenContainer[] = [];
   const entries: { type: NamespaceType; path: string }[] = [];
   try {
     for (const request of requests) {
-      const lock = store.lock(request.id);
-      locks.push(lock);
-      const state = store.read(request.id);
-      const status = currentStatus(store, state);
-      if (state === null || status === 'stopped' || status === 'creating') {
-        throw new OciError('container-not-running', `--share ${request.id}: container is ${status}, its namespaces are gone`);
-      }
+      const container = openContainer(store, request.id, {
+        lock: true,
+        allow: ['created', 'running', 'paused'],
+        withoutState: 'stopped',
+        refuse: (id, status) => new OciError('container-not-running', `--share ${id}: container is ${status}, its namespaces are gone`),
+      });
+      opened.push(container);
+      const { state } = container;
       for (const type of request.types) {
         if (!state.ownNamespaces.includes(type)) {
           throw new OciError('usage', `--share ${request.id}: it has no ${type} namespace of its own to share`);
@@ -66,7 +68,7 @@ export function prepareShares(store: Store, requests: ShareRequest[]): Shares {
       }
     }
   } catch (err) {
-    for (const lock of locks) lock.release();
+    for (const container of opened) container.release();
     throw err;
   }
   return {
@@ -85,7 +87,7 @@ export function prepareShares(store: Store, requests: ShareRequest[]): Shares {
       }
     },
     release() {
-      for (const lock of locks) lock.release();
+      for (const container of opened) container.release();
     },
   };
 }

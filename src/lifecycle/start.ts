@@ -1,26 +1,39 @@
 // start (runtime-spec runtime.md "Start"): release the waiting init through
 // the exec FIFO, wait until it has become the user's process, then run the
-// poststart hooks. The caller holds the container's lock.
+// poststart hooks, all under the container's lock.
 import { closeSync, openSync, readSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
 import { errnoOf, messageOf, OciError, type ErrorCode } from '../errors.js';
 import { runHooks, stateForHooks } from '../hooks/hooks.js';
 import { warn } from '../log.js';
 import { deleteLocked } from './delete.js';
 import type { Spec } from '../spec/types.js';
-import { currentStatus } from '../state/status.js';
 import type { ContainerState, Store } from '../state/store.js';
 import { POLLIN, pollOne } from '../sys/libc.js';
+import { openContainer, requireStatus, type OpenContainer } from './container.js';
 import { NotifyRelay } from './notify.js';
 
-/**
- * Returns the started state, and with a notify socket (see notify.ts) the
- * relay that the caller waits on, or closes.
- */
-export function startContainer(store: Store, id: string, state: ContainerState): { state: ContainerState; notify: NotifyRelay | null } {
-  const status = currentStatus(store, state);
-  if (status !== 'created') {
-    throw new OciError('wrong-state', `${id}: cannot start a container that is ${status} (only a created container can be started)`);
+export interface Started {
+  state: ContainerState;
+  /** With a notify socket (see notify.ts): the relay that the caller waits on, or closes. */
+  notify: NotifyRelay | null;
+}
+
+/** `start`: takes the container's lock for the time of the start. */
+export function startContainer(store: Store, id: string): Started {
+  const container = openContainer(store, id, { lock: true });
+  try {
+    return startLocked(store, container);
+  } finally {
+    container.release();
   }
+}
+
+/** Starts `container`, whose lock the caller holds: start's own, or the one `run` took over from create. */
+export function startLocked(store: Store, container: OpenContainer): Started {
+  const { id, state } = container;
+  requireStatus(container, ['created'], (_, status) =>
+    new OciError('wrong-state', `${id}: cannot start a container that is ${status} (only a created container can be started)`),
+  );
   // Left as it is: created, for delete to remove.
   if (!(state.config as Spec | undefined)?.process) {
     throw new OciError('invalid-config', `${id}: cannot start: its config.json has no process (config.md: process is REQUIRED when start is called)`);
@@ -53,16 +66,16 @@ export function startContainer(store: Store, id: string, state: ContainerState):
     // runtime.md "Lifecycle" steps 9, 12 and 13: a failed poststart hook stops
     // the container, which is then destroyed, poststop hooks included.
     notify?.close();
-    destroyAfterFailure(store, id);
+    destroyAfterFailure(store, container);
     throw err;
   }
   return { state: started, notify };
 }
 
-/** The caller holds the container's lock; the hook's error is the one to report. */
-function destroyAfterFailure(store: Store, id: string): void {
+/** The hook's error is the one to report. */
+function destroyAfterFailure(store: Store, container: OpenContainer): void {
   try {
-    deleteLocked(store, id, true);
+    deleteLocked(store, container, true);
   } catch (err) {
     warn(messageOf(err));
   }
