@@ -8,6 +8,7 @@ import { OciError } from '../errors.js';
 import { warn } from '../log.js';
 import { SPEC_VERSION } from '../spec/default-spec.js';
 import type { Hook, Hooks } from '../spec/types.js';
+import type { SpecStatus } from '../state/status.js';
 import {
   O, POLLIN, SysError, WNOHANG, close, memfdWith, pipe2, pollOne, posixSpawn, read, setNonBlocking, strerror, tryKill, waitpid,
 } from '../sys/libc.js';
@@ -19,7 +20,7 @@ export type HookKind = keyof Hooks;
 export interface HookState {
   ociVersion: string;
   id: string;
-  status: 'creating' | 'created' | 'running' | 'stopped';
+  status: SpecStatus;
   pid?: number;
   bundle: string;
   annotations?: Record<string, string>;

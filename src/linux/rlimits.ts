@@ -3,6 +3,7 @@
 import { SysError, prlimit } from '../sys/libc.js';
 import { OciError } from '../errors.js';
 
+/** The resources of getrlimit(2), in the kernel's numbering (asm-generic/resource.h). */
 export const RLIMIT_NAMES = [
   'RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'RLIMIT_CORE', 'RLIMIT_RSS', 'RLIMIT_NPROC',
   'RLIMIT_NOFILE', 'RLIMIT_MEMLOCK', 'RLIMIT_AS', 'RLIMIT_LOCKS', 'RLIMIT_SIGPENDING', 'RLIMIT_MSGQUEUE',

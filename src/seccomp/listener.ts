@@ -4,12 +4,13 @@
 // closed. Done by the runtime, which still sees the host's filesystem.
 import { wrap } from '../errors.js';
 import { SPEC_VERSION } from '../spec/default-spec.js';
+import type { SpecStatus } from '../state/status.js';
 import { SysError, close, connectUnix, strerror } from '../sys/libc.js';
 import { sendFd } from '../sys/fd-passing.js';
 
 export interface ListenerState {
   id: string;
-  status: 'creating' | 'created' | 'running' | 'stopped';
+  status: SpecStatus;
   bundle: string;
   annotations?: Record<string, string>;
 }

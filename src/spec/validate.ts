@@ -4,6 +4,7 @@
 
 import { statSync } from 'node:fs';
 import path from 'node:path';
+import { RLIMIT_NAMES } from '../linux/rlimits.js';
 import validateSchema, {
   patternDescriptions,
   type ConfigSchemaError,
@@ -250,25 +251,7 @@ function checkRootDirectory(config: CheckedConfig, bundleDir: string): ConfigPro
   }
 }
 
-/** The Linux resource limits of getrlimit(2). */
-const KNOWN_RLIMITS = new Set([
-  'RLIMIT_CPU',
-  'RLIMIT_FSIZE',
-  'RLIMIT_DATA',
-  'RLIMIT_STACK',
-  'RLIMIT_CORE',
-  'RLIMIT_RSS',
-  'RLIMIT_NPROC',
-  'RLIMIT_NOFILE',
-  'RLIMIT_MEMLOCK',
-  'RLIMIT_AS',
-  'RLIMIT_LOCKS',
-  'RLIMIT_SIGPENDING',
-  'RLIMIT_MSGQUEUE',
-  'RLIMIT_NICE',
-  'RLIMIT_RTPRIO',
-  'RLIMIT_RTTIME',
-]);
+const KNOWN_RLIMITS = new Set<string>(RLIMIT_NAMES);
 
 function checkRlimitTypes(config: CheckedConfig): ConfigProblem[] {
   const rlimits = config.process?.rlimits ?? [];

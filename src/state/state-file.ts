@@ -3,11 +3,13 @@
 // it replaces, it keeps only the known fields and names the first bad one.
 
 export const STATUSES = ['creating', 'created', 'running', 'paused', 'stopped'] as const;
+/** A container's status: runtime.md "State"'s, and runc's paused. */
+export type Status = (typeof STATUSES)[number];
 
 export interface ContainerState {
   ociVersion: string;
   id: string;
-  status: (typeof STATUSES)[number];
+  status: Status;
   pid: number;
   bundle: string;
   annotations?: Record<string, string>;

@@ -1,9 +1,12 @@
 import { existsSync } from 'node:fs';
 import { isCgroupFrozen } from '../cgroups/recorded-paths.js';
 import { isSameLiveProcess } from '../sys/proc.js';
+import type { Status } from './state-file.js';
 import type { ContainerState, Store } from './store.js';
 
-export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+export type { Status } from './state-file.js';
+/** The statuses runtime.md "State" defines, for what is handed to hooks and agents (runc's paused is not one). */
+export type SpecStatus = Exclude<Status, 'paused'>;
 
 /**
  * The status from the system, not only from the file: a container whose init
