@@ -5,12 +5,16 @@
 // copy of the source's mount (open_tree(2)), which the init inherits and
 // attaches. An fd of the source alone would not do: the kernel binds only
 // from mounts of the caller's own mount namespace, and the init's is a copy.
+// Each copy gets its flags here and then goes through a copy of a mount
+// namespace that locks them (locked-mounts.ts), as the init's own copy of
+// the host's mounts has them locked.
 import path from 'node:path';
 import { OciError, wrap } from '../errors.js';
 import type { Mount, Spec } from '../spec/types.js';
-import { MS, SysError, close } from '../sys/libc.js';
-import { cloneMount, describeError, mountTarget } from './detached-mounts.js';
-import { parseMountOptions, type ParsedMountOptions } from './mount-options.js';
+import { MOUNT_ATTR, MS, SysError, close } from '../sys/libc.js';
+import { cloneMount, describeError, mountTarget, setAttributes } from './detached-mounts.js';
+import { lockedCopies } from './locked-mounts.js';
+import { mountAttributes, parseMountOptions, type MountAttributes, type ParsedMountOptions } from './mount-options.js';
 
 /** Detached copies of bind sources by their index in config.mounts. */
 export type BindSources = Map<number, number>;
@@ -20,27 +24,58 @@ export function isBindSource(m: Mount, options: ParsedMountOptions): boolean {
 }
 
 /**
- * Opens every bind source of `config` in the runtime (which must be allowed
- * to mount: root, or CAP_SYS_ADMIN over its mount namespace). The caller
+ * Opens every bind source of `config` in the runtime (which must be root of
+ * the host's user namespace), with the flags its options ask for, locked.
+ * The init only attaches them (and sets their propagation). The caller
  * closes them once the init has its copies.
  */
 export function openBindSources(config: Spec, bundle: string): BindSources {
   const sources: BindSources = new Map();
+  const recursive: boolean[] = [];
   try {
     (config.mounts ?? []).forEach((m, index) => {
       const options = parseMountOptions(m.options, m.type);
       if (!isBindSource(m, options)) return;
       try {
-        sources.set(index, cloneBindSource(m, options, bundle));
+        const tree = cloneBindSource(m, options, bundle);
+        sources.set(index, tree);
+        setBindFlags(tree, options);
       } catch (err) {
         throw wrap(err, `container init: ${mountTarget(m)}`, { code: 'container-init', causeText: describeError(err) });
       }
+      recursive.push((options.flags & MS.REC) !== 0);
     });
+    const indexes = [...sources.keys()];
+    const locked = lockedCopies(indexes.map((index, i) => ({ fd: sources.get(index)!, recursive: recursive[i] })));
+    closeBindSources(sources);
+    indexes.forEach((index, i) => sources.set(index, locked[i]));
   } catch (err) {
     closeBindSources(sources);
     throw err;
   }
   return sources;
+}
+
+/** The flags a bind's options ask for, on the detached copy of its source, before it is attached. */
+export function setBindFlags(tree: number, options: ParsedMountOptions): void {
+  setBindAttributes(tree, mountAttributes(options));
+  setAttributes(tree, options.recursive, true);
+}
+
+/**
+ * A copy of a mount that came from a more privileged mount namespace keeps
+ * the flags the kernel locked on it (mount_namespaces(7)): clearing one, as
+ * "rw" or "suid" ask, fails with EPERM. The bind then keeps what its source
+ * has and gets only the flags to set, as in runc, which leaves locked flags
+ * in place.
+ */
+function setBindAttributes(tree: number, attrs: MountAttributes): void {
+  try {
+    setAttributes(tree, attrs, false);
+  } catch (err) {
+    if (!(err instanceof SysError && err.code === 'EPERM' && attrs.clear !== 0)) throw err;
+    setAttributes(tree, { set: attrs.set & ~MOUNT_ATTR.ATIME_MASK, clear: 0 }, false);
+  }
 }
 
 export function closeBindSources(sources: BindSources | undefined): void {

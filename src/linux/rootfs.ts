@@ -5,14 +5,14 @@ import { fstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Mount, Spec } from '../spec/types.js';
 import {
-  AT_EMPTY_PATH, MNT_DETACH, MOUNT_ATTR, MS, O, S_IFDIR, S_IFMT, SysError, chdir, chroot, close, fchdir, mount, open, pivotRoot, statAt, umount2,
+  AT_EMPTY_PATH, MNT_DETACH, MOUNT_ATTR, MS, O, S_IFDIR, S_IFMT, chdir, chroot, close, fchdir, mount, open, pivotRoot, statAt, umount2,
 } from '../sys/libc.js';
 import { openNullDevice, setupDev } from './devices.js';
 import { mountCgroupFs, type MountableHierarchies } from './cgroup-mount.js';
 import { withMountLabel } from './lsm.js';
 import { mountAttributes, parseMountOptions, propagationFlag, type MountAttributes, type ParsedMountOptions } from './mount-options.js';
 import { openMountDestination } from './mount-destination.js';
-import { cloneBindSource, isBindSource, type BindSources } from './bind-sources.js';
+import { cloneBindSource, isBindSource, setBindFlags, type BindSources } from './bind-sources.js';
 import {
   READ_ONLY, attachMount, cloneMountAt, describeError, mountTarget, newFilesystem, setAttributes, setPropagation,
 } from './detached-mounts.js';
@@ -116,10 +116,11 @@ function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, roo
       close(openMountDestination(rootFd, m, 'dir'));
       mountCgroupFs(rootFd, m.destination, options, plan.newCgroupNamespace, plan.cgroupHierarchies);
     } else if (isBindSource(m, options)) {
-      const tree = plan.bindSources?.get(index) ?? cloneBindSource(m, options, plan.bundle);
+      const opened = plan.bindSources?.get(index);
+      const tree = opened ?? cloneBindSource(m, options, plan.bundle);
       plan.bindSources?.delete(index);
       try {
-        attachBind(rootFd, m, tree, options, rootPropagation);
+        attachBind(rootFd, m, tree, options, opened !== undefined, rootPropagation);
       } finally {
         close(tree);
       }
@@ -135,16 +136,16 @@ function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, roo
 
 /**
  * A bind mount: the detached copy of its source gets the options' flags (a
- * bind ignores them at mount time, mount(2)) and the propagation a bind made
- * inside the container would have, then is attached.
+ * bind ignores them at mount time, mount(2)) unless the runtime set them
+ * already (`flagsSet`), and the propagation a bind made inside the container
+ * would have, then is attached.
  */
 function attachBind(
-  rootFd: number, m: Mount, tree: number, options: ParsedMountOptions, rootPropagation: number | undefined,
+  rootFd: number, m: Mount, tree: number, options: ParsedMountOptions, flagsSet: boolean, rootPropagation: number | undefined,
 ): void {
   const isDir = (statAt(tree, '', AT_EMPTY_PATH).mode & S_IFMT) === S_IFDIR;
   const recursive = (options.flags & MS.REC) !== 0;
-  setBindAttributes(tree, mountAttributes(options));
-  setAttributes(tree, options.recursive, true);
+  if (!flagsSet) setBindFlags(tree, options);
   if (rootPropagation !== undefined) setPropagation(tree, (rootPropagation & ~MS.REC) | (recursive ? MS.REC : 0));
   const fd = openMountDestination(rootFd, m, isDir ? 'dir' : 'file');
   try {
@@ -153,22 +154,6 @@ function attachBind(
     close(fd);
   }
   for (const flag of options.propagation) setPropagation(tree, flag);
-}
-
-/**
- * A copy of a mount that came from a more privileged mount namespace keeps
- * the flags the kernel locked on it (mount_namespaces(7)): clearing one, as
- * "rw" or "suid" ask, fails with EPERM. The bind then keeps what its source
- * has and gets only the flags to set, as in runc, which leaves locked flags
- * in place.
- */
-function setBindAttributes(tree: number, attrs: MountAttributes): void {
-  try {
-    setAttributes(tree, attrs, false);
-  } catch (err) {
-    if (!(err instanceof SysError && err.code === 'EPERM' && attrs.clear !== 0)) throw err;
-    setAttributes(tree, { set: attrs.set & ~MOUNT_ATTR.ATIME_MASK, clear: 0 }, false);
-  }
 }
 
 /**

@@ -144,3 +144,62 @@ describe.skipIf(!isRoot)('flags in force inside the container', () => {
     }
   });
 });
+
+// With a user namespace of its own, the container's root holds CAP_SYS_ADMIN
+// over its mount namespace: what keeps it from remounting a bind with fewer
+// flags, or unmounting a submount of one, is the lock the kernel puts on
+// mounts copied from a more privileged namespace (mount_namespaces(7)).
+describe.skipIf(!isRoot)('binds in a container with its own user namespace, whose root has CAP_SYS_ADMIN', () => {
+  it('keep their flags and submounts against remount and umount', () => {
+    const host = rt.scratchPath(`locked-${uniqueId()}`);
+    const [dir, readOnly, volume] = ['dir', 'read-only', 'volume'].map((d) => path.join(host, d));
+    const covered = path.join(volume, 'covered');
+    for (const d of [dir, readOnly, covered]) mkdirSync(d, { recursive: true });
+    writeFileSync(path.join(covered, 'hidden'), 'under the mount\n');
+    // A host mount read-only and nosuid by the host's choice, and one that covers a file.
+    const setup = [
+      ['mount', '--bind', dir, readOnly],
+      ['mount', '-o', 'remount,bind,ro,nosuid,nodev', readOnly],
+      ['mount', '-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', covered],
+    ];
+    try {
+      for (const args of setup) expect(spawnSync(args[0], args.slice(1)).status, args.join(' ')).toBe(0);
+      const attacks = [
+        'mount -o remount,rw,bind /ro',
+        'mount -o remount,rw,bind /host-ro',
+        'mount -o remount,bind,suid,dev /host-ro',
+        'touch /ro/x',
+        'touch /host-ro/x',
+        'umount /volume/covered',
+        'umount -l /volume/covered',
+        'cat /volume/covered/hidden',
+      ];
+      const b = rt.bundle(['sh', '-c', [
+        ...attacks.map((a) => `( ${a} ) 2>/dev/null && echo "ALLOWED: ${a}"`),
+        'grep -E " /(ro|host-ro|volume/covered) " /proc/self/mountinfo | cut -d" " -f5,6',
+      ].join('; ')], (c) => {
+        c.root.readonly = false;
+        c.linux.namespaces.push({ type: 'user' });
+        c.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
+        for (const set of ['bounding', 'effective', 'permitted'] as const) c.process.capabilities![set]!.push('CAP_SYS_ADMIN');
+        c.mounts.push(
+          { destination: '/ro', type: 'bind', source: dir, options: ['bind', 'ro'] },
+          { destination: '/host-ro', type: 'bind', source: readOnly, options: ['bind'] },
+          { destination: '/volume', type: 'bind', source: volume, options: ['rbind'] },
+        );
+      });
+      const r = rt.run(['run', '--bundle', b.dir, uniqueId()]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).not.toMatch(/ALLOWED/);
+      expect(r.stdout.split('\n').filter(Boolean).sort()).toEqual([
+        '/host-ro ro,nosuid,nodev,relatime',
+        '/ro ro,relatime',
+        '/volume/covered rw,relatime',
+      ]);
+    } finally {
+      for (const target of [covered, readOnly]) spawnSync('umount', ['-l', target]);
+    }
+  });
+});
