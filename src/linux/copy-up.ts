@@ -4,11 +4,14 @@
 // detached tmpfs before it is attached. The image is the container's to
 // shape, so nothing of it is followed: every entry is opened relative to its
 // directory's fd with O_NOFOLLOW, and a symlink is copied as a symlink.
+// Nor may its shape make the copy larger than the image: holes of a sparse
+// file stay holes, and hard links stay links to one copy. What the copy
+// takes is charged to the container's memory cgroup (see RootfsPlan.charged).
 import { OciError } from '../errors.js';
-import { readSync, writeSync } from 'node:fs';
+import { ftruncateSync, readSync, writeSync } from 'node:fs';
 import {
-  AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, DT, O, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, SysError, close, fchmod, fchmodat,
-  fchownat, mkdirat, mknodat, openat, readDirectory, readlinkat, statAt, symlinkat, type FileStat,
+  AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, DT, O, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, SEEK, SysError, close, fchmod, fchmodat,
+  fchownat, linkat, lseek, mkdirat, mknodat, openat, readDirectory, readlinkat, statAt, symlinkat, type FileStat,
 } from '../sys/libc.js';
 
 const S_IFREG = 0o100000;
@@ -19,15 +22,14 @@ const READ_DIR = O.RDONLY | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC;
  * Copies the directory `fromFd` names (an O_PATH fd of the mount point) into
  * the root of the detached mount `toFd`: the root takes the mount point's
  * owner (its mode is the tmpfs's mode= option), and below it every
- * directory, file, symlink and device node keeps its owner and mode. Sockets are left out; hard links become
- * separate files.
+ * directory, file, symlink and device node keeps its owner and mode. Sockets are left out.
  */
 export function copyUp(fromFd: number, toFd: number): void {
   const from = openat(fromFd, '.', READ_DIR);
   try {
     const to = openat(toFd, '.', READ_DIR);
     try {
-      copyEntries(from, to);
+      copyEntries(from, to, { root: to, dir: '', links: new Map() });
       chown(to, '', statAt(from, '', AT_EMPTY_PATH));
     } finally {
       close(to);
@@ -37,16 +39,24 @@ export function copyUp(fromFd: number, toFd: number): void {
   }
 }
 
-function copyEntries(fromDir: number, toDir: number): void {
+/** Where the copy stands: its root, the directory being filled (relative to it), files with more than one link. */
+interface Copy {
+  root: number;
+  dir: string;
+  /** "dev:ino" of a file of the image with several links → its copy's path from the root. */
+  links: Map<string, string>;
+}
+
+function copyEntries(fromDir: number, toDir: number, copy: Copy): void {
   for (const entry of readDirectory(fromDir)) {
     if (entry.type === DT.SOCK) continue;
     const st = statAt(fromDir, entry.name, AT_SYMLINK_NOFOLLOW);
     switch (st.mode & S_IFMT) {
       case S_IFDIR:
-        copyDirectory(fromDir, toDir, entry.name, st);
+        copyDirectory(fromDir, toDir, entry.name, st, copy);
         break;
       case S_IFREG:
-        copyFile(fromDir, toDir, entry.name, st);
+        copyFileOrLink(fromDir, toDir, entry.name, st, copy);
         break;
       case S_IFLNK:
         symlinkat(readlinkat(fromDir, entry.name), toDir, entry.name);
@@ -64,13 +74,13 @@ function copyEntries(fromDir: number, toDir: number): void {
   }
 }
 
-function copyDirectory(fromDir: number, toDir: number, name: string, st: FileStat): void {
+function copyDirectory(fromDir: number, toDir: number, name: string, st: FileStat, copy: Copy): void {
   const from = openat(fromDir, name, READ_DIR);
   try {
     mkdirat(toDir, name, 0o700);
     const to = openat(toDir, name, READ_DIR);
     try {
-      copyEntries(from, to);
+      copyEntries(from, to, { ...copy, dir: `${copy.dir}${name}/` });
       // Last: a directory of mode 0555 is filled first.
       setOwnerAndMode(to, '', st);
     } finally {
@@ -79,6 +89,22 @@ function copyDirectory(fromDir: number, toDir: number, name: string, st: FileSta
   } finally {
     close(from);
   }
+}
+
+/**
+ * A file whose other names were copied already becomes one more link to
+ * that copy. The path is looked up in the new tmpfs, which nothing else can
+ * reach while it is detached.
+ */
+function copyFileOrLink(fromDir: number, toDir: number, name: string, st: FileStat, copy: Copy): void {
+  const key = `${st.dev}:${st.ino}`;
+  const first = st.nlink > 1 ? copy.links.get(key) : undefined;
+  if (first !== undefined) {
+    linkat(copy.root, first, toDir, name, 0);
+    return;
+  }
+  copyFile(fromDir, toDir, name, st);
+  if (st.nlink > 1) copy.links.set(key, `${copy.dir}${name}`);
 }
 
 const chunk = Buffer.alloc(64 * 1024);
@@ -90,9 +116,7 @@ function copyFile(fromDir: number, toDir: number, name: string, st: FileStat): v
     if ((statAt(from, '', AT_EMPTY_PATH).mode & S_IFMT) !== S_IFREG) throw new OciError('container-init', `${name} changed while it was copied`);
     const to = openat(toDir, name, O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC, 0o600);
     try {
-      for (let n; (n = readSync(from, chunk, 0, chunk.length, null)) > 0; ) {
-        for (let off = 0; off < n; ) off += writeSync(to, chunk, off, n - off);
-      }
+      copyData(from, to);
       setOwnerAndMode(to, '', st);
     } finally {
       close(to);
@@ -100,6 +124,23 @@ function copyFile(fromDir: number, toDir: number, name: string, st: FileStat): v
   } finally {
     close(from);
   }
+}
+
+/** The data of `from`, range by range (lseek(2) SEEK_DATA, SEEK_HOLE): its holes are left unwritten. */
+function copyData(from: number, to: number): void {
+  let end = 0;
+  for (let data = lseek(from, 0, SEEK.DATA); data !== null; data = lseek(from, end, SEEK.DATA)) {
+    const hole = lseek(from, data, SEEK.HOLE)!;
+    for (let at = data; at < hole; ) {
+      const n = readSync(from, chunk, 0, Math.min(chunk.length, hole - at), at);
+      if (n === 0) break; // shorter than it was a moment ago
+      for (let off = 0; off < n; ) off += writeSync(to, chunk, off, n - off, at + off);
+      at += n;
+    }
+    end = hole;
+  }
+  // The file's size, with a hole at its end if it has one.
+  ftruncateSync(to, lseek(from, 0, SEEK.END)!);
 }
 
 /** Owner first: chown(2) clears the set-user-ID and set-group-ID bits. */

@@ -36,6 +36,11 @@ export interface RootfsPlan {
   bindSources?: BindSources;
   /** Runs with every mount in place, before the switch into the new root (the create hooks). */
   beforePivot?(): void;
+  /**
+   * Runs `work` with what it allocates charged to the container's cgroups:
+   * the copy of tmpcopyup, whose size the image decides.
+   */
+  charged?(work: () => void): void;
 }
 
 /**
@@ -127,7 +132,7 @@ function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, roo
     } else if (options.flags & MS.REMOUNT) {
       remount(rootFd, m, options);
     } else {
-      mountFilesystem(rootFd, m, options, plan.config.linux?.mountLabel);
+      mountFilesystem(rootFd, m, options, plan);
     }
   } catch (err) {
     throw wrap(err, mountTarget(m), { causeText: describeError(err) });
@@ -163,11 +168,11 @@ function attachBind(
  * of propagation) is it made detached and kept by its fd, whose closing
  * costs every create up to a millisecond (see newFilesystem).
  */
-function mountFilesystem(rootFd: number, m: Mount, options: ParsedMountOptions, mountLabel: string | undefined): void {
+function mountFilesystem(rootFd: number, m: Mount, options: ParsedMountOptions, plan: RootfsPlan): void {
   if (!m.type) throw new OciError('invalid-config', 'a mount that is not a bind mount needs a type');
   const fd = openMountDestination(rootFd, m, 'dir');
   try {
-    const data = withMountLabel(m.type, options.data, mountLabel);
+    const data = withMountLabel(m.type, options.data, plan.config.linux?.mountLabel);
     // As runc: a tmpfs without mode= takes its mount point's mode, where the kernel would give 1777.
     if (m.type === 'tmpfs' && !data.some((d) => /(^|,)mode=/.test(d))) {
       data.push(`mode=${(statAt(fd, '', AT_EMPTY_PATH).mode & 0o7777).toString(8)}`);
@@ -186,7 +191,7 @@ function mountFilesystem(rootFd: number, m: Mount, options: ParsedMountOptions, 
     const sbFlags = readOnlyLater ? options.flags & ~MS.RDONLY : options.flags;
     const tree = newFilesystem(m.type, source, data, sbFlags, readOnlyLater ? attrs.set & ~READ_ONLY.set : attrs.set);
     try {
-      if (copyUp) copyUpInto(fd, tree);
+      if (copyUp) (plan.charged ?? ((work) => work()))(() => copyUpInto(fd, tree));
       if (readOnlyLater) setAttributes(tree, READ_ONLY, false);
       attachMount(tree, fd);
       for (const flag of options.propagation) setPropagation(tree, flag);

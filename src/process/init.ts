@@ -21,7 +21,7 @@ import { applyFinalAffinity } from '../linux/cpu-affinity.js';
 import { setupTerminal } from '../linux/console.js';
 import { buildRootfs, finishRootfs, type RootEntry } from '../linux/rootfs.js';
 import { enterSharedRoot, sharesRuntimeMountNamespace } from '../linux/shared-root.js';
-import type { MountableHierarchies } from '../linux/cgroup-mount.js';
+import { hostHierarchies, type MountableHierarchies } from '../linux/cgroup-mount.js';
 import type { BindSources } from '../linux/bind-sources.js';
 import { ensureInRoot, openRoot } from '../linux/paths.js';
 import { homeFor, setgroupsAllowed, switchUser } from '../linux/user.js';
@@ -74,6 +74,8 @@ export interface InitContext {
   bindSources?: BindSources;
   /** The memory cgroup's `tasks`, opened while the host's paths are in reach. */
   memoryTasksFd?: number;
+  /** With tmpcopyup: `tasks` of the memory cgroup the init started in, to return to after a copy. */
+  startMemoryTasksFd?: number;
   /** From the runtime once its hooks ran, for the init's own hooks. */
   hookState?: HookState;
   /** Filled in once in the container's namespaces: how the init gets into the root. */
@@ -138,6 +140,35 @@ function joinCgroups(ctx: InitContext): void {
   if (!own) return;
   for (const dir of own.dirs) writeFile(dir, 'tasks', '0', own.field);
   if (own.memory) ctx.memoryTasksFd = openForWriting(own.memory, 'tasks', own.field);
+  if (own.memory && ctx.mode === 'create' && hasCopyUp(ctx.config)) {
+    const start = hostHierarchies().hierarchies.find((h) => h.name.split(',').includes('memory'));
+    if (start) ctx.startMemoryTasksFd = openForWriting(start.hostDir, 'tasks', own.field);
+  }
+}
+
+function hasCopyUp(config: Spec): boolean {
+  return (config.mounts ?? []).some((m) => m.options?.includes('tmpcopyup'));
+}
+
+/**
+ * A tmpcopyup's copy is the image's data, as large as the image makes it:
+ * the init joins the container's v1 memory cgroup for it, whose limit then
+ * bounds it (tmpfs pages are charged to the cgroup of the task that
+ * allocates them), and goes back to the runtime's for the rest of the setup
+ * (see joinMemoryCgroup). Already in it, or without one, it just copies.
+ */
+function chargedToContainer(ctx: InitContext, work: () => void): void {
+  if (ctx.memoryTasksFd === undefined || ctx.startMemoryTasksFd === undefined) {
+    work();
+    return;
+  }
+  const { memory, field } = ctx.ownCgroups!;
+  writeToOpened(ctx.memoryTasksFd, '0', path.join(memory!, 'tasks'), field);
+  try {
+    work();
+  } finally {
+    writeToOpened(ctx.startMemoryTasksFd, '0', 'the runtime\'s memory cgroup', field);
+  }
 }
 
 /**
@@ -155,6 +186,8 @@ function joinMemoryCgroup(ctx: InitContext): void {
   writeToOpened(ctx.memoryTasksFd, '0', path.join(ctx.ownCgroups!.memory!, 'tasks'), ctx.ownCgroups!.field);
   close(ctx.memoryTasksFd);
   ctx.memoryTasksFd = undefined;
+  if (ctx.startMemoryTasksFd !== undefined) close(ctx.startMemoryTasksFd);
+  ctx.startMemoryTasksFd = undefined;
 }
 
 /**
@@ -236,6 +269,7 @@ function setupContainer(ctx: InitContext): void {
       cgroupHierarchies: ctx.cgroupHierarchies,
       entry,
       bindSources: ctx.bindSources,
+      charged: (work) => chargedToContainer(ctx, work),
     });
     // runc creates a missing cwd inside the new root, before it may turn read-only.
     if (ctx.process) makeCwd(ctx.process.cwd);

@@ -76,7 +76,7 @@ export function errnoNameMap(): Map<number, string> {
   }));
   return errnoNames;
 }
-const E = { EINTR: 4, EWOULDBLOCK: 11, ENOSYS: 38 } as const;
+const E = { EINTR: 4, ENXIO: 6, EWOULDBLOCK: 11, ENOSYS: 38 } as const;
 
 export class SysError extends Error {
   constructor(
@@ -126,6 +126,8 @@ const PROTOTYPES = {
   mknodat: 'int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)',
   unlinkat: 'int unlinkat(int dirfd, const char *path, int flags)',
   symlinkat: 'int symlinkat(const char *target, int dirfd, const char *linkpath)',
+  linkat: 'int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)',
+  lseek: 'long lseek(int fd, long offset, int whence)',
   readlinkat: 'long readlinkat(int dirfd, const char *path, _Out_ uint8_t *buf, size_t size)',
   fchownat: 'int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)',
   fchmod: 'int fchmod(int fd, uint32_t mode)',
@@ -280,6 +282,16 @@ export function mknodat(dirfd: number, path: string, mode: number, dev: bigint):
 export function symlinkat(target: string, dirfd: number, path: string): void {
   check(f.symlinkat(target, dirfd, path), 'symlink', path);
 }
+export function linkat(oldDirfd: number, oldPath: string, newDirfd: number, newPath: string, flags: number): void {
+  check(f.linkat(oldDirfd, oldPath, newDirfd, newPath, flags), 'link', newPath);
+}
+export const SEEK = { SET: 0, END: 2, DATA: 3, HOLE: 4 } as const;
+/** lseek(2); null where SEEK_DATA finds no data past `offset` (ENXIO). */
+export function lseek(fd: number, offset: number, whence: number): number | null {
+  const r = Number(f.lseek(fd, offset, whence));
+  if (r === -1 && koffi.errno() === E.ENXIO && whence === SEEK.DATA) return null;
+  return check(r, 'lseek');
+}
 export function unlinkat(dirfd: number, path: string, flags: number): void {
   check(f.unlinkat(dirfd, path, flags), 'unlink', path);
 }
@@ -304,6 +316,10 @@ export interface FileStat {
   gid: number;
   /** Device number of a device node (st_rdev). */
   rdev: bigint;
+  nlink: number;
+  /** The file's identity: device "major:minor" and inode number. */
+  dev: string;
+  ino: bigint;
 }
 /** statx(2) of `path` relative to `dirfd` ('' with AT_EMPTY_PATH: the fd itself, O_PATH ones too). */
 export function statAt(dirfd: number, path: string, flags: number): FileStat {
@@ -316,6 +332,9 @@ export function statAt(dirfd: number, path: string, flags: number): FileStat {
     uid: buf.readUInt32LE(20),
     gid: buf.readUInt32LE(24),
     rdev: (BigInt(rdevMajor & 0xfffff000) << 32n) | (BigInt(rdevMajor & 0xfff) << 8n) | (BigInt(rdevMinor & 0xffffff00) << 12n) | BigInt(rdevMinor & 0xff),
+    nlink: buf.readUInt32LE(16),
+    dev: `${buf.readUInt32LE(136)}:${buf.readUInt32LE(140)}`,
+    ino: buf.readBigUInt64LE(32),
   };
 }
 export function mkfifo(path: string, mode: number): void {
