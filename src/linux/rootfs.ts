@@ -5,9 +5,10 @@ import { fstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Mount, Spec } from '../spec/types.js';
 import {
-  AT_EMPTY_PATH, MNT_DETACH, MOUNT_ATTR, MS, O, S_IFDIR, S_IFMT, chdir, chroot, close, fchdir, mount, open, pivotRoot, statAt, umount2,
+  AT_EMPTY_PATH, MNT_DETACH, MOUNT_ATTR, MS, O, S_IFDIR, S_IFMT, chdir, chroot, close, fchdir, mount, open, pivotRoot, statAt, statfsFlags, statfsType, umount2,
 } from '../sys/libc.js';
-import { openNullDevice, setupDev } from './devices.js';
+import { makedev, openNullDevice, setupDev } from './devices.js';
+import { TMPFS_MAGIC } from '../cgroups/host.js';
 import { mountCgroupFs, type MountableHierarchies } from './cgroup-mount.js';
 import { withMountLabel } from './lsm.js';
 import { mountAttributes, parseMountOptions, propagationFlag, type MountAttributes, type ParsedMountOptions } from './mount-options.js';
@@ -106,6 +107,56 @@ export function finishRootfs(config: Spec): void {
   // rootfsPropagation applies to the new root too (runtime-spec config-linux.md).
   const finalPropagation = propagationFlag(config.linux?.rootfsPropagation);
   if (finalPropagation !== undefined) mount(null, '/', null, finalPropagation, null);
+}
+
+/**
+ * A mount namespace joined as it is (see RootEntry in init.ts): ocirun
+ * changes nothing in it, so what the config asks to hide or protect must
+ * already be so there (runc would apply them, after pivoting into a root it
+ * cannot find there, and fails). A masked path must be a read-only tmpfs or
+ * the null device, a read-only path and, with root.readonly, the root on a
+ * read-only mount; else the create fails naming the field.
+ */
+export function checkJoinedRoot(config: Spec): void {
+  const rootFd = openRoot('/');
+  try {
+    if (config.root.readonly && !(statfsFlags(fdPath(rootFd)) & MS.RDONLY)) {
+      throw notInJoinedNamespace('root.readonly', '/', 'on a read-only mount');
+    }
+    for (const p of config.linux?.readonlyPaths ?? []) {
+      if (!holds(rootFd, p, (fd) => (statfsFlags(fdPath(fd)) & MS.RDONLY) !== 0)) throw notInJoinedNamespace('linux.readonlyPaths', p, 'read-only');
+    }
+    for (const p of config.linux?.maskedPaths ?? []) {
+      if (!holds(rootFd, p, isMask)) throw notInJoinedNamespace('linux.maskedPaths', p, 'masked');
+    }
+  } finally {
+    close(rootFd);
+  }
+}
+
+/** `p` is absent (nothing to hide or protect) or passes `check`. */
+function holds(rootFd: number, p: string, check: (fd: number) => boolean): boolean {
+  const fd = lookupInRoot(rootFd, p);
+  if (fd === null) return true;
+  try {
+    return check(fd);
+  } finally {
+    close(fd);
+  }
+}
+
+/** What mask() leaves: the null device over a file, a read-only tmpfs over a directory. */
+function isMask(fd: number): boolean {
+  const st = fstatSync(fd);
+  if (st.isDirectory()) return statfsType(fdPath(fd)) === TMPFS_MAGIC && (statfsFlags(fdPath(fd)) & MS.RDONLY) !== 0;
+  return st.isCharacterDevice() && BigInt(st.rdev) === makedev(1, 3);
+}
+
+function notInJoinedNamespace(field: string, p: string, what: string): OciError {
+  return new OciError(
+    'invalid-config',
+    `${field}: ${p} is not ${what} in the joined mount namespace, whose root is not root.path and which ocirun takes as it is`,
+  );
 }
 
 function isBindMounted(mounts: Mount[] | undefined, destination: string): boolean {

@@ -19,7 +19,7 @@ import { joinNamespacesCheckingIdMaps } from '../linux/joined-user-namespace.js'
 import { applyMemoryPolicy } from '../linux/memory-policy.js';
 import { applyFinalAffinity } from '../linux/cpu-affinity.js';
 import { setupTerminal } from '../linux/console.js';
-import { buildRootfs, finishRootfs, type RootEntry } from '../linux/rootfs.js';
+import { buildRootfs, checkJoinedRoot, finishRootfs, type RootEntry } from '../linux/rootfs.js';
 import { enterSharedRoot, sharesRuntimeMountNamespace } from '../linux/shared-root.js';
 import { hostHierarchies, type MountableHierarchies } from '../linux/cgroup-mount.js';
 import type { BindSources } from '../linux/bind-sources.js';
@@ -257,6 +257,7 @@ function setupContainer(ctx: InitContext): void {
   if (ctx.namespaces.own.includes('network')) bringLoopbackUp();
   const entry = ctx.rootEntry!;
   if (entry === 'none') {
+    checkJoinedRoot(config);
     runCreateHooks(ctx);
   } else {
     buildRootfs({
