@@ -4,10 +4,10 @@
 // gets bind mounts of its own cgroup directories from the host. On cgroup v1
 // that is a tmpfs holding one directory per hierarchy, as on the host.
 import path from 'node:path';
-import { MOUNT_ATTR, MS, close, mount, symlinkat } from '../sys/libc.js';
+import { MOUNT_ATTR, MS, O, close, mkdirat, mount, openat, symlinkat } from '../sys/libc.js';
 import { mountAttributes, type MountAttributes, type ParsedMountOptions } from './mount-options.js';
 import { attachMount, cloneMount, newFilesystem, setAttributes } from './detached-mounts.js';
-import { ensureInRoot, fdPath } from './paths.js';
+import { fdPath } from './paths.js';
 import { procfs } from './procfs.js';
 import { directoryOf, parseHost, type CgroupHost, type Hierarchy } from '../cgroups/host.js';
 import { UNIFIED } from '../cgroups/types.js';
@@ -61,9 +61,16 @@ export function containerHierarchies(host: CgroupHost, paths: Record<string, str
   return { unified: host.mode === 'v2', hierarchies };
 }
 
+/**
+ * Mounts at `destFd`, the destination already resolved inside the root and
+ * checked (openMountDestination): nothing is looked up by path again, so a
+ * process sharing a volume cannot swap the destination for a symlink in
+ * between (CVE-2021-30465). On cgroup v1 the hierarchies go into a tmpfs
+ * made detached and attached there, whose fd then names its root: their
+ * mount points are made and reached from that fd.
+ */
 export function mountCgroupFs(
-  rootFd: number,
-  destination: string,
+  destFd: number,
   options: ParsedMountOptions,
   ownNamespace: boolean,
   known: MountableHierarchies | undefined,
@@ -72,64 +79,52 @@ export function mountCgroupFs(
   const flags = (options.flags & ~(MS.BIND | MS.REC)) | MS.NOSUID | MS.NODEV | MS.NOEXEC;
   const attrs = mountAttributes({ ...options, flags });
   if (unified) {
-    mountHierarchy(rootFd, destination, hierarchies[0], flags, attrs, ownNamespace);
+    mountHierarchy(destFd, hierarchies[0], flags, attrs, ownNamespace);
     return;
   }
-  const top = ensureInRoot(rootFd, destination, 'dir');
+  // Read-only once the hierarchies' mount points and links are in it.
+  const tmpfs = newFilesystem('tmpfs', 'tmpfs', ['mode=755'], 0, attrs.set & ~MOUNT_ATTR.RDONLY);
   try {
-    // Read-only once the hierarchies' mount points and links are in it: the
-    // tmpfs is kept by its fd to be changed then (see newFilesystem's cost).
-    const readOnly = (flags & MS.RDONLY) !== 0;
-    const tmpfs = readOnly ? newFilesystem('tmpfs', 'tmpfs', ['mode=755'], 0, attrs.set & ~MOUNT_ATTR.RDONLY) : -1;
-    try {
-      if (readOnly) attachMount(tmpfs, top);
-      else mount('tmpfs', fdPath(top), 'tmpfs', flags, 'mode=755');
-      for (const h of hierarchies) {
-        mountHierarchy(rootFd, path.posix.join(destination, h.name), h, flags, attrs, ownNamespace);
-        const controllers = h.name.split(',');
-        if (controllers.length > 1) {
-          for (const c of controllers) linkInRoot(rootFd, destination, h.name, c);
-        }
+    attachMount(tmpfs, destFd);
+    for (const h of hierarchies) {
+      mkdirat(tmpfs, h.name, 0o755);
+      const fd = openat(tmpfs, h.name, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
+      try {
+        mountHierarchy(fd, h, flags, attrs, ownNamespace);
+      } finally {
+        close(fd);
       }
-      if (readOnly) setAttributes(tmpfs, { set: MOUNT_ATTR.RDONLY, clear: 0 }, false);
-    } finally {
-      if (readOnly) close(tmpfs);
+      const controllers = h.name.split(',');
+      if (controllers.length > 1) {
+        for (const c of controllers) linkController(tmpfs, h.name, c);
+      }
     }
+    if (flags & MS.RDONLY) setAttributes(tmpfs, { set: MOUNT_ATTR.RDONLY, clear: 0 }, false);
   } finally {
-    close(top);
+    close(tmpfs);
   }
 }
 
 /** A hierarchy of the container's own cgroup namespace, or a bind of its cgroup directory on the host. */
-function mountHierarchy(
-  rootFd: number, destination: string, h: MountableHierarchy, flags: number, attrs: MountAttributes, ownNamespace: boolean,
-): void {
-  const fd = ensureInRoot(rootFd, destination, 'dir');
+function mountHierarchy(fd: number, h: MountableHierarchy, flags: number, attrs: MountAttributes, ownNamespace: boolean): void {
+  if (ownNamespace) {
+    // mount(2) sets the flags on the mount it makes.
+    mount('cgroup', fdPath(fd), h.fstype, flags, h.data);
+    return;
+  }
+  const tree = cloneMount(h.hostDir, true);
   try {
-    if (ownNamespace) {
-      // mount(2) sets the flags on the mount it makes.
-      mount('cgroup', fdPath(fd), h.fstype, flags, h.data);
-      return;
-    }
-    const tree = cloneMount(h.hostDir, true);
-    try {
-      setAttributes(tree, attrs, false);
-      attachMount(tree, fd);
-    } finally {
-      close(tree);
-    }
+    setAttributes(tree, attrs, false);
+    attachMount(tree, fd);
   } finally {
-    close(fd);
+    close(tree);
   }
 }
 
-function linkInRoot(rootFd: number, dir: string, target: string, name: string): void {
-  const dirFd = ensureInRoot(rootFd, dir, 'dir');
+function linkController(dirFd: number, target: string, name: string): void {
   try {
     symlinkat(target, dirFd, name);
   } catch {
     // already there (e.g. two hierarchies share a controller name): keep the first
-  } finally {
-    close(dirFd);
   }
 }

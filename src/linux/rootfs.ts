@@ -169,8 +169,12 @@ function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, roo
   const options = parseMountOptions(m.options, m.type);
   try {
     if (m.type === 'cgroup' || m.type === 'cgroup2') {
-      close(openMountDestination(rootFd, m, 'dir'));
-      mountCgroupFs(rootFd, m.destination, options, plan.newCgroupNamespace, plan.cgroupHierarchies);
+      const fd = openMountDestination(rootFd, m, 'dir');
+      try {
+        mountCgroupFs(fd, options, plan.newCgroupNamespace, plan.cgroupHierarchies);
+      } finally {
+        close(fd);
+      }
     } else if (isBindSource(m, options)) {
       const opened = plan.bindSources?.get(index);
       const tree = opened ?? cloneBindSource(m, options, plan.bundle);

@@ -101,6 +101,57 @@ describe.skipIf(!isRoot)('read-only binds into a volume that another container s
   });
 });
 
+describe.skipIf(!isRoot)('a cgroup mount into a volume that another container swaps under it', () => {
+  it('lands whole where its destination was resolved: every hierarchy on the one tmpfs', () => {
+    const volume = rt.scratchPath(`cg-volume-${uniqueId()}`);
+    mkdirSync(path.join(volume, 'cg'), { recursive: true });
+    mkdirSync(path.join(volume, 'decoy'));
+    symlinkSync('/vol/decoy', path.join(volume, 'cg.link'));
+    const b = rt.bundle(['sleep', '100'], (c) => {
+      c.root.readonly = false;
+      c.mounts.push(
+        { destination: '/vol', type: 'bind', source: volume, options: ['rbind', 'rw'] },
+        { destination: '/vol/cg', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      );
+    });
+    const swapper = startSwapper([[path.join(volume, 'cg'), path.join(volume, 'cg.link')]], 30);
+    let created = 0;
+    const deadline = Date.now() + 15_000;
+    try {
+      for (let i = 0; i < 15 && Date.now() < deadline; i++) {
+        const id = uniqueId('cg-race');
+        const r = rt.run(['create', '--bundle', b.dir, id]);
+        if (r.code !== 0) {
+          expect(rt.containerIds()).not.toContain(id);
+          continue;
+        }
+        created++;
+        try {
+          // Mounts by id and parent id: the swapper renames the directories, and so the paths, while this reads.
+          const text = readFileSync(`/proc/${rt.state(id).pid}/mountinfo`, 'utf8').trim();
+          const mounts = parseMountinfo(text).map((m, n) => {
+            const [mountId, parentId] = text.split('\n')[n].split(' ');
+            return { ...m, mountId, parentId };
+          });
+          // The fixture's own cgroup mount at /sys/fs/cgroup aside.
+          const hierarchies = mounts.filter((m) => (m.fstype === 'cgroup' || m.fstype === 'cgroup2') && m.mountPoint.startsWith('/vol/'));
+          expect(hierarchies.length).toBeGreaterThan(0);
+          const parents = [...new Set(hierarchies.map((m) => m.parentId))];
+          expect(parents, 'the mounts holding the hierarchies').toHaveLength(1);
+          const tmpfs = mounts.find((m) => m.mountId === parents[0]);
+          expect(tmpfs?.fstype, `the mount holding them, ${tmpfs?.mountPoint}`).toBe('tmpfs');
+          expect(tmpfs?.options).toContain('ro');
+        } finally {
+          rt.ok(['delete', '--force', id]);
+        }
+      }
+    } finally {
+      swapper.kill('SIGKILL');
+    }
+    expect(created).toBeGreaterThan(0);
+  });
+});
+
 describe.skipIf(!isRoot)('flags in force inside the container', () => {
   const ALL = ['ro', 'nosuid', 'nodev', 'noexec'];
 
