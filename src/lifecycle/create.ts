@@ -69,7 +69,7 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): OpenCont
     const fifoPath = store.fifoPath(opts.id);
     mkfifo(fifoPath, 0o600);
     mkfifo(store.statusFifoPath(opts.id), 0o600);
-    if (sharesRuntimeMountNamespace(config)) sharedRootMountId = bindSharedRoot(config, bundle.rootfs);
+    if (sharesRuntimeMountNamespace(config)) sharedRootMountId = bindSharedRoot(config, bundle.rootfs, store.dir(opts.id));
     const notify = prepareNotifySocket(store, opts.id, config);
     const base = {
       ociVersion: SPEC_VERSION,

@@ -7,9 +7,11 @@
 // nor the root's parent mount get another propagation, and the init chroots
 // instead of pivot_root(2), which would switch the root of every process of
 // the host.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Spec } from '../spec/types.js';
-import { MNT_DETACH, MS, O, chdir, chroot, close, fchdir, mount, mountIdOf, open, umount2 } from '../sys/libc.js';
+import { MNT_DETACH, MS, O, chdir, chroot, close, fchdir, mountIdOf, open, umount2 } from '../sys/libc.js';
+import { attachMount, cloneMount, setPropagation } from './detached-mounts.js';
 import { propagationFlag } from './mount-options.js';
 import { fdPath } from './paths.js';
 import { OciError } from '../errors.js';
@@ -33,23 +35,47 @@ export function sharesRuntimeMountNamespace(config: Spec): boolean {
  * Binds the root onto itself, a slave of the host's mounts (or as
  * linux.rootfsPropagation says) so that the container's mounts do not
  * propagate out. Returns the new mount's id, for releaseSharedRoot.
+ *
+ * The bind starts detached (open_tree(2)), its id is recorded in the
+ * container's directory (`containerDir`), and only then is it attached: a
+ * runtime killed before the attach leaves nothing (the kernel drops a
+ * detached mount with its last fd), one killed after it leaves a mount that
+ * `delete` finds by the record even without a state.
  */
-export function bindSharedRoot(config: Spec, rootfs: string): number {
-  mount(rootfs, rootfs, null, MS.BIND | MS.REC, null);
-  const fd = open(rootfs, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
+export function bindSharedRoot(config: Spec, rootfs: string, containerDir: string): number {
+  const tree = cloneMount(rootfs, true);
   try {
-    const target = fdPath(fd);
-    const mountId = mountIdOf(fd);
+    const mountId = mountIdOf(tree);
+    writeFileSync(path.join(containerDir, RECORD), JSON.stringify({ rootfs, mountId }), { mode: 0o600 });
+    const fd = open(rootfs, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
     try {
-      mount(null, target, null, (propagationFlag(config.linux?.rootfsPropagation) ?? MS.SLAVE) | MS.REC, null);
+      attachMount(tree, fd);
+    } finally {
+      close(fd);
+    }
+    try {
+      setPropagation(tree, (propagationFlag(config.linux?.rootfsPropagation) ?? MS.SLAVE) | MS.REC);
     } catch (err) {
-      umount2(target, MNT_DETACH);
+      releaseSharedRoot(rootfs, mountId);
       throw err;
     }
     return mountId;
   } finally {
-    close(fd);
+    close(tree);
   }
+}
+
+const RECORD = 'shared-root.json';
+
+/** For a delete without a readable state: the root's bind mount a create recorded, if it is still there. */
+export function releaseRecordedSharedRoot(containerDir: string): void {
+  let recorded: { rootfs?: unknown; mountId?: unknown };
+  try {
+    recorded = JSON.parse(readFileSync(path.join(containerDir, RECORD), 'utf8'));
+  } catch {
+    return; // nothing recorded
+  }
+  if (typeof recorded.rootfs === 'string' && typeof recorded.mountId === 'number') releaseSharedRoot(recorded.rootfs, recorded.mountId);
 }
 
 /** Detaches the root's bind mount with all the mounts on it, if the mount on top of the root is still that one. */
