@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, expect } from 'vitest';
 import { OCIRUN_BIN, makeBundle, type Bundle, type BundleConfig } from '../../fixtures/bundle.mjs';
 
 export const isRoot = process.getuid?.() === 0;
@@ -89,6 +90,19 @@ export class Runtime {
   scratchPath(name: string): string {
     return path.join(this.scratch, name);
   }
+}
+
+/** A Runtime for one test file, disposed after its tests, which must leave no container behind. */
+export function runtimeLeavingNoContainer(): Runtime {
+  const rt = new Runtime();
+  afterAll(() => {
+    try {
+      expect(rt.containerIds()).toEqual([]);
+    } finally {
+      rt.dispose();
+    }
+  });
+  return rt;
 }
 
 let counter = 0;

@@ -5,17 +5,10 @@
 import { execFileSync } from 'node:child_process';
 import { linkSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { Runtime, isRoot, refusedCreate, uniqueId, type Bundle } from '../helpers/ocirun.js';
+import { describe, expect, it } from 'vitest';
+import { runtimeLeavingNoContainer, isRoot, refusedCreate, uniqueId, type Bundle } from '../helpers/ocirun.js';
 
-const rt = new Runtime();
-afterAll(() => {
-  try {
-    expect(rt.containerIds()).toEqual([]);
-  } finally {
-    rt.dispose();
-  }
-});
+const rt = runtimeLeavingNoContainer();
 
 const LIMIT = 16 << 20;
 

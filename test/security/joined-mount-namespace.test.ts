@@ -3,17 +3,10 @@
 // is: ocirun mounts nothing there. What its config asks to hide or protect
 // (linux.maskedPaths, linux.readonlyPaths, root.readonly) must then already
 // hold there; a create that would silently go without it is refused.
-import { afterAll, describe, expect, it } from 'vitest';
-import { Runtime, isRoot, processesMentioning, uniqueId, type BundleConfig } from '../helpers/ocirun.js';
+import { describe, expect, it } from 'vitest';
+import { runtimeLeavingNoContainer, isRoot, processesMentioning, uniqueId, type BundleConfig } from '../helpers/ocirun.js';
 
-const rt = new Runtime();
-afterAll(() => {
-  try {
-    expect(rt.containerIds()).toEqual([]);
-  } finally {
-    rt.dispose();
-  }
-});
+const rt = runtimeLeavingNoContainer();
 
 describe.skipIf(!isRoot)('a mount namespace joined as it is', () => {
   it('is refused, naming the field, where a masked or read-only path of the config would not hold', () => {

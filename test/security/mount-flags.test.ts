@@ -8,18 +8,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { Runtime, isRoot, parseMountinfo, uniqueId } from '../helpers/ocirun.js';
+import { describe, expect, it } from 'vitest';
+import { runtimeLeavingNoContainer, isRoot, parseMountinfo, uniqueId } from '../helpers/ocirun.js';
 
 const require = createRequire(import.meta.url);
-const rt = new Runtime();
-afterAll(() => {
-  try {
-    expect(rt.containerIds()).toEqual([]);
-  } finally {
-    rt.dispose();
-  }
-});
+const rt = runtimeLeavingNoContainer();
 
 /**
  * Swaps each directory with a symlink next to it, atomically (renameat2(2)
