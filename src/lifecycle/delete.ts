@@ -6,6 +6,7 @@ import { warn } from '../log.js';
 import { runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { leaveIntelRdt } from '../linux/intel-rdt.js';
 import { releaseSharedRoot } from '../linux/shared-root.js';
+import { hostKernel } from '../sys/kernel.js';
 import type { Spec } from '../spec/types.js';
 import type { ContainerState, Store } from '../state/store.js';
 import { tryKill } from '../sys/libc.js';
@@ -49,7 +50,7 @@ function destroy(store: Store, { id, state, status }: ContainerRemains, force: b
   if (state !== null) killAll(state);
   // Without a readable state, an init still waiting for start is found by the FIFO it holds.
   else killFifoHolders(store.fifoPath(id));
-  if (state?.sharedRootMountId !== undefined) releaseSharedRoot(state.rootfs, state.sharedRootMountId);
+  if (state?.sharedRootMountId !== undefined) releaseSharedRoot(hostKernel, state.rootfs, state.sharedRootMountId);
   // Then each cgroup directory goes (rmdir, retried, bounded, while the kernel still counts dead
   // tasks): those of the state, or without one, those the create recorded (and what is in them).
   if (state?.systemdCgroup) stopContainerUnit(state.cgroupPaths);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { OciError, wrap } from '../errors.js';
 import type { Mount, Spec } from '../spec/types.js';
 import { MS, SysError, close } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
 import { cloneMount, describeError, mountTarget } from './detached-mounts.js';
 import { parseMountOptions, type ParsedMountOptions } from './mount-options.js';
 
@@ -24,14 +25,14 @@ export function isBindSource(m: Mount, options: ParsedMountOptions): boolean {
  * to mount: root, or CAP_SYS_ADMIN over its mount namespace). The caller
  * closes them once the init has its copies.
  */
-export function openBindSources(config: Spec, bundle: string): BindSources {
+export function openBindSources(kernel: Kernel, config: Spec, bundle: string): BindSources {
   const sources: BindSources = new Map();
   try {
     (config.mounts ?? []).forEach((m, index) => {
       const options = parseMountOptions(m.options, m.type);
       if (!isBindSource(m, options)) return;
       try {
-        sources.set(index, cloneBindSource(m, options, bundle));
+        sources.set(index, cloneBindSource(kernel, m, options, bundle));
       } catch (err) {
         throw wrap(err, `container init: ${mountTarget(m)}`, { code: 'container-init', causeText: describeError(err) });
       }
@@ -49,10 +50,10 @@ export function closeBindSources(sources: BindSources | undefined): void {
 }
 
 /** A detached copy of the mount at the source, relative to the bundle ("rbind": with its submounts). */
-export function cloneBindSource(m: Mount, options: ParsedMountOptions, bundle: string): number {
+export function cloneBindSource(kernel: Kernel, m: Mount, options: ParsedMountOptions, bundle: string): number {
   const source = path.resolve(bundle, m.source ?? '');
   try {
-    return cloneMount(source, (options.flags & MS.REC) !== 0);
+    return cloneMount(kernel, source, (options.flags & MS.REC) !== 0);
   } catch (err) {
     if (err instanceof SysError && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) throw new OciError('container-init', `source ${source} does not exist`, [], { cause: err });
     throw err;

@@ -4,7 +4,8 @@
 // gets bind mounts of its own cgroup directories from the host. On cgroup v1
 // that is a tmpfs holding one directory per hierarchy, as on the host.
 import path from 'node:path';
-import { MOUNT_ATTR, MS, close, mount, symlinkat } from '../sys/libc.js';
+import { MOUNT_ATTR, MS, close } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
 import { mountAttributes, type MountAttributes, type ParsedMountOptions } from './mount-options.js';
 import { attachMount, cloneMount, newFilesystem, setAttributes } from './detached-mounts.js';
 import { ensureInRoot, fdPath } from './paths.js';
@@ -62,6 +63,7 @@ export function containerHierarchies(host: CgroupHost, paths: Record<string, str
 }
 
 export function mountCgroupFs(
+  kernel: Kernel,
   rootFd: number,
   destination: string,
   options: ParsedMountOptions,
@@ -72,7 +74,7 @@ export function mountCgroupFs(
   const flags = (options.flags & ~(MS.BIND | MS.REC)) | MS.NOSUID | MS.NODEV | MS.NOEXEC;
   const attrs = mountAttributes({ ...options, flags });
   if (unified) {
-    mountHierarchy(rootFd, destination, hierarchies[0], flags, attrs, ownNamespace);
+    mountHierarchy(kernel, rootFd, destination, hierarchies[0], flags, attrs, ownNamespace);
     return;
   }
   const top = ensureInRoot(rootFd, destination, 'dir');
@@ -80,18 +82,18 @@ export function mountCgroupFs(
     // Read-only once the hierarchies' mount points and links are in it: the
     // tmpfs is kept by its fd to be changed then (see newFilesystem's cost).
     const readOnly = (flags & MS.RDONLY) !== 0;
-    const tmpfs = readOnly ? newFilesystem('tmpfs', 'tmpfs', ['mode=755'], 0, attrs.set & ~MOUNT_ATTR.RDONLY) : -1;
+    const tmpfs = readOnly ? newFilesystem(kernel, 'tmpfs', 'tmpfs', ['mode=755'], 0, attrs.set & ~MOUNT_ATTR.RDONLY) : -1;
     try {
-      if (readOnly) attachMount(tmpfs, top);
-      else mount('tmpfs', fdPath(top), 'tmpfs', flags, 'mode=755');
+      if (readOnly) attachMount(kernel, tmpfs, top);
+      else kernel.mount('tmpfs', fdPath(top), 'tmpfs', flags, 'mode=755');
       for (const h of hierarchies) {
-        mountHierarchy(rootFd, path.posix.join(destination, h.name), h, flags, attrs, ownNamespace);
+        mountHierarchy(kernel, rootFd, path.posix.join(destination, h.name), h, flags, attrs, ownNamespace);
         const controllers = h.name.split(',');
         if (controllers.length > 1) {
-          for (const c of controllers) linkInRoot(rootFd, destination, h.name, c);
+          for (const c of controllers) linkInRoot(kernel, rootFd, destination, h.name, c);
         }
       }
-      if (readOnly) setAttributes(tmpfs, { set: MOUNT_ATTR.RDONLY, clear: 0 }, false);
+      if (readOnly) setAttributes(kernel, tmpfs, { set: MOUNT_ATTR.RDONLY, clear: 0 }, false);
     } finally {
       if (readOnly) close(tmpfs);
     }
@@ -102,19 +104,19 @@ export function mountCgroupFs(
 
 /** A hierarchy of the container's own cgroup namespace, or a bind of its cgroup directory on the host. */
 function mountHierarchy(
-  rootFd: number, destination: string, h: MountableHierarchy, flags: number, attrs: MountAttributes, ownNamespace: boolean,
+  kernel: Kernel, rootFd: number, destination: string, h: MountableHierarchy, flags: number, attrs: MountAttributes, ownNamespace: boolean,
 ): void {
   const fd = ensureInRoot(rootFd, destination, 'dir');
   try {
     if (ownNamespace) {
       // mount(2) sets the flags on the mount it makes.
-      mount('cgroup', fdPath(fd), h.fstype, flags, h.data);
+      kernel.mount('cgroup', fdPath(fd), h.fstype, flags, h.data);
       return;
     }
-    const tree = cloneMount(h.hostDir, true);
+    const tree = cloneMount(kernel, h.hostDir, true);
     try {
-      setAttributes(tree, attrs, false);
-      attachMount(tree, fd);
+      setAttributes(kernel, tree, attrs, false);
+      attachMount(kernel, tree, fd);
     } finally {
       close(tree);
     }
@@ -123,10 +125,10 @@ function mountHierarchy(
   }
 }
 
-function linkInRoot(rootFd: number, dir: string, target: string, name: string): void {
+function linkInRoot(kernel: Kernel, rootFd: number, dir: string, target: string, name: string): void {
   const dirFd = ensureInRoot(rootFd, dir, 'dir');
   try {
-    symlinkat(target, dirFd, name);
+    kernel.symlinkat(target, dirFd, name);
   } catch {
     // already there (e.g. two hierarchies share a controller name): keep the first
   } finally {

@@ -9,7 +9,8 @@
 // the host.
 import { statSync } from 'node:fs';
 import type { Spec } from '../spec/types.js';
-import { MNT_DETACH, MS, O, chdir, chroot, close, fchdir, mount, mountIdOf, open, umount2 } from '../sys/libc.js';
+import { MNT_DETACH, MS, O, chdir, close, fchdir, mountIdOf, open } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
 import { propagationFlag } from './mount-options.js';
 import { fdPath } from './paths.js';
 import { OciError } from '../errors.js';
@@ -34,16 +35,16 @@ export function sharesRuntimeMountNamespace(config: Spec): boolean {
  * linux.rootfsPropagation says) so that the container's mounts do not
  * propagate out. Returns the new mount's id, for releaseSharedRoot.
  */
-export function bindSharedRoot(config: Spec, rootfs: string): number {
-  mount(rootfs, rootfs, null, MS.BIND | MS.REC, null);
+export function bindSharedRoot(kernel: Kernel, config: Spec, rootfs: string): number {
+  kernel.mount(rootfs, rootfs, null, MS.BIND | MS.REC, null);
   const fd = open(rootfs, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
   try {
     const target = fdPath(fd);
     const mountId = mountIdOf(fd);
     try {
-      mount(null, target, null, (propagationFlag(config.linux?.rootfsPropagation) ?? MS.SLAVE) | MS.REC, null);
+      kernel.mount(null, target, null, (propagationFlag(config.linux?.rootfsPropagation) ?? MS.SLAVE) | MS.REC, null);
     } catch (err) {
-      umount2(target, MNT_DETACH);
+      kernel.umount2(target, MNT_DETACH);
       throw err;
     }
     return mountId;
@@ -53,7 +54,7 @@ export function bindSharedRoot(config: Spec, rootfs: string): number {
 }
 
 /** Detaches the root's bind mount with all the mounts on it, if the mount on top of the root is still that one. */
-export function releaseSharedRoot(rootfs: string, mountId: number): void {
+export function releaseSharedRoot(kernel: Kernel, rootfs: string, mountId: number): void {
   let fd: number;
   try {
     fd = open(rootfs, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
@@ -61,26 +62,26 @@ export function releaseSharedRoot(rootfs: string, mountId: number): void {
     return; // the root is gone, and its mounts with it
   }
   try {
-    if (mountIdOf(fd) === mountId) umount2(fdPath(fd), MNT_DETACH);
+    if (mountIdOf(fd) === mountId) kernel.umount2(fdPath(fd), MNT_DETACH);
   } finally {
     close(fd);
   }
 }
 
 /** The init, once the mounts are made: the root changes for this process alone. */
-export function chrootInto(rootfs: string): void {
+export function chrootInto(kernel: Kernel, rootfs: string): void {
   chdir(rootfs);
-  chroot('.');
+  kernel.chroot('.');
   chdir('/');
 }
 
 /** An exec'd process: into the root the container's init chrooted into, if it is still that bind mount. */
-export function enterSharedRoot(rootfs: string, mountId: number): void {
+export function enterSharedRoot(kernel: Kernel, rootfs: string, mountId: number): void {
   const fd = open(rootfs, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
   try {
     if (mountIdOf(fd) !== mountId) throw new OciError('container-init', `the container's root ${rootfs} is no longer the bind mount its create made`);
     fchdir(fd);
-    chroot('.');
+    kernel.chroot('.');
     chdir('/');
   } finally {
     close(fd);
