@@ -1,5 +1,5 @@
 // delete (runtime-spec runtime.md "Delete"): kill what is left, remove every trace.
-import { destroyRecorded, removeCgroupPaths, thawCgroup } from '../cgroups/recorded-paths.js';
+import { destroyRecorded, killCgroup, removeCgroupPaths, thawCgroup } from '../cgroups/recorded-paths.js';
 import { stopContainerUnit } from '../cgroups/systemd.js';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';
@@ -21,7 +21,7 @@ export function killAll(state: ContainerState): void {
   for (let delay = 1; ; delay = Math.min(delay * 2, 5)) {
     const pids = containerPids(state);
     if (pids.length === 0) return;
-    for (const pid of pids) tryKill(pid, 9);
+    if (!killCgroup(state.cgroupPaths)) for (const pid of pids) tryKill(pid, 9);
     thawCgroup(state.cgroupPaths); // frozen processes die only once thawed
     if (Date.now() > deadline) throw new OciError('system', `${state.id}: processes ${pids.join(' ')} did not die after SIGKILL`);
     sleepMs(delay); // a killed process is gone within a millisecond or two
