@@ -87,15 +87,18 @@ export interface InitContext {
 
 export function runInit(ctx: InitContext): never {
   try {
-    // Before the container's namespaces and mounts: every later /proc access goes through it.
-    openInitProcfs();
-    dropFdsNotKept(fdsToKeep(ctx));
     // Processes in the container must not reach this one's memory or its
     // /proc/<pid>/exe (the runtime binary) while it joins them (CVE-2019-5736),
     // and the exe they could reach (with CAP_SYS_PTRACE, or by executing
-    // /proc/self/exe) must be one that cannot be written.
+    // /proc/self/exe) must be one that cannot be written. First of all: the
+    // switch maps the binary anew, so every page of it this process ran
+    // before would fault in again (a fork copies no page table entries of
+    // the binary's text).
     becomeUndumpable(ctx.kernel, ctx.namespaces, false);
     switchToSealedExe(ctx.sealedExe);
+    // Before the container's namespaces and mounts: every later /proc access goes through it.
+    openInitProcfs();
+    dropFdsNotKept(fdsToKeep(ctx));
     resetSignals();
     if (ctx.namespaces.forkAgain) ctx.mapsFd = procfs().openSelf('maps', O.RDONLY);
     expect(ctx, 'go');
@@ -130,9 +133,8 @@ export function runInit(ctx: InitContext): never {
 function fdsToKeep(ctx: InitContext): number[] {
   const preserved = Array.from({ length: ctx.preserveFds }, (_, i) => FIRST_PASSED_FD + i);
   const joins = ctx.namespaces.joins.map((join) => join.fd);
-  const sealedExe = ctx.sealedExe?.fd ?? -1;
   const bindSources = [...(ctx.bindSources?.values() ?? [])];
-  return [ctx.channel.fd, ctx.fifoFd, ctx.statusFd, ctx.consoleSocketFd, sealedExe, ...joins, ...bindSources, ...preserved].filter((fd) => fd >= 0);
+  return [ctx.channel.fd, ctx.fifoFd, ctx.statusFd, ctx.consoleSocketFd, ...joins, ...bindSources, ...preserved].filter((fd) => fd >= 0);
 }
 
 function joinCgroups(ctx: InitContext): void {
