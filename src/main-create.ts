@@ -3,7 +3,10 @@
 // exec: commander reads its command line (cli/argv.ts leaves it alone).
 import { partialEntry } from './cli/dispatch.js';
 
-export const main = partialEntry({
-  create: () => import('./cli/create.js'),
-  run: () => import('./cli/run.js'),
-});
+export const main = partialEntry(
+  {
+    create: () => import('./cli/create.js'),
+    run: () => import('./cli/run.js'),
+  },
+  ['create'],
+);

@@ -3,4 +3,4 @@
 // or commander, so it loads in less time (bin/ocirun picks the bundle).
 import { partialEntry } from './cli/dispatch.js';
 
-export const main = partialEntry({ delete: () => import('./cli/delete.js') });
+export const main = partialEntry({ delete: () => import('./cli/delete.js') }, ['delete']);

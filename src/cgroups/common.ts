@@ -69,6 +69,23 @@ export function blkioWeightToIoWeight(weight: number): number {
   return 1 + Math.trunc(((weight - 10) * 9999) / 990);
 }
 
+/**
+ * cgroup v2's swap-only limit (memory.swap.max, systemd's MemorySwapMax) for
+ * the spec's memory.swap, which is the memory+swap total of cgroup v1,
+ * converted as runc converts it: swap − memory; -1 is no limit; and no limit
+ * on memory with no swap setting is no limit on swap either. undefined:
+ * nothing to set. `memory` is the memory limit in force (-1: none).
+ */
+export function swapOnlyLimit(swap: number | undefined, memory: number | undefined, field: string): number | undefined {
+  const unset = swap === undefined || swap === 0;
+  if (memory === -1 && unset) return -1;
+  if (unset) return undefined;
+  if (swap === -1) return -1;
+  if (memory === undefined || memory <= 0) throw new OciError('invalid-config', `${field}: a memory+swap limit needs a memory limit (memory.limit)`);
+  if (swap! < memory) throw new OciError('invalid-config', `${field}: ${swap} is below memory.limit ${memory} (swap is the memory+swap total)`);
+  return swap! - memory;
+}
+
 /** An int64 setting as the kernel reads it: exact digits (JSON numbers above 2^53 are not exact anyway). */
 export function int(n: number): string {
   return Number.isSafeInteger(n) ? String(n) : BigInt(Math.trunc(n)).toString();

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
-import { sharesToWeight } from './common.js';
+import { blkioWeightToIoWeight, sharesToWeight, swapOnlyLimit } from './common.js';
 import { SystemdBus, type Typed } from './dbus.js';
 import type { LinuxResources } from './types.js';
 
@@ -18,26 +18,53 @@ export function systemdIsRunning(): boolean {
 
 const UINT64_MAX = 0xffffffffffffffffn;
 
-/** The unit properties for linux.resources, converted as runc converts them. */
+/**
+ * The unit properties for linux.resources, converted as runc converts them
+ * (runc's docs/systemd.md), and IOWeight besides: systemd writes every
+ * property it manages when it realizes the unit again (daemon-reload), so a
+ * limit it has no value for would go back to its default.
+ */
 export function unitProperties(r: LinuxResources): [string, Typed][] {
   const props: [string, Typed][] = [];
+  const limit = (n: number) => (n === -1 ? UINT64_MAX : BigInt(n));
   const m = r.memory;
-  if (m?.limit !== undefined && m.limit !== 0) props.push(['MemoryMax', ['t', m.limit === -1 ? UINT64_MAX : BigInt(m.limit)]]);
-  if (m?.reservation !== undefined && m.reservation > 0) props.push(['MemoryLow', ['t', BigInt(m.reservation)]]);
-  if (m?.swap !== undefined && m.swap !== 0 && m.limit !== undefined && m.limit > 0) {
-    props.push(['MemorySwapMax', ['t', m.swap === -1 ? UINT64_MAX : BigInt(Math.max(0, m.swap - m.limit))]]);
+  if (m?.limit !== undefined && m.limit !== 0) props.push(['MemoryMax', ['t', limit(m.limit)]]);
+  if (m?.reservation !== undefined && m.reservation !== 0) props.push(['MemoryLow', ['t', limit(m.reservation)]]);
+  if (m?.limit !== undefined && m.limit !== 0) {
+    const swap = swapOnlyLimit(m.swap, m.limit, 'linux.resources.memory.swap');
+    if (swap !== undefined) props.push(['MemorySwapMax', ['t', limit(swap)]]);
   }
   if (r.pids) props.push(['TasksMax', ['t', r.pids.limit < 0 ? UINT64_MAX : BigInt(r.pids.limit)]]);
   const c = r.cpu;
-  if (c?.shares) props.push(['CPUWeight', ['t', BigInt(sharesToWeight(c.shares))]]);
-  if (c?.quota !== undefined && c.quota !== 0) {
-    const period = c.period ?? 100_000;
-    // systemd takes a quota per second, rounded up to whole 10 ms as runc does.
-    const perSec = c.quota < 0 ? UINT64_MAX : BigInt(Math.ceil((c.quota * 1_000_000) / period / 10_000) * 10_000);
+  // CPUWeight=idle (systemd 252) is weight 0 on the bus.
+  if (c?.idle) props.push(['CPUWeight', ['t', 0n]]);
+  else if (c?.shares) props.push(['CPUWeight', ['t', BigInt(sharesToWeight(c.shares))]]);
+  if (c?.period) props.push(['CPUQuotaPeriodUSec', ['t', BigInt(c.period)]]);
+  if ((c?.quota !== undefined && c.quota !== 0) || c?.period) {
+    const quota = c.quota ?? 0;
+    // systemd keeps a quota per second in whole percents of a CPU: rounded up to 10 ms, as runc does.
+    const perSec = quota > 0 ? BigInt(Math.ceil((quota * 1_000_000) / (c.period || 100_000) / 10_000) * 10_000) : UINT64_MAX;
     props.push(['CPUQuotaPerSecUSec', ['t', perSec]]);
-    if (c.period) props.push(['CPUQuotaPeriodUSec', ['t', BigInt(c.period)]]);
   }
+  if (c?.cpus) props.push(['AllowedCPUs', ['ay', [...cpuMask(c.cpus, 'linux.resources.cpu.cpus')]]]);
+  if (c?.mems) props.push(['AllowedMemoryNodes', ['ay', [...cpuMask(c.mems, 'linux.resources.cpu.mems')]]]);
+  if (r.blockIO?.weight) props.push(['IOWeight', ['t', BigInt(blkioWeightToIoWeight(r.blockIO.weight))]]);
   return props;
+}
+
+/** A cpuset list ("0-3,8") as systemd's bitmask: bit n of byte n/8 for CPU (or node) n. */
+export function cpuMask(list: string, field: string): Uint8Array {
+  const bits: number[] = [];
+  for (const part of list.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    const from = m ? Number(m[1]) : NaN;
+    const to = m?.[2] !== undefined ? Number(m[2]) : from;
+    if (!m || to < from || to > 8191) throw new OciError('invalid-config', `${field}: ${JSON.stringify(list)} is not a list such as 0-3,8`);
+    for (let n = from; n <= to; n++) bits.push(n);
+  }
+  const mask = new Uint8Array(bits.length ? Math.floor(Math.max(...bits) / 8) + 1 : 0);
+  for (const n of bits) mask[n >> 3] |= 1 << (n & 7);
+  return mask;
 }
 
 /**
@@ -54,6 +81,11 @@ export function startScope(unit: string, slice: string, pid: number, resources: 
       ['PIDs', ['au', [pid]]],
       ['Delegate', ['b', true]],
       ['DefaultDependencies', ['b', false]],
+      // Accounting for every controller, whatever the limits (as runc): the statistics need it.
+      ['CPUAccounting', ['b', true]],
+      ['IOAccounting', ['b', true]],
+      ['MemoryAccounting', ['b', true]],
+      ['TasksAccounting', ['b', true]],
       ...unitProperties(resources),
     ];
     const [job] = bus.call('StartTransientUnit', [['s', unit], ['s', 'replace'], ['a(sv)', props], ['a(sa(sv))', []]]);

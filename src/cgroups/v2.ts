@@ -6,9 +6,9 @@
 // program. `unified` entries are written last, as given.
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { OciError } from '../errors.js';
+import { OciError, errnoOf, wrap } from '../errors.js';
 import { installDeviceFilter } from './bpf.js';
-import { awaitFrozen, blkioWeightToIoWeight, int, makeDirs, refuseBusyCgroup, sharesToWeight, writeHugepageLimits, writePidsLimit, writeRdmaLimits } from './common.js';
+import { awaitFrozen, blkioWeightToIoWeight, int, makeDirs, refuseBusyCgroup, sharesToWeight, swapOnlyLimit, writeHugepageLimits, writePidsLimit, writeRdmaLimits } from './common.js';
 import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate, type DeviceState } from './devices.js';
 import {
@@ -185,24 +185,10 @@ export class V2Manager implements CgroupManager {
         }
         write('memory.max', m.limit === -1 ? 'max' : int(m.limit), `${f}.limit`);
       }
-      if (m.swap !== undefined && m.swap !== 0) this.setSwap(m.swap, m.limit, `${f}.swap`);
+      this.setSwap(m, `${f}.swap`);
       if (m.reservation !== undefined && m.reservation !== 0) write('memory.low', m.reservation === -1 ? 'max' : int(m.reservation), `${f}.reservation`);
     }
-    const c = r.cpu;
-    if (c) {
-      const f = `${F}.cpu`;
-      if (c.shares) write('cpu.weight', String(sharesToWeight(c.shares)), `${f}.shares`);
-      const quota = c.quota !== undefined && c.quota !== 0 ? (c.quota > 0 ? int(c.quota) : 'max') : undefined;
-      if (quota !== undefined || c.period !== undefined) {
-        const currentQuota = (tryRead(d, 'cpu.max') ?? 'max').split(' ')[0];
-        const value = c.period !== undefined ? `${quota ?? currentQuota} ${int(c.period)}` : quota!;
-        write('cpu.max', value, c.period !== undefined ? `${f}.period` : `${f}.quota`);
-      }
-      if (c.burst !== undefined) write('cpu.max.burst', int(c.burst), `${f}.burst`);
-      if (c.cpus) write('cpuset.cpus', c.cpus, `${f}.cpus`);
-      if (c.mems) write('cpuset.mems', c.mems, `${f}.mems`);
-      if (c.idle !== undefined) write('cpu.idle', String(c.idle), `${f}.idle`);
-    }
+    if (r.cpu) this.setCpu(r.cpu);
     const dirFor = () => d;
     writePidsLimit(r, dirFor);
     if (r.blockIO) this.setIo(r);
@@ -211,23 +197,56 @@ export class V2Manager implements CgroupManager {
     if (!opts.update) {
       this.deviceFilter(d, emulate(effectiveRules(r.devices), `${F}.devices`, r.devices?.length ?? 0));
     }
-    for (const [key, value] of Object.entries(r.unified ?? {})) write(key, value, `${F}.unified[${JSON.stringify(key)}]`);
+    // One write per line, as runc does: a file such as io.max takes one device per write.
+    for (const [key, value] of Object.entries(r.unified ?? {})) {
+      const lines = value.split('\n').filter((l) => l.trim() !== '');
+      for (const line of lines.length ? lines : [value]) writeFile(d, key, line, `${F}.unified[${JSON.stringify(key)}]`);
+    }
   }
 
-  /** memory.swap.max holds swap alone; the spec's swap is memory+swap. */
-  private setSwap(swap: number, limit: number | undefined, field: string): void {
-    let value: string;
-    if (swap === -1) value = 'max';
-    else {
-      let memory = limit !== undefined && limit !== 0 ? limit : undefined;
-      if (memory === undefined) {
-        const current = tryRead(this.dir, 'memory.max');
-        memory = current === null || current === 'max' ? -1 : Number(current);
+  /**
+   * The kernel refuses, with EINVAL: a weight for an idle group (so idle 0 is
+   * written before the weight, idle 1 after), and a cpu.max.burst above the
+   * quota or a quota below the burst (so the burst goes first, and once more
+   * after cpu.max when the old quota was too small for it, as runc does).
+   */
+  private setCpu(c: NonNullable<LinuxResources['cpu']>): void {
+    const d = this.dir;
+    const f = `${F}.cpu`;
+    const write = (file: string, value: string, field: string) => writeFile(d, file, value, field);
+    if (c.idle === 0) write('cpu.idle', '0', `${f}.idle`);
+    if (c.shares) write('cpu.weight', String(sharesToWeight(c.shares)), `${f}.shares`);
+    const quota = c.quota !== undefined && c.quota !== 0 ? (c.quota > 0 ? int(c.quota) : 'max') : undefined;
+    let burstLater = false;
+    if (c.burst !== undefined) {
+      try {
+        write('cpu.max.burst', int(c.burst), `${f}.burst`);
+      } catch (err) {
+        if (quota === undefined || errnoOf(err) !== 'EINVAL') throw err;
+        burstLater = true;
       }
-      if (memory === -1) throw new OciError('invalid-config', `${field}: a memory+swap limit needs a memory limit (memory.limit)`);
-      if (swap < memory) throw new OciError('invalid-config', `${field}: ${swap} is below memory.limit ${memory} (swap is the memory+swap total)`);
-      value = int(swap - memory);
     }
+    if (quota !== undefined || c.period !== undefined) {
+      const currentQuota = (tryRead(d, 'cpu.max') ?? 'max').split(' ')[0];
+      const value = c.period !== undefined ? `${quota ?? currentQuota} ${int(c.period)}` : quota!;
+      write('cpu.max', value, c.period !== undefined ? `${f}.period` : `${f}.quota`);
+    }
+    if (burstLater) write('cpu.max.burst', int(c.burst!), `${f}.burst`);
+    if (c.cpus) write('cpuset.cpus', c.cpus, `${f}.cpus`);
+    if (c.mems) write('cpuset.mems', c.mems, `${f}.mems`);
+    if (c.idle !== undefined && c.idle !== 0) write('cpu.idle', String(c.idle), `${f}.idle`);
+  }
+
+  /** memory.swap.max holds swap alone; the spec's swap is memory+swap (an update may give swap alone: the memory limit is then the one in force). */
+  private setSwap(m: NonNullable<LinuxResources['memory']>, field: string): void {
+    let memory = m.limit !== undefined && m.limit !== 0 ? m.limit : undefined;
+    if (memory === undefined && m.swap !== undefined && m.swap > 0) {
+      const current = tryRead(this.dir, 'memory.max');
+      memory = current === null || current === 'max' ? -1 : Number(current);
+    }
+    const swap = swapOnlyLimit(m.swap, memory, field);
+    if (swap === undefined) return;
+    const value = swap === -1 ? 'max' : int(swap);
     // Without swap accounting there is no memory.swap.max: "no limit" and "no swap" have nothing to enforce (as runc).
     if (!fileExists(this.dir, 'memory.swap.max') && (value === 'max' || value === '0')) return;
     writeFile(this.dir, 'memory.swap.max', value, field);
@@ -245,8 +264,16 @@ export class V2Manager implements CgroupManager {
     b.weightDevice?.forEach((w, i) => {
       if (!w.weight) return;
       const field = `${f}.weightDevice[${i}].weight`;
-      if (bfq) writeFile(d, 'io.bfq.weight', `${w.major}:${w.minor} ${w.weight}`, field);
-      else writeFile(d, 'io.weight', `${w.major}:${w.minor} ${blkioWeightToIoWeight(w.weight)}`, field);
+      const device = `${w.major}:${w.minor}`;
+      if (bfq) writeFile(d, 'io.bfq.weight', `${device} ${w.weight}`, field);
+      else {
+        // io.weight takes a device only where blk-iocost is enabled for it (io.cost.qos): say what would work.
+        try {
+          writeFile(d, 'io.weight', `${device} ${blkioWeightToIoWeight(w.weight)}`, field);
+        } catch (err) {
+          throw wrap(err, `${field}: a per-device weight needs the BFQ I/O scheduler (or blk-iocost enabled for ${device}): writing io.weight failed`, { errnoOnly: true });
+        }
+      }
     });
     const throttles = [
       ['throttleReadBpsDevice', 'rbps'],

@@ -12,6 +12,7 @@ import { runHooks, runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { spawnInit } from '../process/spawn.js';
 import { prepareNotifySocket } from './notify.js';
 import { bindSharedRoot, releaseSharedRoot, sharesRuntimeMountNamespace } from '../linux/shared-root.js';
+import { hostKernel } from '../sys/kernel.js';
 import { listenFdCount } from '../process/fds.js';
 import { detectHost } from '../cgroups/host.js';
 import { containerHierarchies } from '../linux/cgroup-mount.js';
@@ -69,7 +70,7 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): OpenCont
     const fifoPath = store.fifoPath(opts.id);
     mkfifo(fifoPath, 0o600);
     mkfifo(store.statusFifoPath(opts.id), 0o600);
-    if (sharesRuntimeMountNamespace(config)) sharedRootMountId = bindSharedRoot(config, bundle.rootfs, store.dir(opts.id));
+    if (sharesRuntimeMountNamespace(config)) sharedRootMountId = bindSharedRoot(hostKernel, config, bundle.rootfs, store.dir(opts.id));
     const notify = prepareNotifySocket(store, opts.id, config);
     const base = {
       ociVersion: SPEC_VERSION,
@@ -141,7 +142,7 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): OpenCont
     }
     return fromState(store, state, lock);
   } catch (err) {
-    if (sharedRootMountId !== undefined) releaseSharedRoot(bundle.rootfs, sharedRootMountId);
+    if (sharedRootMountId !== undefined) releaseSharedRoot(hostKernel, bundle.rootfs, sharedRootMountId);
     removeCreatedCgroups(cgroups);
     store.remove(opts.id);
     lock.release();

@@ -1,11 +1,12 @@
 // delete (runtime-spec runtime.md "Delete"): kill what is left, remove every trace.
-import { destroyRecorded, removeCgroupPaths, thawCgroup } from '../cgroups/recorded-paths.js';
+import { destroyRecorded, killCgroup, removeCgroupPaths, thawCgroup } from '../cgroups/recorded-paths.js';
 import { stopContainerUnit } from '../cgroups/systemd.js';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';
 import { runHooksWarning, stateForHooks } from '../hooks/hooks.js';
 import { leaveIntelRdt } from '../linux/intel-rdt.js';
 import { releaseRecordedSharedRoot, releaseSharedRoot } from '../linux/shared-root.js';
+import { hostKernel } from '../sys/kernel.js';
 import type { Spec } from '../spec/types.js';
 import type { ContainerState, Store } from '../state/store.js';
 import { tryKill } from '../sys/libc.js';
@@ -20,7 +21,7 @@ export function killAll(state: ContainerState): void {
   for (let delay = 1; ; delay = Math.min(delay * 2, 5)) {
     const pids = containerPids(state);
     if (pids.length === 0) return;
-    for (const pid of pids) tryKill(pid, 9);
+    if (!killCgroup(state.cgroupPaths)) for (const pid of pids) tryKill(pid, 9);
     thawCgroup(state.cgroupPaths); // frozen processes die only once thawed
     if (Date.now() > deadline) throw new OciError('system', `${state.id}: processes ${pids.join(' ')} did not die after SIGKILL`);
     sleepMs(delay); // a killed process is gone within a millisecond or two
@@ -49,8 +50,8 @@ function destroy(store: Store, { id, state, status }: ContainerRemains, force: b
   if (state !== null) killAll(state);
   // Without a readable state, an init still waiting for start is found by the FIFO it holds.
   else killFifoHolders(store.fifoPath(id));
-  if (state?.sharedRootMountId !== undefined) releaseSharedRoot(state.rootfs, state.sharedRootMountId);
-  else if (state === null) releaseRecordedSharedRoot(store.dir(id));
+  if (state?.sharedRootMountId !== undefined) releaseSharedRoot(hostKernel, state.rootfs, state.sharedRootMountId);
+  else if (state === null) releaseRecordedSharedRoot(hostKernel, store.dir(id));
   // Then each cgroup directory goes (rmdir, retried, bounded, while the kernel still counts dead
   // tasks): those of the state, or without one, those the create recorded (and what is in them).
   if (state?.systemdCgroup) stopContainerUnit(state.cgroupPaths);

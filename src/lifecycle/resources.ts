@@ -68,8 +68,9 @@ export function updateContainer(store: Store, id: string, resources: unknown): L
       warn(`${id}: linux.resources.devices cannot be changed by update; the device rules stay as they are`);
     }
     cgroups.set(rest, { update: true });
-    if (state.systemdCgroup) updateSystemdUnit(cgroups, rest);
     const merged = mergeResources(before, rest) as LinuxResources;
+    // systemd gets every property again, as runc does: a swap limit needs the memory limit beside it.
+    if (state.systemdCgroup) updateSystemdUnit(cgroups, merged);
     const next: ContainerState = { ...state, config: { ...config, linux: { ...(config.linux ?? {}), resources: merged } } };
     store.write(next);
     return merged;

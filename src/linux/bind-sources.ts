@@ -12,6 +12,7 @@ import path from 'node:path';
 import { OciError, wrap } from '../errors.js';
 import type { Mount, Spec } from '../spec/types.js';
 import { MOUNT_ATTR, MS, SysError, close } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
 import { cloneMount, describeError, mountTarget, setAttributes } from './detached-mounts.js';
 import { lockedCopies } from './locked-mounts.js';
 import { mountAttributes, parseMountOptions, type MountAttributes, type ParsedMountOptions } from './mount-options.js';
@@ -29,7 +30,7 @@ export function isBindSource(m: Mount, options: ParsedMountOptions): boolean {
  * The init only attaches them (and sets their propagation). The caller
  * closes them once the init has its copies.
  */
-export function openBindSources(config: Spec, bundle: string): BindSources {
+export function openBindSources(kernel: Kernel, config: Spec, bundle: string): BindSources {
   const sources: BindSources = new Map();
   const recursive: boolean[] = [];
   try {
@@ -37,16 +38,16 @@ export function openBindSources(config: Spec, bundle: string): BindSources {
       const options = parseMountOptions(m.options, m.type);
       if (!isBindSource(m, options)) return;
       try {
-        const tree = cloneBindSource(m, options, bundle);
+        const tree = cloneBindSource(kernel, m, options, bundle);
         sources.set(index, tree);
-        setBindFlags(tree, options);
+        setBindFlags(kernel, tree, options);
       } catch (err) {
         throw wrap(err, `container init: ${mountTarget(m)}`, { code: 'container-init', causeText: describeError(err) });
       }
       recursive.push((options.flags & MS.REC) !== 0);
     });
     const indexes = [...sources.keys()];
-    const locked = lockedCopies(indexes.map((index, i) => ({ fd: sources.get(index)!, recursive: recursive[i] })));
+    const locked = lockedCopies(kernel, indexes.map((index, i) => ({ fd: sources.get(index)!, recursive: recursive[i] })));
     closeBindSources(sources);
     indexes.forEach((index, i) => sources.set(index, locked[i]));
   } catch (err) {
@@ -57,9 +58,9 @@ export function openBindSources(config: Spec, bundle: string): BindSources {
 }
 
 /** The flags a bind's options ask for, on the detached copy of its source, before it is attached. */
-export function setBindFlags(tree: number, options: ParsedMountOptions): void {
-  setBindAttributes(tree, mountAttributes(options));
-  setAttributes(tree, options.recursive, true);
+export function setBindFlags(kernel: Kernel, tree: number, options: ParsedMountOptions): void {
+  setBindAttributes(kernel, tree, mountAttributes(options));
+  setAttributes(kernel, tree, options.recursive, true);
 }
 
 /**
@@ -69,12 +70,12 @@ export function setBindFlags(tree: number, options: ParsedMountOptions): void {
  * has and gets only the flags to set, as in runc, which leaves locked flags
  * in place.
  */
-function setBindAttributes(tree: number, attrs: MountAttributes): void {
+function setBindAttributes(kernel: Kernel, tree: number, attrs: MountAttributes): void {
   try {
-    setAttributes(tree, attrs, false);
+    setAttributes(kernel, tree, attrs, false);
   } catch (err) {
     if (!(err instanceof SysError && err.code === 'EPERM' && attrs.clear !== 0)) throw err;
-    setAttributes(tree, { set: attrs.set & ~MOUNT_ATTR.ATIME_MASK, clear: 0 }, false);
+    setAttributes(kernel, tree, { set: attrs.set & ~MOUNT_ATTR.ATIME_MASK, clear: 0 }, false);
   }
 }
 
@@ -84,10 +85,10 @@ export function closeBindSources(sources: BindSources | undefined): void {
 }
 
 /** A detached copy of the mount at the source, relative to the bundle ("rbind": with its submounts). */
-export function cloneBindSource(m: Mount, options: ParsedMountOptions, bundle: string): number {
+export function cloneBindSource(kernel: Kernel, m: Mount, options: ParsedMountOptions, bundle: string): number {
   const source = path.resolve(bundle, m.source ?? '');
   try {
-    return cloneMount(source, (options.flags & MS.REC) !== 0);
+    return cloneMount(kernel, source, (options.flags & MS.REC) !== 0);
   } catch (err) {
     if (err instanceof SysError && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) throw new OciError('container-init', `source ${source} does not exist`, [], { cause: err });
     throw err;

@@ -2,7 +2,8 @@
 // (capabilities(7): bounding, then credentials, then capset, then ambient).
 import type { Capabilities, Process } from '../spec/types.js';
 import { warn } from '../log.js';
-import { PR, capset, prctl } from '../sys/libc.js';
+import { PR } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
 import { procfs } from './procfs.js';
 import { OciError, wrap } from '../errors.js';
 
@@ -94,10 +95,10 @@ export function ownBoundingSet(): bigint {
   return BigInt(`0x${value}`);
 }
 
-export function dropBoundingSet(masks: CapabilityMasks): void {
+export function dropBoundingSet(kernel: Kernel, masks: CapabilityMasks): void {
   const last = lastCap();
   for (let cap = 0; cap <= last; cap++) {
-    if (!((masks.bounding >> BigInt(cap)) & 1n)) prctl(PR.CAPBSET_DROP, cap);
+    if (!((masks.bounding >> BigInt(cap)) & 1n)) kernel.prctl(PR.CAPBSET_DROP, cap);
   }
 }
 
@@ -106,7 +107,7 @@ export function dropBoundingSet(masks: CapabilityMasks): void {
  * runtime's own bounding set cannot be granted (capset fails with EPERM):
  * say which one instead of the bare errno.
  */
-export function applyCapabilitySets(masks: CapabilityMasks, available: bigint): void {
+export function applyCapabilitySets(kernel: Kernel, masks: CapabilityMasks, available: bigint): void {
   const wanted = masks.permitted | masks.effective | masks.inheritable | masks.ambient;
   const missing = wanted & ~available;
   if (missing !== 0n) {
@@ -116,15 +117,15 @@ export function applyCapabilitySets(masks: CapabilityMasks, available: bigint): 
     );
   }
   try {
-    capset({ effective: masks.effective, permitted: masks.permitted, inheritable: masks.inheritable });
+    kernel.capset({ effective: masks.effective, permitted: masks.permitted, inheritable: masks.inheritable });
   } catch (err) {
     throw wrap(err, 'setting capabilities');
   }
   // The kernel only lets a capability be ambient when it is both permitted and
   // inheritable (capabilities(7)); runc skips the others silently, and so do we.
   const ambient = masks.ambient & masks.permitted & masks.inheritable;
-  prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL);
+  kernel.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_CLEAR_ALL);
   for (let cap = 0; cap < 64; cap++) {
-    if ((ambient >> BigInt(cap)) & 1n) prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, cap);
+    if ((ambient >> BigInt(cap)) & 1n) kernel.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, cap);
   }
 }

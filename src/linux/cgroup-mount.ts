@@ -4,7 +4,8 @@
 // gets bind mounts of its own cgroup directories from the host. On cgroup v1
 // that is a tmpfs holding one directory per hierarchy, as on the host.
 import path from 'node:path';
-import { MOUNT_ATTR, MS, O, close, mkdirat, mount, openat, symlinkat } from '../sys/libc.js';
+import { MOUNT_ATTR, MS, O, close, mkdirat, openat } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
 import { mountAttributes, type MountAttributes, type ParsedMountOptions } from './mount-options.js';
 import { attachMount, cloneMount, newFilesystem, setAttributes } from './detached-mounts.js';
 import { fdPath } from './paths.js';
@@ -70,6 +71,7 @@ export function containerHierarchies(host: CgroupHost, paths: Record<string, str
  * mount points are made and reached from that fd.
  */
 export function mountCgroupFs(
+  kernel: Kernel,
   destFd: number,
   options: ParsedMountOptions,
   ownNamespace: boolean,
@@ -79,51 +81,51 @@ export function mountCgroupFs(
   const flags = (options.flags & ~(MS.BIND | MS.REC)) | MS.NOSUID | MS.NODEV | MS.NOEXEC;
   const attrs = mountAttributes({ ...options, flags });
   if (unified) {
-    mountHierarchy(destFd, hierarchies[0], flags, attrs, ownNamespace);
+    mountHierarchy(kernel, destFd, hierarchies[0], flags, attrs, ownNamespace);
     return;
   }
   // Read-only once the hierarchies' mount points and links are in it.
-  const tmpfs = newFilesystem('tmpfs', 'tmpfs', ['mode=755'], 0, attrs.set & ~MOUNT_ATTR.RDONLY);
+  const tmpfs = newFilesystem(kernel, 'tmpfs', 'tmpfs', ['mode=755'], 0, attrs.set & ~MOUNT_ATTR.RDONLY);
   try {
-    attachMount(tmpfs, destFd);
+    attachMount(kernel, tmpfs, destFd);
     for (const h of hierarchies) {
       mkdirat(tmpfs, h.name, 0o755);
       const fd = openat(tmpfs, h.name, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
       try {
-        mountHierarchy(fd, h, flags, attrs, ownNamespace);
+        mountHierarchy(kernel, fd, h, flags, attrs, ownNamespace);
       } finally {
         close(fd);
       }
       const controllers = h.name.split(',');
       if (controllers.length > 1) {
-        for (const c of controllers) linkController(tmpfs, h.name, c);
+        for (const c of controllers) linkController(kernel, tmpfs, h.name, c);
       }
     }
-    if (flags & MS.RDONLY) setAttributes(tmpfs, { set: MOUNT_ATTR.RDONLY, clear: 0 }, false);
+    if (flags & MS.RDONLY) setAttributes(kernel, tmpfs, { set: MOUNT_ATTR.RDONLY, clear: 0 }, false);
   } finally {
     close(tmpfs);
   }
 }
 
 /** A hierarchy of the container's own cgroup namespace, or a bind of its cgroup directory on the host. */
-function mountHierarchy(fd: number, h: MountableHierarchy, flags: number, attrs: MountAttributes, ownNamespace: boolean): void {
+function mountHierarchy(kernel: Kernel, fd: number, h: MountableHierarchy, flags: number, attrs: MountAttributes, ownNamespace: boolean): void {
   if (ownNamespace) {
     // mount(2) sets the flags on the mount it makes.
-    mount('cgroup', fdPath(fd), h.fstype, flags, h.data);
+    kernel.mount('cgroup', fdPath(fd), h.fstype, flags, h.data);
     return;
   }
-  const tree = cloneMount(h.hostDir, true);
+  const tree = cloneMount(kernel, h.hostDir, true);
   try {
-    setAttributes(tree, attrs, false);
-    attachMount(tree, fd);
+    setAttributes(kernel, tree, attrs, false);
+    attachMount(kernel, tree, fd);
   } finally {
     close(tree);
   }
 }
 
-function linkController(dirFd: number, target: string, name: string): void {
+function linkController(kernel: Kernel, dirFd: number, target: string, name: string): void {
   try {
-    symlinkat(target, dirFd, name);
+    kernel.symlinkat(target, dirFd, name);
   } catch {
     // already there (e.g. two hierarchies share a controller name): keep the first
   }

@@ -11,19 +11,19 @@
 import { OciError } from '../errors.js';
 import type { Mount } from '../spec/types.js';
 import {
-  AT_EMPTY_PATH, AT_FDCWD, AT_RECURSIVE, FSOPEN_CLOEXEC, MOUNT_ATTR, MS, O, OPEN_TREE_CLONE, SysError, close, fsCreateAndMount, fsconfigSet, fsopen, moveMountFd,
-  mountSetattr, openTree, strerror,
+  AT_EMPTY_PATH, AT_FDCWD, AT_RECURSIVE, FSOPEN_CLOEXEC, MOUNT_ATTR, MS, O, OPEN_TREE_CLONE, SysError, close, strerror,
 } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
 import type { MountAttributes } from './mount-options.js';
 
 /** A detached copy of the mount at `path` (with its submounts when `recursive`). */
-export function cloneMount(path: string, recursive: boolean): number {
-  return withMountApi(() => openTree(AT_FDCWD, path, OPEN_TREE_CLONE | O.CLOEXEC | (recursive ? AT_RECURSIVE : 0)));
+export function cloneMount(kernel: Kernel, path: string, recursive: boolean): number {
+  return withMountApi(() => kernel.openTree(AT_FDCWD, path, OPEN_TREE_CLONE | O.CLOEXEC | (recursive ? AT_RECURSIVE : 0)));
 }
 
 /** A detached copy of the object `fd` names and every mount below it. */
-export function cloneMountAt(fd: number): number {
-  return withMountApi(() => openTree(fd, '', OPEN_TREE_CLONE | O.CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH));
+export function cloneMountAt(kernel: Kernel, fd: number): number {
+  return withMountApi(() => kernel.openTree(fd, '', OPEN_TREE_CLONE | O.CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH));
 }
 
 // Superblock flags of mount(2) as fsconfig(2) names them; the others are
@@ -39,18 +39,18 @@ const SUPERBLOCK_FLAGS: [number, string][] = [
  * to free the mount's anonymous namespace: 0.3-0.8 ms on Linux 6.18, where
  * mount(2) costs 40 µs.
  */
-export function newFilesystem(fstype: string, source: string, data: string[], sbFlags: number, attrs: number): number {
+export function newFilesystem(kernel: Kernel, fstype: string, source: string, data: string[], sbFlags: number, attrs: number): number {
   return withMountApi(() => {
-    const fsfd = fsopen(fstype, FSOPEN_CLOEXEC);
+    const fsfd = kernel.fsopen(fstype, FSOPEN_CLOEXEC);
     try {
-      fsconfigSet(fsfd, 'source', source);
-      for (const [flag, name] of SUPERBLOCK_FLAGS) if (sbFlags & flag) fsconfigSet(fsfd, name, null);
+      kernel.fsconfigSet(fsfd, 'source', source);
+      for (const [flag, name] of SUPERBLOCK_FLAGS) if (sbFlags & flag) kernel.fsconfigSet(fsfd, name, null);
       for (const option of splitData(data)) {
         const eq = option.indexOf('=');
-        if (eq < 0) fsconfigSet(fsfd, option, null);
-        else fsconfigSet(fsfd, option.slice(0, eq), option.slice(eq + 1));
+        if (eq < 0) kernel.fsconfigSet(fsfd, option, null);
+        else kernel.fsconfigSet(fsfd, option.slice(0, eq), option.slice(eq + 1));
       }
-      return fsCreateAndMount(fsfd, attrs, fstype);
+      return kernel.fsCreateAndMount(fsfd, attrs, fstype);
     } finally {
       close(fsfd);
     }
@@ -81,20 +81,20 @@ function splitData(data: string[]): string[] {
 }
 
 /** Sets and clears attributes of the mount `fd` names (and of those below it when `recursive`). */
-export function setAttributes(fd: number, attrs: MountAttributes, recursive: boolean): void {
+export function setAttributes(kernel: Kernel, fd: number, attrs: MountAttributes, recursive: boolean): void {
   if (attrs.set === 0 && attrs.clear === 0) return;
-  withMountApi(() => mountSetattr(fd, recursive ? AT_RECURSIVE : 0, attrs));
+  withMountApi(() => kernel.mountSetattr(fd, recursive ? AT_RECURSIVE : 0, attrs));
 }
 
 /** Changes the propagation type of the mount `fd` names; MS_REC in `flag` takes its submounts along. */
-export function setPropagation(fd: number, flag: number): void {
+export function setPropagation(kernel: Kernel, fd: number, flag: number): void {
   const attrs = { set: 0, clear: 0, propagation: flag & ~MS.REC };
-  withMountApi(() => mountSetattr(fd, flag & MS.REC ? AT_RECURSIVE : 0, attrs));
+  withMountApi(() => kernel.mountSetattr(fd, flag & MS.REC ? AT_RECURSIVE : 0, attrs));
 }
 
 /** Attaches the detached mount `treeFd` onto the object `destFd` names. */
-export function attachMount(treeFd: number, destFd: number): void {
-  withMountApi(() => moveMountFd(treeFd, destFd));
+export function attachMount(kernel: Kernel, treeFd: number, destFd: number): void {
+  withMountApi(() => kernel.moveMountFd(treeFd, destFd));
 }
 
 /** mount_setattr(2)'s read-only attribute alone. */

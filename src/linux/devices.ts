@@ -8,9 +8,10 @@ import { fstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Device } from '../spec/types.js';
 import {
-  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, MS, O, RESOLVE, S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, SysError, close, fchmodat, fchownat, mknodat, mount, openat,
-  openat2, statAt, symlinkat, umask, unlinkat,
+  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, MS, O, RESOLVE, S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, SysError, close, openat,
+  openat2, statAt, umask, unlinkat,
 } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
 import { ensureInRoot, fdPath } from './paths.js';
 import { procfs } from './procfs.js';
 import { OciError, wrap } from '../errors.js';
@@ -31,7 +32,7 @@ const SYMLINKS: [string, string][] = [
   ['/proc/self/fd/2', '/dev/stderr'],
 ];
 
-export function setupDev(rootFd: number, devices: Device[], inUserNamespace: boolean): void {
+export function setupDev(kernel: Kernel, rootFd: number, devices: Device[], inUserNamespace: boolean): void {
   const byPath = new Map<string, Device>();
   for (const d of [...DEFAULT_DEVICES, ...devices]) {
     const where = devicePath(d.path);
@@ -40,16 +41,16 @@ export function setupDev(rootFd: number, devices: Device[], inUserNamespace: boo
   const oldMask = umask(0);
   try {
     for (const device of byPath.values()) {
-      if (inUserNamespace) bindHostDevice(rootFd, device);
-      else makeDeviceNode(rootFd, device);
+      if (inUserNamespace) bindHostDevice(kernel, rootFd, device);
+      else makeDeviceNode(kernel, rootFd, device);
     }
   } finally {
     umask(oldMask);
   }
   const links = [...SYMLINKS];
   if (procfs().exists('kcore')) links.push(['/proc/kcore', '/dev/core']);
-  for (const [target, link] of links) makeSymlink(rootFd, target, link);
-  replaceWithSymlink(rootFd, 'pts/ptmx', '/dev/ptmx');
+  for (const [target, link] of links) makeSymlink(kernel, rootFd, target, link);
+  replaceWithSymlink(kernel, rootFd, 'pts/ptmx', '/dev/ptmx');
 }
 
 /** Normalized, without a trailing slash (which would make the host's node fail with ENOTDIR). */
@@ -65,7 +66,7 @@ export function makedev(major: number, minor: number): bigint {
 
 const TYPE_BITS: Record<Device['type'], number> = { c: S_IFCHR, u: S_IFCHR, b: S_IFBLK, p: S_IFIFO };
 
-function makeDeviceNode(rootFd: number, device: Device): void {
+function makeDeviceNode(kernel: Kernel, rootFd: number, device: Device): void {
   const dirFd = ensureInRoot(rootFd, path.posix.dirname(device.path), 'dir');
   const name = path.posix.basename(device.path);
   try {
@@ -75,12 +76,12 @@ function makeDeviceNode(rootFd: number, device: Device): void {
     const existing = entryAt(dirFd, name);
     if (existing && (existing.mode & S_IFMT) === TYPE_BITS[device.type] && BigInt(existing.rdev) === dev) {
       // Kept (it may be a mount point), but with the mode and owner the config gives, not the image's.
-      setModeAndOwner(dirFd, name, TYPE_BITS[device.type], mode & 0o7777, device.uid ?? 0, device.gid ?? 0);
+      setModeAndOwner(kernel, dirFd, name, TYPE_BITS[device.type], mode & 0o7777, device.uid ?? 0, device.gid ?? 0);
       return;
     }
     if (existing) unlinkat(dirFd, name, 0);
-    mknodat(dirFd, name, mode, dev);
-    fchownat(dirFd, name, device.uid ?? 0, device.gid ?? 0, AT_SYMLINK_NOFOLLOW);
+    kernel.mknodat(dirFd, name, mode, dev);
+    kernel.fchownat(dirFd, name, device.uid ?? 0, device.gid ?? 0, AT_SYMLINK_NOFOLLOW);
   } catch (err) {
     throw wrap(err, `device ${device.path}`);
   } finally {
@@ -89,19 +90,19 @@ function makeDeviceNode(rootFd: number, device: Device): void {
 }
 
 /** chmod and chown of the node `name`, through an fd of it: a symlink put there meanwhile is refused, never followed. */
-function setModeAndOwner(dirFd: number, name: string, type: number, mode: number, uid: number, gid: number): void {
+function setModeAndOwner(kernel: Kernel, dirFd: number, name: string, type: number, mode: number, uid: number, gid: number): void {
   const fd = openat(dirFd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC);
   try {
     if ((statAt(fd, '', AT_EMPTY_PATH).mode & S_IFMT) !== type) throw new OciError('container-init', `${name} changed while it was set up`);
-    fchmodat(AT_FDCWD, fdPath(fd), mode);
-    fchownat(AT_FDCWD, fdPath(fd), uid, gid, 0);
+    kernel.fchmodat(AT_FDCWD, fdPath(fd), mode);
+    kernel.fchownat(AT_FDCWD, fdPath(fd), uid, gid, 0);
   } finally {
     close(fd);
   }
 }
 
 /** Onto an empty file made here: whatever the image had at that path (a symlink, another file) goes first. */
-function bindHostDevice(rootFd: number, device: Device): void {
+function bindHostDevice(kernel: Kernel, rootFd: number, device: Device): void {
   const dirFd = ensureInRoot(rootFd, path.posix.dirname(device.path), 'dir');
   const name = path.posix.basename(device.path);
   let fd = -1;
@@ -109,7 +110,7 @@ function bindHostDevice(rootFd: number, device: Device): void {
     if (entryAt(dirFd, name)) unlinkat(dirFd, name, 0);
     close(openat(dirFd, name, O.CREAT | O.EXCL | O.NOFOLLOW | O.WRONLY | O.CLOEXEC, 0o644));
     fd = openat(dirFd, name, O.PATH | O.NOFOLLOW | O.CLOEXEC);
-    mount(device.path, fdPath(fd), null, MS.BIND, null);
+    kernel.mount(device.path, fdPath(fd), null, MS.BIND, null);
   } catch (err) {
     throw wrap(err, `device ${device.path}`);
   } finally {
@@ -155,10 +156,10 @@ export function openNullDevice(rootFd: number): number {
   return fd;
 }
 
-function makeSymlink(rootFd: number, target: string, link: string): void {
+function makeSymlink(kernel: Kernel, rootFd: number, target: string, link: string): void {
   const dirFd = ensureInRoot(rootFd, path.posix.dirname(link), 'dir');
   try {
-    symlinkat(target, dirFd, path.posix.basename(link));
+    kernel.symlinkat(target, dirFd, path.posix.basename(link));
   } catch (err) {
     if (!(err instanceof SysError && err.code === 'EEXIST')) throw err;
   } finally {
@@ -166,11 +167,11 @@ function makeSymlink(rootFd: number, target: string, link: string): void {
   }
 }
 
-function replaceWithSymlink(rootFd: number, target: string, link: string): void {
+function replaceWithSymlink(kernel: Kernel, rootFd: number, target: string, link: string): void {
   const dirFd = ensureInRoot(rootFd, path.posix.dirname(link), 'dir');
   try {
     unlinkAt(dirFd, path.posix.basename(link));
-    symlinkat(target, dirFd, path.posix.basename(link));
+    kernel.symlinkat(target, dirFd, path.posix.basename(link));
   } finally {
     close(dirFd);
   }

@@ -11,11 +11,12 @@
 // joined anything: a joined mount namespace could show another /proc.
 import type { IdMapping, Spec } from '../spec/types.js';
 import { joinNamespaces, type NamespacePlan } from './namespaces.js';
+import type { Kernel } from '../sys/kernel.js';
 import { procfs } from './procfs.js';
 
 /** joinNamespaces, then (creating a container) a check of the config's id maps against the joined user namespace's. */
-export function joinNamespacesCheckingIdMaps(plan: NamespacePlan, config: Spec, mode: 'create' | 'exec'): void {
-  joinNamespaces(plan);
+export function joinNamespacesCheckingIdMaps(kernel: Kernel, plan: NamespacePlan, config: Spec, mode: 'create' | 'exec'): void {
+  joinNamespaces(kernel, plan);
   const userJoin = plan.joins.find((j) => j.type === 'user');
   if (mode === 'create' && userJoin) checkIdMaps(config, userJoin.path);
 }

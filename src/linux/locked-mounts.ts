@@ -17,10 +17,11 @@
 import { OciError } from '../errors.js';
 import {
   AT_EMPTY_PATH, AT_FDCWD, AT_RECURSIVE, CLONE, MS, O, OPEN_TREE_CLONE, S_IFDIR, S_IFMT, SOCK_CLOEXEC, SOCK_SEQPACKET,
-  close, exit, fchdir, mkdirat, mount, openTree, openat, read, socketpair, statAt, unshare, waitpid, write,
+  close, exit, fchdir, mkdirat, openat, read, socketpair, statAt, waitpid, write,
 } from '../sys/libc.js';
 import { recvFd, sendFd } from '../sys/fd-passing.js';
 import { forkProcess } from '../process/forkable.js';
+import type { Kernel } from '../sys/kernel.js';
 import { attachMount, describeError, newFilesystem } from './detached-mounts.js';
 
 export interface DetachedMount {
@@ -35,17 +36,17 @@ export interface DetachedMount {
  * copy of the runtime that dies before it says anything (see spawnInit's
  * retries) is forked again, twice at most.
  */
-export function lockedCopies(mounts: DetachedMount[]): number[] {
+export function lockedCopies(kernel: Kernel, mounts: DetachedMount[]): number[] {
   if (mounts.length === 0) return [];
   for (let attempt = 0; ; attempt++) {
-    const copies = copiesFromChild(mounts);
+    const copies = copiesFromChild(kernel, mounts);
     if (copies !== null) return copies;
     if (attempt >= 2) throw new OciError('container-init', 'locking the flags of bind mounts: the process making the copies died');
   }
 }
 
 /** null when the child died without a word. */
-function copiesFromChild(mounts: DetachedMount[]): number[] | null {
+function copiesFromChild(kernel: Kernel, mounts: DetachedMount[]): number[] | null {
   const [ours, theirs] = socketpair(SOCK_SEQPACKET | SOCK_CLOEXEC);
   let pid: number;
   try {
@@ -57,7 +58,7 @@ function copiesFromChild(mounts: DetachedMount[]): number[] | null {
   }
   if (pid === 0) {
     close(ours);
-    copyThroughUserNamespace(mounts, theirs);
+    copyThroughUserNamespace(kernel, mounts, theirs);
   }
   close(theirs);
   const copies: number[] = [];
@@ -77,27 +78,27 @@ function copiesFromChild(mounts: DetachedMount[]): number[] | null {
 }
 
 /** The forked child: one packet "ok" then one fd per mount, or one packet saying what failed. */
-function copyThroughUserNamespace(mounts: DetachedMount[], socketFd: number): never {
+function copyThroughUserNamespace(kernel: Kernel, mounts: DetachedMount[], socketFd: number): never {
   let copies: number[];
   try {
     // Nothing done here may reach the host's mounts.
-    mount(null, '/', null, MS.REC | MS.PRIVATE, null);
-    const stage = newFilesystem('tmpfs', 'tmpfs', ['mode=700'], 0, 0);
+    kernel.mount(null, '/', null, MS.REC | MS.PRIVATE, null);
+    const stage = newFilesystem(kernel, 'tmpfs', 'tmpfs', ['mode=700'], 0, 0);
     // Any directory of this private copy will do but the root: unshare(2)
     // refuses a user namespace to a process whose root is covered by a
     // mount, as in a chroot.
-    attachMount(stage, openat(AT_FDCWD, '/tmp', O.PATH | O.DIRECTORY | O.CLOEXEC));
+    attachMount(kernel, stage, openat(AT_FDCWD, '/tmp', O.PATH | O.DIRECTORY | O.CLOEXEC));
     mounts.forEach((m, i) => {
       const isDir = (statAt(m.fd, '', AT_EMPTY_PATH).mode & S_IFMT) === S_IFDIR;
       if (isDir) mkdirat(stage, String(i), 0o700);
       else close(openat(stage, String(i), O.WRONLY | O.CREAT | O.EXCL | O.CLOEXEC, 0o600));
       const at = openat(stage, String(i), O.PATH | O.NOFOLLOW | O.CLOEXEC);
-      attachMount(m.fd, at);
+      attachMount(kernel, m.fd, at);
     });
     // The working directory follows into the copy (copy_mnt_ns), and so the lookups below.
     fchdir(stage);
-    unshare(CLONE.NEWUSER | CLONE.NEWNS);
-    copies = mounts.map((m, i) => openTree(AT_FDCWD, String(i), OPEN_TREE_CLONE | O.CLOEXEC | (m.recursive ? AT_RECURSIVE : 0)));
+    kernel.unshare(CLONE.NEWUSER | CLONE.NEWNS);
+    copies = mounts.map((m, i) => kernel.openTree(AT_FDCWD, String(i), OPEN_TREE_CLONE | O.CLOEXEC | (m.recursive ? AT_RECURSIVE : 0)));
   } catch (err) {
     write(socketFd, describeError(err));
     exit(1);

@@ -13,7 +13,8 @@
 import { closeSync, fstatSync, openSync, constants as fsc } from 'node:fs';
 import { OciError, errnoOf, messageOf, wrap } from '../errors.js';
 import type { IdMapping, Namespace, NamespaceType, Spec } from '../spec/types.js';
-import { CLONE, PR, SysError, ioctlResult, prctl, setns, statfsType, unshare } from '../sys/libc.js';
+import { CLONE, PR, SysError, ioctlResult, statfsType } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
 import { procfs } from './procfs.js';
 
 export const NAMESPACES: Record<NamespaceType, { flag: number; procName: string }> = {
@@ -199,10 +200,10 @@ export function closeJoins(plan: NamespacePlan): void {
 }
 
 /** In the forked, single-threaded child. */
-export function joinNamespaces(plan: NamespacePlan): void {
+export function joinNamespaces(kernel: Kernel, plan: NamespacePlan): void {
   for (const join of plan.joins) {
     try {
-      setns(join.fd, NAMESPACES[join.type].flag, join.path);
+      kernel.setns(join.fd, NAMESPACES[join.type].flag, join.path);
     } catch (err) {
       const hint = errnoOf(err) === 'EPERM' ? ' (not permitted: is it owned by a user namespace this runtime has no privilege in?)' : '';
       throw wrap(err, `joining ${join.type} namespace ${join.path}`, { hint });
@@ -210,19 +211,19 @@ export function joinNamespaces(plan: NamespacePlan): void {
   }
 }
 
-export function unshareNamespaces(flags: number): void {
-  if (flags !== 0) unshare(flags);
+export function unshareNamespaces(kernel: Kernel, flags: number): void {
+  if (flags !== 0) kernel.unshare(flags);
 }
 
 /** In the init, before anything of the container can reach it: unless the id maps still have to be written by an unprivileged runtime. */
-export function becomeUndumpable(plan: NamespacePlan, mapsWritten: boolean): void {
-  if (!plan.unprivilegedMaps || mapsWritten) prctl(PR.SET_DUMPABLE, 0);
+export function becomeUndumpable(kernel: Kernel, plan: NamespacePlan, mapsWritten: boolean): void {
+  if (!plan.unprivilegedMaps || mapsWritten) kernel.prctl(PR.SET_DUMPABLE, 0);
 }
 
 /** In the init, as the user it runs as in its namespaces: the time namespace its execve enters. */
-export function prepareTimeNamespace(plan: NamespacePlan): void {
+export function prepareTimeNamespace(kernel: Kernel, plan: NamespacePlan): void {
   if (!plan.newTime) return;
-  unshare(CLONE.NEWTIME);
+  kernel.unshare(CLONE.NEWTIME);
   if (!plan.timeOffsets) return;
   try {
     procfs().writeSelf('timens_offsets', plan.timeOffsets);

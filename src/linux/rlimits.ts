@@ -1,6 +1,7 @@
 // process.rlimits through prlimit(2). Raising a hard limit needs
 // CAP_SYS_RESOURCE in the initial user namespace (setrlimit(2), EPERM).
-import { SysError, prlimit } from '../sys/libc.js';
+import { SysError } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
 import { OciError } from '../errors.js';
 
 /** The resources of getrlimit(2), in the kernel's numbering (asm-generic/resource.h). */
@@ -17,11 +18,11 @@ export function toRlim(value: number): bigint {
   return value >= 1.8446744073709552e19 ? RLIM_INFINITY : BigInt(Math.trunc(value));
 }
 
-export function applyRlimits(rlimits: { type: string; soft: number; hard: number }[] = []): void {
+export function applyRlimits(kernel: Kernel, rlimits: { type: string; soft: number; hard: number }[] = []): void {
   for (const { type, soft, hard } of rlimits) {
     const resource = RLIMIT_NAMES.indexOf(type as (typeof RLIMIT_NAMES)[number]);
     try {
-      prlimit(0, resource, toRlim(soft), toRlim(hard), type);
+      kernel.prlimit(0, resource, toRlim(soft), toRlim(hard), type);
     } catch (err) {
       if (err instanceof SysError && err.code === 'EPERM') {
         throw new OciError(

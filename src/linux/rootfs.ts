@@ -5,8 +5,9 @@ import { fstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Mount, Spec } from '../spec/types.js';
 import {
-  AT_EMPTY_PATH, MNT_DETACH, MOUNT_ATTR, MS, O, S_IFDIR, S_IFMT, chdir, chroot, close, fchdir, mount, open, pivotRoot, statAt, statfsFlags, statfsType, umount2,
+  AT_EMPTY_PATH, MNT_DETACH, MOUNT_ATTR, MS, O, S_IFDIR, S_IFMT, chdir, close, fchdir, open, statAt, statfsFlags, statfsType,
 } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
 import { makedev, openNullDevice, setupDev } from './devices.js';
 import { TMPFS_MAGIC } from '../cgroups/host.js';
 import { mountCgroupFs, type MountableHierarchies } from './cgroup-mount.js';
@@ -24,6 +25,7 @@ import { procfs } from './procfs.js';
 import { messageOf, OciError, wrap } from '../errors.js';
 
 export interface RootfsPlan {
+  kernel: Kernel;
   config: Spec;
   rootfs: string;
   bundle: string;
@@ -55,13 +57,13 @@ export type RootEntry = 'pivot' | 'move' | 'chroot';
 
 /** Everything up to and including the switch into the new root. */
 export function buildRootfs(plan: RootfsPlan): void {
-  const { config, rootfs } = plan;
+  const { kernel, config, rootfs } = plan;
   // In the runtime's own mount namespace (chroot) propagation stays as it is.
   const rootPropagation = plan.entry === 'chroot' ? undefined : (propagationFlag(config.linux?.rootfsPropagation) ?? MS.SLAVE);
   if (rootPropagation !== undefined) {
-    mount(null, '/', null, rootPropagation | MS.REC, null);
-    makeParentMountPrivate(rootfs);
-    mount(rootfs, rootfs, null, MS.BIND | MS.REC, null);
+    kernel.mount(null, '/', null, rootPropagation | MS.REC, null);
+    makeParentMountPrivate(kernel, rootfs);
+    kernel.mount(rootfs, rootfs, null, MS.BIND | MS.REC, null);
   }
 
   const rootFd = openRoot(rootfs);
@@ -69,29 +71,29 @@ export function buildRootfs(plan: RootfsPlan): void {
   const cwdFd = open('.', O.PATH | O.DIRECTORY | O.CLOEXEC);
   try {
     (config.mounts ?? []).forEach((m, index) => mountOne(rootFd, m, index, plan, rootPropagation));
-    if (!isBindMounted(config.mounts, '/dev')) setupDev(rootFd, config.linux?.devices ?? [], plan.inUserNamespace);
+    if (!isBindMounted(config.mounts, '/dev')) setupDev(kernel, rootFd, config.linux?.devices ?? [], plan.inUserNamespace);
     fchdir(cwdFd);
   } finally {
     close(rootFd);
     close(cwdFd);
   }
   plan.beforePivot?.();
-  enterRoot(rootfs, plan.entry);
+  enterRoot(kernel, rootfs, plan.entry);
 }
 
-function enterRoot(rootfs: string, entry: RootEntry): void {
-  if (entry === 'pivot') pivotInto(rootfs);
-  else if (entry === 'move') moveRoot(rootfs);
-  else chrootInto(rootfs);
+function enterRoot(kernel: Kernel, rootfs: string, entry: RootEntry): void {
+  if (entry === 'pivot') pivotInto(kernel, rootfs);
+  else if (entry === 'move') moveRoot(kernel, rootfs);
+  else chrootInto(kernel, rootfs);
 }
 
 /** What happens inside the new root after the process settings are known. */
-export function finishRootfs(config: Spec): void {
+export function finishRootfs(kernel: Kernel, config: Spec): void {
   const rootFd = openRoot('/');
   const masks = { nullFd: -1 };
   try {
-    for (const p of config.linux?.readonlyPaths ?? []) makeReadonly(rootFd, p);
-    for (const p of config.linux?.maskedPaths ?? []) mask(rootFd, p, masks);
+    for (const p of config.linux?.readonlyPaths ?? []) makeReadonly(kernel, rootFd, p);
+    for (const p of config.linux?.maskedPaths ?? []) mask(kernel, rootFd, p, masks);
   } finally {
     if (masks.nullFd >= 0) close(masks.nullFd);
     close(rootFd);
@@ -99,14 +101,14 @@ export function finishRootfs(config: Spec): void {
   if (config.root.readonly) {
     const root = openRoot('/');
     try {
-      setAttributes(root, READ_ONLY, false);
+      setAttributes(kernel, root, READ_ONLY, false);
     } finally {
       close(root);
     }
   }
   // rootfsPropagation applies to the new root too (runtime-spec config-linux.md).
   const finalPropagation = propagationFlag(config.linux?.rootfsPropagation);
-  if (finalPropagation !== undefined) mount(null, '/', null, finalPropagation, null);
+  if (finalPropagation !== undefined) kernel.mount(null, '/', null, finalPropagation, null);
 }
 
 /**
@@ -166,28 +168,29 @@ function isBindMounted(mounts: Mount[] | undefined, destination: string): boolea
 }
 
 function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, rootPropagation: number | undefined): void {
+  const { kernel } = plan;
   const options = parseMountOptions(m.options, m.type);
   try {
     if (m.type === 'cgroup' || m.type === 'cgroup2') {
       const fd = openMountDestination(rootFd, m, 'dir');
       try {
-        mountCgroupFs(fd, options, plan.newCgroupNamespace, plan.cgroupHierarchies);
+        mountCgroupFs(kernel, fd, options, plan.newCgroupNamespace, plan.cgroupHierarchies);
       } finally {
         close(fd);
       }
     } else if (isBindSource(m, options)) {
       const opened = plan.bindSources?.get(index);
-      const tree = opened ?? cloneBindSource(m, options, plan.bundle);
+      const tree = opened ?? cloneBindSource(kernel, m, options, plan.bundle);
       plan.bindSources?.delete(index);
       try {
-        attachBind(rootFd, m, tree, options, opened !== undefined, rootPropagation);
+        attachBind(kernel, rootFd, m, tree, options, opened !== undefined, rootPropagation);
       } finally {
         close(tree);
       }
     } else if (options.flags & MS.REMOUNT) {
-      remount(rootFd, m, options);
+      remount(kernel, rootFd, m, options);
     } else {
-      mountFilesystem(rootFd, m, options, plan);
+      mountFilesystem(kernel, rootFd, m, options, plan);
     }
   } catch (err) {
     throw wrap(err, mountTarget(m), { causeText: describeError(err) });
@@ -201,19 +204,19 @@ function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, roo
  * would have, then is attached.
  */
 function attachBind(
-  rootFd: number, m: Mount, tree: number, options: ParsedMountOptions, flagsSet: boolean, rootPropagation: number | undefined,
+  kernel: Kernel, rootFd: number, m: Mount, tree: number, options: ParsedMountOptions, flagsSet: boolean, rootPropagation: number | undefined,
 ): void {
   const isDir = (statAt(tree, '', AT_EMPTY_PATH).mode & S_IFMT) === S_IFDIR;
   const recursive = (options.flags & MS.REC) !== 0;
-  if (!flagsSet) setBindFlags(tree, options);
-  if (rootPropagation !== undefined) setPropagation(tree, (rootPropagation & ~MS.REC) | (recursive ? MS.REC : 0));
+  if (!flagsSet) setBindFlags(kernel, tree, options);
+  if (rootPropagation !== undefined) setPropagation(kernel, tree, (rootPropagation & ~MS.REC) | (recursive ? MS.REC : 0));
   const fd = openMountDestination(rootFd, m, isDir ? 'dir' : 'file');
   try {
-    attachMount(tree, fd);
+    attachMount(kernel, tree, fd);
   } finally {
     close(fd);
   }
-  for (const flag of options.propagation) setPropagation(tree, flag);
+  for (const flag of options.propagation) setPropagation(kernel, tree, flag);
 }
 
 /**
@@ -223,7 +226,7 @@ function attachBind(
  * of propagation) is it made detached and kept by its fd, whose closing
  * costs every create up to a millisecond (see newFilesystem).
  */
-function mountFilesystem(rootFd: number, m: Mount, options: ParsedMountOptions, plan: RootfsPlan): void {
+function mountFilesystem(kernel: Kernel, rootFd: number, m: Mount, options: ParsedMountOptions, plan: RootfsPlan): void {
   if (!m.type) throw new OciError('invalid-config', 'a mount that is not a bind mount needs a type');
   const fd = openMountDestination(rootFd, m, 'dir');
   try {
@@ -239,17 +242,17 @@ function mountFilesystem(rootFd: number, m: Mount, options: ParsedMountOptions, 
     const attrs = mountAttributes(options);
     attrs.set = (attrs.set & ~options.recursive.clear) | options.recursive.set;
     if (!copyUp && options.propagation.length === 0) {
-      mount(source, fdPath(fd), m.type, options.flags | recursiveFlags(options.recursive), data.join(',') || null);
+      kernel.mount(source, fdPath(fd), m.type, options.flags | recursiveFlags(options.recursive), data.join(',') || null);
       return;
     }
     const readOnlyLater = copyUp && (attrs.set & READ_ONLY.set) !== 0;
     const sbFlags = readOnlyLater ? options.flags & ~MS.RDONLY : options.flags;
-    const tree = newFilesystem(m.type, source, data, sbFlags, readOnlyLater ? attrs.set & ~READ_ONLY.set : attrs.set);
+    const tree = newFilesystem(kernel, m.type, source, data, sbFlags, readOnlyLater ? attrs.set & ~READ_ONLY.set : attrs.set);
     try {
       if (copyUp) (plan.charged ?? ((work) => work()))(() => copyUpInto(fd, tree));
-      if (readOnlyLater) setAttributes(tree, READ_ONLY, false);
-      attachMount(tree, fd);
-      for (const flag of options.propagation) setPropagation(tree, flag);
+      if (readOnlyLater) setAttributes(kernel, tree, READ_ONLY, false);
+      attachMount(kernel, tree, fd);
+      for (const flag of options.propagation) setPropagation(kernel, tree, flag);
     } finally {
       close(tree);
     }
@@ -274,18 +277,18 @@ function recursiveFlags(recursive: MountAttributes): number {
 }
 
 /** The "remount" option: the mount already at the destination, changed in place through the resolved fd. */
-function remount(rootFd: number, m: Mount, options: ParsedMountOptions): void {
+function remount(kernel: Kernel, rootFd: number, m: Mount, options: ParsedMountOptions): void {
   const fd = openMountDestination(rootFd, m, 'dir');
   try {
-    mount(m.source ?? null, fdPath(fd), m.type ?? null, options.flags, options.data.join(',') || null);
-    for (const flag of options.propagation) mount(null, fdPath(fd), null, flag, null);
+    kernel.mount(m.source ?? null, fdPath(fd), m.type ?? null, options.flags, options.data.join(',') || null);
+    for (const flag of options.propagation) kernel.mount(null, fdPath(fd), null, flag, null);
   } finally {
     close(fd);
   }
 }
 
 /** pivot_root(2) refuses a new root whose parent mount is shared. */
-function makeParentMountPrivate(rootfs: string): void {
+function makeParentMountPrivate(kernel: Kernel, rootfs: string): void {
   let best = '/';
   for (const line of procfs().readSelf('mountinfo').split('\n')) {
     const mountPoint = line.split(' ')[4];
@@ -293,7 +296,7 @@ function makeParentMountPrivate(rootfs: string): void {
       if (mountPoint.length > best.length) best = mountPoint;
     }
   }
-  mount(null, best, null, MS.PRIVATE, null);
+  kernel.mount(null, best, null, MS.PRIVATE, null);
 }
 
 /**
@@ -301,15 +304,15 @@ function makeParentMountPrivate(rootfs: string): void {
  * leaves only the new root (pivot_root(2), NOTES). Making it a slave first
  * keeps the unmount from propagating back to the host.
  */
-function pivotInto(rootfs: string): void {
+function pivotInto(kernel: Kernel, rootfs: string): void {
   const oldRoot = open('/', O.DIRECTORY | O.RDONLY | O.CLOEXEC);
   const newRoot = open(rootfs, O.DIRECTORY | O.RDONLY | O.CLOEXEC);
   try {
     fchdir(newRoot);
-    pivotRoot('.', '.');
+    kernel.pivotRoot('.', '.');
     fchdir(oldRoot);
-    mount(null, '.', null, MS.SLAVE | MS.REC, null);
-    umount2('.', MNT_DETACH);
+    kernel.mount(null, '.', null, MS.SLAVE | MS.REC, null);
+    kernel.umount2('.', MNT_DETACH);
     chdir('/');
   } finally {
     close(oldRoot);
@@ -318,22 +321,22 @@ function pivotInto(rootfs: string): void {
 }
 
 /** --no-pivot: for a root on a ramfs, where pivot_root(2) is refused. */
-function moveRoot(rootfs: string): void {
+function moveRoot(kernel: Kernel, rootfs: string): void {
   chdir(rootfs);
-  mount(rootfs, '/', null, MS.MOVE, null);
-  chroot('.');
+  kernel.mount(rootfs, '/', null, MS.MOVE, null);
+  kernel.chroot('.');
   chdir('/');
 }
 
 /** A read-only copy of the path and every mount below it, attached over it. */
-function makeReadonly(rootFd: number, p: string): void {
+function makeReadonly(kernel: Kernel, rootFd: number, p: string): void {
   const fd = lookupInRoot(rootFd, p);
   if (fd === null) return;
   try {
-    const tree = cloneMountAt(fd);
+    const tree = cloneMountAt(kernel, fd);
     try {
-      setAttributes(tree, READ_ONLY, true);
-      attachMount(tree, fd);
+      setAttributes(kernel, tree, READ_ONLY, true);
+      attachMount(kernel, tree, fd);
     } finally {
       close(tree);
     }
@@ -343,15 +346,15 @@ function makeReadonly(rootFd: number, p: string): void {
 }
 
 /** Files are masked with the container's /dev/null, once it is verified to be the null device (CVE-2025-31133). */
-function mask(rootFd: number, p: string, masks: { nullFd: number }): void {
+function mask(kernel: Kernel, rootFd: number, p: string, masks: { nullFd: number }): void {
   const fd = lookupInRoot(rootFd, p);
   if (fd === null) return;
   try {
     if (fstatSync(fd).isDirectory()) {
-      mount('tmpfs', fdPath(fd), 'tmpfs', MS.RDONLY, null);
+      kernel.mount('tmpfs', fdPath(fd), 'tmpfs', MS.RDONLY, null);
     } else {
       if (masks.nullFd < 0) masks.nullFd = openNullDevice(rootFd);
-      mount(fdPath(masks.nullFd), fdPath(fd), null, MS.BIND, null);
+      kernel.mount(fdPath(masks.nullFd), fdPath(fd), null, MS.BIND, null);
     }
   } catch (err) {
     throw wrap(err, `linux.maskedPaths: ${p}`, { causeText: describeError(err) });

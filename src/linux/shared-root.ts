@@ -10,7 +10,8 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Spec } from '../spec/types.js';
-import { MNT_DETACH, MS, O, chdir, chroot, close, fchdir, mountIdOf, open, umount2 } from '../sys/libc.js';
+import { MNT_DETACH, MS, O, chdir, close, fchdir, mountIdOf, open } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
 import { attachMount, cloneMount, setPropagation } from './detached-mounts.js';
 import { propagationFlag } from './mount-options.js';
 import { fdPath } from './paths.js';
@@ -42,21 +43,21 @@ export function sharesRuntimeMountNamespace(config: Spec): boolean {
  * detached mount with its last fd), one killed after it leaves a mount that
  * `delete` finds by the record even without a state.
  */
-export function bindSharedRoot(config: Spec, rootfs: string, containerDir: string): number {
-  const tree = cloneMount(rootfs, true);
+export function bindSharedRoot(kernel: Kernel, config: Spec, rootfs: string, containerDir: string): number {
+  const tree = cloneMount(kernel, rootfs, true);
   try {
     const mountId = mountIdOf(tree);
     writeFileSync(path.join(containerDir, RECORD), JSON.stringify({ rootfs, mountId }), { mode: 0o600 });
     const fd = open(rootfs, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
     try {
-      attachMount(tree, fd);
+      attachMount(kernel, tree, fd);
     } finally {
       close(fd);
     }
     try {
-      setPropagation(tree, (propagationFlag(config.linux?.rootfsPropagation) ?? MS.SLAVE) | MS.REC);
+      setPropagation(kernel, tree, (propagationFlag(config.linux?.rootfsPropagation) ?? MS.SLAVE) | MS.REC);
     } catch (err) {
-      releaseSharedRoot(rootfs, mountId);
+      releaseSharedRoot(kernel, rootfs, mountId);
       throw err;
     }
     return mountId;
@@ -68,18 +69,18 @@ export function bindSharedRoot(config: Spec, rootfs: string, containerDir: strin
 const RECORD = 'shared-root.json';
 
 /** For a delete without a readable state: the root's bind mount a create recorded, if it is still there. */
-export function releaseRecordedSharedRoot(containerDir: string): void {
+export function releaseRecordedSharedRoot(kernel: Kernel, containerDir: string): void {
   let recorded: { rootfs?: unknown; mountId?: unknown };
   try {
     recorded = JSON.parse(readFileSync(path.join(containerDir, RECORD), 'utf8'));
   } catch {
     return; // nothing recorded
   }
-  if (typeof recorded.rootfs === 'string' && typeof recorded.mountId === 'number') releaseSharedRoot(recorded.rootfs, recorded.mountId);
+  if (typeof recorded.rootfs === 'string' && typeof recorded.mountId === 'number') releaseSharedRoot(kernel, recorded.rootfs, recorded.mountId);
 }
 
 /** Detaches the root's bind mount with all the mounts on it, if the mount on top of the root is still that one. */
-export function releaseSharedRoot(rootfs: string, mountId: number): void {
+export function releaseSharedRoot(kernel: Kernel, rootfs: string, mountId: number): void {
   let fd: number;
   try {
     fd = open(rootfs, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
@@ -87,26 +88,26 @@ export function releaseSharedRoot(rootfs: string, mountId: number): void {
     return; // the root is gone, and its mounts with it
   }
   try {
-    if (mountIdOf(fd) === mountId) umount2(fdPath(fd), MNT_DETACH);
+    if (mountIdOf(fd) === mountId) kernel.umount2(fdPath(fd), MNT_DETACH);
   } finally {
     close(fd);
   }
 }
 
 /** The init, once the mounts are made: the root changes for this process alone. */
-export function chrootInto(rootfs: string): void {
+export function chrootInto(kernel: Kernel, rootfs: string): void {
   chdir(rootfs);
-  chroot('.');
+  kernel.chroot('.');
   chdir('/');
 }
 
 /** An exec'd process: into the root the container's init chrooted into, if it is still that bind mount. */
-export function enterSharedRoot(rootfs: string, mountId: number): void {
+export function enterSharedRoot(kernel: Kernel, rootfs: string, mountId: number): void {
   const fd = open(rootfs, O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC);
   try {
     if (mountIdOf(fd) !== mountId) throw new OciError('container-init', `the container's root ${rootfs} is no longer the bind mount its create made`);
     fchdir(fd);
-    chroot('.');
+    kernel.chroot('.');
     chdir('/');
   } finally {
     close(fd);

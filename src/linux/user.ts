@@ -2,23 +2,24 @@
 // capabilities kept across the switch (PR_SET_KEEPCAPS, capabilities(7)).
 import { readFileSync } from 'node:fs';
 import type { Process } from '../spec/types.js';
-import { PR, SysError, prctl, setgroups, setresgid, setresuid } from '../sys/libc.js';
+import { PR, SysError } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
 import { procfs } from './procfs.js';
 import { OciError } from '../errors.js';
 
 /** `setgroupsAllowed`: from the function of that name, read before a seccomp filter may be loaded. */
-export function switchUser(user: Process['user'], setgroupsAllowed: boolean): void {
+export function switchUser(kernel: Kernel, user: Process['user'], setgroupsAllowed: boolean): void {
   const uid = user?.uid ?? 0;
   const gid = user?.gid ?? 0;
   const groups = user?.additionalGids ?? [];
-  prctl(PR.SET_KEEPCAPS, 1);
-  if (setgroupsAllowed) setgroups(groups);
+  kernel.prctl(PR.SET_KEEPCAPS, 1);
+  if (setgroupsAllowed) kernel.setgroups(groups);
   else if (groups.length > 0) {
     throw new OciError('container-init', 'process.user.additionalGids: setgroups is denied in this user namespace (its gid map was written without privilege)');
   }
-  setresgid(gid);
-  setresuid(uid);
-  prctl(PR.SET_KEEPCAPS, 0);
+  kernel.setresgid(gid);
+  kernel.setresuid(uid);
+  kernel.prctl(PR.SET_KEEPCAPS, 0);
 }
 
 // An unprivileged runtime must write "deny" to /proc/<pid>/setgroups before

@@ -7,11 +7,10 @@ import path from 'node:path';
 import type { Process, Spec } from '../spec/types.js';
 import {
   CLONE, O, chdir, getcwd, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, read,
-  resetSignalDisposition, sethostname, setdomainname, setCloexec, setresgid, setresuid, setsid, umask, unblockAllSignals, unshare, write,
-  PR, SysError, prctl,
+  resetSignalDisposition, setCloexec, setsid, umask, unblockAllSignals, write,
 } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
 import { openInitProcfs, procfs, releaseProcfs } from '../linux/procfs.js';
-import { applyCapabilitySets, dropBoundingSet, ownBoundingSet, toMasks, type CapabilityMasks } from '../linux/capabilities.js';
 import { becomeUndumpable, closeJoins, prepareTimeNamespace, unshareNamespaces, type NamespacePlan } from '../linux/namespaces.js';
 import { applyRlimits } from '../linux/rlimits.js';
 import { bringLoopbackUp } from '../linux/loopback.js';
@@ -24,7 +23,8 @@ import { enterSharedRoot, sharesRuntimeMountNamespace } from '../linux/shared-ro
 import { hostHierarchies, type MountableHierarchies } from '../linux/cgroup-mount.js';
 import type { BindSources } from '../linux/bind-sources.js';
 import { ensureInRoot, openRoot } from '../linux/paths.js';
-import { homeFor, setgroupsAllowed, switchUser } from '../linux/user.js';
+import { homeFor } from '../linux/user.js';
+import { applyCredentials, readCredentialFacts } from '../linux/credentials.js';
 import { hasHooks, runHooks, type HookState } from '../hooks/hooks.js';
 import { asOciError, errnoOf, OciError, wrap, type ErrorCode } from '../errors.js';
 import { forkProcess } from './forkable.js';
@@ -36,6 +36,8 @@ import type { Channel } from './channel.js';
 import { applyAfterCredentials, applyBeforeCredentials, applyBeforeExec, type SecurityPlan } from './security.js';
 
 export interface InitContext {
+  /** The system calls that change the container (sys/kernel.ts). */
+  kernel: Kernel;
   /** create: set the container up and wait for start; exec: join it and run at once. */
   mode: 'create' | 'exec';
   config: Spec;
@@ -87,15 +89,18 @@ export interface InitContext {
 
 export function runInit(ctx: InitContext): never {
   try {
-    // Before the container's namespaces and mounts: every later /proc access goes through it.
-    openInitProcfs();
-    dropFdsNotKept(fdsToKeep(ctx));
     // Processes in the container must not reach this one's memory or its
     // /proc/<pid>/exe (the runtime binary) while it joins them (CVE-2019-5736),
     // and the exe they could reach (with CAP_SYS_PTRACE, or by executing
-    // /proc/self/exe) must be one that cannot be written.
-    becomeUndumpable(ctx.namespaces, false);
+    // /proc/self/exe) must be one that cannot be written. First of all: the
+    // switch maps the binary anew, so every page of it this process ran
+    // before would fault in again (a fork copies no page table entries of
+    // the binary's text).
+    becomeUndumpable(ctx.kernel, ctx.namespaces, false);
     switchToSealedExe(ctx.sealedExe);
+    // Before the container's namespaces and mounts: every later /proc access goes through it.
+    openInitProcfs();
+    dropFdsNotKept(fdsToKeep(ctx));
     resetSignals();
     if (ctx.namespaces.forkAgain) ctx.mapsFd = procfs().openSelf('maps', O.RDONLY);
     expect(ctx, 'go');
@@ -104,7 +109,7 @@ export function runInit(ctx: InitContext): never {
     const sharedRoot = ctx.mode === 'create' && sharesRuntimeMountNamespace(ctx.config);
     enterNamespaces(ctx);
     if (ctx.mode === 'create') ctx.rootEntry = sharedRoot ? 'chroot' : rootEntry(ctx, rootfsSeen);
-    if (ctx.sharedRootMountId !== undefined) enterSharedRoot(ctx.rootfs, ctx.sharedRootMountId);
+    if (ctx.sharedRootMountId !== undefined) enterSharedRoot(ctx.kernel, ctx.rootfs, ctx.sharedRootMountId);
     if (ctx.sessionKeyring) joinSessionKeyring(ctx.sessionKeyring);
     if (ctx.mode === 'create') setupContainer(ctx);
     // setupContainer made it already when it had /dev/console to bind.
@@ -130,9 +135,8 @@ export function runInit(ctx: InitContext): never {
 function fdsToKeep(ctx: InitContext): number[] {
   const preserved = Array.from({ length: ctx.preserveFds }, (_, i) => FIRST_PASSED_FD + i);
   const joins = ctx.namespaces.joins.map((join) => join.fd);
-  const sealedExe = ctx.sealedExe?.fd ?? -1;
   const bindSources = [...(ctx.bindSources?.values() ?? [])];
-  return [ctx.channel.fd, ctx.fifoFd, ctx.statusFd, ctx.consoleSocketFd, sealedExe, ...joins, ...bindSources, ...preserved].filter((fd) => fd >= 0);
+  return [ctx.channel.fd, ctx.fifoFd, ctx.statusFd, ctx.consoleSocketFd, ...joins, ...bindSources, ...preserved].filter((fd) => fd >= 0);
 }
 
 function joinCgroups(ctx: InitContext): void {
@@ -220,11 +224,11 @@ function expect(ctx: InitContext, type: 'go' | 'ok'): void {
 }
 
 function enterNamespaces(ctx: InitContext): void {
-  const ns = ctx.namespaces;
-  joinNamespacesCheckingIdMaps(ns, ctx.config, ctx.mode);
+  const { kernel, namespaces: ns } = ctx;
+  joinNamespacesCheckingIdMaps(kernel, ns, ctx.config, ctx.mode);
   closeJoins(ns);
   if (ns.unshareFlags !== 0) {
-    unshareNamespaces(ns.unshareFlags);
+    unshareNamespaces(kernel, ns.unshareFlags);
     if (ns.newUser) {
       ctx.channel.send({ type: 'need-maps' });
       expect(ctx, 'ok');
@@ -238,22 +242,22 @@ function enterNamespaces(ctx: InitContext): void {
     }
   }
   // Still as the runtime's host uid, which owns this process's /proc files.
-  prepareTimeNamespace(ns);
+  prepareTimeNamespace(kernel, ns);
   if (ns.inUser) {
     // The creator of a user namespace (or a process that joined one) has
     // every capability in it but runs as the overflow uid until it switches
     // to the mapped root (user_namespaces(7)); files it made meanwhile would
     // fail with EOVERFLOW.
-    setresgid(0);
-    setresuid(0);
-    becomeUndumpable(ns, true);
+    kernel.setresgid(0);
+    kernel.setresuid(0);
+    becomeUndumpable(kernel, ns, true);
   }
-  if (ns.newCgroup) unshare(CLONE.NEWCGROUP);
+  if (ns.newCgroup) kernel.unshare(CLONE.NEWCGROUP);
   setsid();
 }
 
 function setupContainer(ctx: InitContext): void {
-  const { config } = ctx;
+  const { kernel, config } = ctx;
   if (ctx.namespaces.own.includes('network')) bringLoopbackUp();
   const entry = ctx.rootEntry!;
   if (entry === 'none') {
@@ -261,6 +265,7 @@ function setupContainer(ctx: InitContext): void {
     runCreateHooks(ctx);
   } else {
     buildRootfs({
+      kernel,
       beforePivot: () => runCreateHooks(ctx),
       config,
       rootfs: ctx.rootfs,
@@ -280,13 +285,13 @@ function setupContainer(ctx: InitContext): void {
       ctx.consoleSocketFd = -1;
     }
   }
-  if (config.hostname) sethostname(config.hostname);
-  if (config.domainname) setdomainname(config.domainname);
+  if (config.hostname) kernel.sethostname(config.hostname);
+  if (config.domainname) kernel.setdomainname(config.domainname);
   // Through the runtime's procfs, whose /proc/sys the read-only paths do not cover.
   for (const [key, value] of Object.entries(config.linux?.sysctl ?? {})) {
     writeProcFile(`sys/${key.replace(/\./g, '/')}`, value, `sysctl ${key}`);
   }
-  if (entry !== 'none') finishRootfs(config);
+  if (entry !== 'none') finishRootfs(kernel, config);
 }
 
 /**
@@ -311,7 +316,7 @@ function prepareProcess(ctx: InitContext, processSpec: Process): void {
   if (processSpec.oomScoreAdj !== undefined) {
     writeProcFile(`${procfs().selfDir()}/oom_score_adj`, String(processSpec.oomScoreAdj), 'process.oomScoreAdj', '/proc/self/oom_score_adj');
   }
-  applyRlimits(processSpec.rlimits);
+  applyRlimits(ctx.kernel, processSpec.rlimits);
   enterCwd(processSpec.cwd);
   const env = containerEnv(processSpec);
   ctx.executable = resolveExecutable(processSpec.args![0], env, processSpec.cwd);
@@ -323,7 +328,7 @@ function prepareProcess(ctx: InitContext, processSpec: Process): void {
   // stand in the way (applyBeforeCredentials loads it when noNewPrivileges is false).
   const credentials = readCredentialFacts(processSpec);
   applyBeforeCredentials(ctx.config, processSpec, ctx.security, ctx.channel);
-  applyCredentials(processSpec, credentials);
+  applyCredentials(ctx.kernel, processSpec, credentials);
   umask(processSpec.user?.umask ?? 0o022);
   applyAfterCredentials(ctx.security, ctx.channel);
 }
@@ -357,28 +362,6 @@ function enterCwd(cwd: string): void {
     where = '';
   }
   if (!where.startsWith('/')) throw new OciError('container-init', `process.cwd ${cwd} is outside the container's root`);
-}
-
-interface CredentialFacts {
-  caps: CapabilityMasks | null;
-  /** This process's bounding set, before it drops anything. */
-  available: bigint;
-  setgroupsAllowed: boolean;
-}
-
-function readCredentialFacts(processSpec: Process): CredentialFacts {
-  return {
-    caps: processSpec.capabilities ? toMasks(processSpec.capabilities) : null,
-    available: ownBoundingSet(),
-    setgroupsAllowed: setgroupsAllowed(),
-  };
-}
-
-function applyCredentials(processSpec: Process, { caps, available, setgroupsAllowed }: CredentialFacts): void {
-  if (caps) dropBoundingSet(caps);
-  switchUser(processSpec.user, setgroupsAllowed);
-  if (caps) applyCapabilitySets(caps, available);
-  if (processSpec.noNewPrivileges) prctl(PR.SET_NO_NEW_PRIVS, 1);
 }
 
 function containerEnv(processSpec: Process): string[] {

@@ -9,6 +9,7 @@ import { readProcStat, sleepMs } from '../sys/proc.js';
 import { closeJoins, explainUserNamespaceRefusal, openJoins, planNamespaces, writeIdMaps, type NamespacePlan } from '../linux/namespaces.js';
 import { withGrantableCapabilities } from '../linux/capabilities.js';
 import { openBindSources, type BindSources } from '../linux/bind-sources.js';
+import { hostKernel } from '../sys/kernel.js';
 import { Channel } from './channel.js';
 import { forkProcess } from './forkable.js';
 import { runInit } from './init.js';
@@ -127,6 +128,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
   }
   if (pid === 0) {
     runInit({
+      kernel: hostKernel,
       mode: opts.mode,
       config: opts.config,
       process: opts.process,
@@ -223,7 +225,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
 function openBindSourcesFor(opts: SpawnOptions, namespaces: NamespacePlan): BindSources {
   const own = namespaces.own;
   if (opts.mode !== 'create' || !own.includes('mount') || !own.includes('user') || process.geteuid?.() !== 0) return new Map();
-  return openBindSources(opts.config, opts.bundle);
+  return openBindSources(hostKernel, opts.config, opts.bundle);
 }
 
 /** How the child gets into its cgroups; see placeAtClone. */

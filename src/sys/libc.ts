@@ -386,6 +386,10 @@ export function exit(status: number): never {
   f.exit(status);
   throw new OciError('internal', 'unreachable');
 }
+/** _exit(2), where the C library is loaded already; otherwise returns (loading it costs more than it would save). */
+export function exitIfLoaded(status: number): void {
+  if (loaded) exit(status);
+}
 export function setsid(): void {
   check(f.setsid(), 'setsid');
 }

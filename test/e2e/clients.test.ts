@@ -1,12 +1,13 @@
 // ocirun under its real clients: containerd (ctr + containerd-shim-runc-v2,
 // with --runc-binary) and podman (--runtime). The suite starts its own
 // containerd with its own config, state dir and socket, and stops it at the end.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OCIRUN_BIN, buildRootfs } from '../../fixtures/bundle.mjs';
+import { ctrIn, startContainerd, type Result } from '../helpers/containerd.js';
 import { isRoot, sleep, waitFor } from '../helpers/ocirun.js';
 
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -20,19 +21,8 @@ const rootfs = path.join(scratch, 'rootfs');
 const namespace = `ocirun-test-${process.pid}`;
 let containerd: ChildProcess | undefined;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 function ctr(args: string[], input?: string): Result {
-  const r = spawnSync('ctr', ['--address', path.join(scratch, 'containerd.sock'), '--namespace', namespace, ...args], {
-    encoding: 'utf8',
-    input,
-    timeout: 60_000,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  return ctrIn(scratch, namespace, args, input);
 }
 
 function ctrRun(id: string, args: string[], opts: string[] = [], input?: string): Result {
@@ -75,24 +65,7 @@ function removeEmptyCgroups(names: string[]): void {
 beforeAll(() => {
   buildRootfs(rootfs);
   if (!haveContainerd) return;
-  const config = path.join(scratch, 'config.toml');
-  writeFileSync(
-    config,
-    [
-      'version = 2',
-      `root = "${scratch}/root"`,
-      `state = "${scratch}/state"`,
-      '[grpc]',
-      `  address = "${scratch}/containerd.sock"`,
-      '[ttrpc]',
-      `  address = "${scratch}/containerd.sock.ttrpc"`,
-      '[plugins."io.containerd.grpc.v1.cri"]',
-      '  disable = true',
-      '',
-    ].join('\n'),
-  );
-  containerd = spawn('containerd', ['--config', config], { stdio: ['ignore', 'ignore', 'ignore'] });
-  waitFor(() => existsSync(path.join(scratch, 'containerd.sock')), 'containerd to listen', 20_000);
+  containerd = startContainerd(scratch);
 });
 
 afterAll(async () => {

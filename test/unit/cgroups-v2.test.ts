@@ -91,6 +91,12 @@ describe('cgroup v2: memory', () => {
     expect(fs.read('pod/c1/memory.swap.max')).toBe('0');
   });
 
+  it('no memory limit and no swap setting is no swap limit either (as runc)', () => {
+    const m = manager({ 'memory.swap.max': '0' });
+    set(m, { memory: { limit: -1 } });
+    expect(fs.writes).toEqual([['pod/c1/memory.max', 'max'], ['pod/c1/memory.swap.max', 'max']]);
+  });
+
   it('takes the current memory.max for a swap update without a limit, and refuses swap without any limit', () => {
     const m = manager({ 'memory.max': String(100 << 20) });
     set(m, { memory: { swap: 300 << 20 } }, true);
@@ -166,6 +172,14 @@ describe('cgroup v2: cpu, cpuset, pids', () => {
     ]);
     set(m, { pids: { limit: -1 } });
     expect(fs.read('pod/c1/pids.max')).toBe('max');
+  });
+
+  it('writes idle 0 before the weight and idle 1 after it (the kernel refuses a weight for an idle group)', () => {
+    const m = manager();
+    set(m, { cpu: { idle: 0, shares: 1024 } });
+    expect(fs.writes).toEqual([['pod/c1/cpu.idle', '0'], ['pod/c1/cpu.weight', '39']]);
+    set(m, { cpu: { idle: 1, shares: 1024 } });
+    expect(fs.writes).toEqual([['pod/c1/cpu.weight', '39'], ['pod/c1/cpu.idle', '1']]);
   });
 
   it('refuses real-time settings, which v2 lacks', () => {
@@ -246,14 +260,15 @@ describe('cgroup v2: io, hugetlb, rdma, network', () => {
 });
 
 describe('cgroup v2: unified and devices', () => {
-  it('writes unified entries as given, after (and over) the converted settings', () => {
+  it('writes unified entries as given, one write per line, after (and over) the converted settings', () => {
     const m = manager();
     set(m, { memory: { limit: 1 << 20 }, unified: { 'memory.max': '2097152', 'memory.high': '1000000', 'io.max': '8:0 rbps=1\n8:16 wbps=2' } });
     expect(fs.writes).toEqual([
       ['pod/c1/memory.max', '1048576'],
       ['pod/c1/memory.max', '2097152'],
       ['pod/c1/memory.high', '1000000'],
-      ['pod/c1/io.max', '8:0 rbps=1\n8:16 wbps=2'],
+      ['pod/c1/io.max', '8:0 rbps=1'],
+      ['pod/c1/io.max', '8:16 wbps=2'],
     ]);
   });
 

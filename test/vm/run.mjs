@@ -21,7 +21,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../..');
 
 /** What runs in the guest when no files are named: the tests that need a cgroup v2 host or systemd. */
-const VM_TESTS = ['test/vm/cgroup-v2.test.ts', 'test/vm/systemd.test.ts'];
+const VM_TESTS = ['test/vm/cgroup-v2.test.ts', 'test/vm/systemd.test.ts', 'test/vm/containerd.test.ts'];
 
 /** Loaded in this order by the initramfs: virtio PCI, 9p over virtio, overlayfs, and an entropy source. */
 const MODULES = [
