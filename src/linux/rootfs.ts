@@ -13,7 +13,7 @@ import { mountCgroupFs, type MountableHierarchies } from './cgroup-mount.js';
 import { withMountLabel } from './lsm.js';
 import { mountAttributes, parseMountOptions, propagationFlag, type MountAttributes, type ParsedMountOptions } from './mount-options.js';
 import { openMountDestination } from './mount-destination.js';
-import { cloneBindSource, isBindSource, type BindSources } from './bind-sources.js';
+import { cloneBindSourceInInit, clonesSubmounts, isBindSource, type BindSources } from './bind-sources.js';
 import {
   READ_ONLY, attachMount, cloneMountAt, describeError, mountTarget, newFilesystem, setAttributes, setPropagation,
 } from './detached-mounts.js';
@@ -119,7 +119,7 @@ function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, roo
       close(openMountDestination(rootFd, m, 'dir'));
       mountCgroupFs(kernel, rootFd, m.destination, options, plan.newCgroupNamespace, plan.cgroupHierarchies);
     } else if (isBindSource(m, options)) {
-      const tree = plan.bindSources?.get(index) ?? cloneBindSource(kernel, m, options, plan.bundle);
+      const tree = plan.bindSources?.get(index) ?? cloneBindSourceInInit(kernel, m, options, plan.bundle);
       plan.bindSources?.delete(index);
       try {
         attachBind(kernel, rootFd, m, tree, options, rootPropagation);
@@ -145,7 +145,7 @@ function attachBind(
   kernel: Kernel, rootFd: number, m: Mount, tree: number, options: ParsedMountOptions, rootPropagation: number | undefined,
 ): void {
   const isDir = (statAt(tree, '', AT_EMPTY_PATH).mode & S_IFMT) === S_IFDIR;
-  const recursive = (options.flags & MS.REC) !== 0;
+  const recursive = clonesSubmounts(options);
   setBindAttributes(kernel, tree, mountAttributes(options));
   setAttributes(kernel, tree, options.recursive, true);
   if (rootPropagation !== undefined) setPropagation(kernel, tree, (rootPropagation & ~MS.REC) | (recursive ? MS.REC : 0));
