@@ -12,7 +12,7 @@ import { awaitFrozen, blkioWeightToIoWeight, checkLimitNotBelowUsage, int, makeD
 import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate, type DeviceState } from './devices.js';
 import {
-  fileExists, procsRecursive, readKeyValues, readNumber, removeCgroupDir, tryRead, writeFile,
+  fileExists, procsRecursive, readKeyValues, removeCgroupDir, tryRead, writeFile,
 } from './files.js';
 import { MAX_UINT64, add, emptyStats, expandList, mul, num, omitEmpty, parseStatLines, sortKeys, type BlkioEntry, type Stats } from './stats.js';
 import type { CgroupManager, CgroupPlacement, LinuxResources, SetOptions } from './types.js';

@@ -30,7 +30,7 @@ export function isBindSource(m: Mount, options: ParsedMountOptions): boolean {
  */
 export function openBindSources(kernel: Kernel, config: Spec, bundle: string, makeUserNamespace: UserNamespaceMaker): BindSources {
   const sources: BindSources = new Map();
-  const idMaps = new IdMapNamespaces(config, makeUserNamespace);
+  const idMaps = new IdMapNamespaces(kernel, config, makeUserNamespace);
   try {
     (config.mounts ?? []).forEach((m, index) => {
       const options = parseMountOptions(m.options, m.type);

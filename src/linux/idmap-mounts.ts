@@ -15,8 +15,10 @@
 // init attaches them like any bind source. Bind mounts only, as in runc.
 import type { IdMapping, Mount, Spec } from '../spec/types.js';
 import type { ConfigProblem } from '../spec/validate.js';
-import { AT_RECURSIVE, MOUNT_ATTR, O, SysError, close, mountSetattr, open } from '../sys/libc.js';
-import { OciError } from '../errors.js';
+import { MOUNT_ATTR, O, SysError, close, open } from '../sys/libc.js';
+import type { Kernel } from '../sys/kernel.js';
+import { OciError, wrap } from '../errors.js';
+import { setAttributes } from './detached-mounts.js';
 import { namespaceTypeOf } from './namespaces.js';
 import { parseMountOptions, type ParsedMountOptions } from './mount-options.js';
 
@@ -109,15 +111,20 @@ export type UserNamespaceMaker = (uid: IdMapping[], gid: IdMapping[]) => number;
 export class IdMapNamespaces {
   private readonly byMapping = new Map<string, number>();
 
-  constructor(private readonly config: Spec, private readonly make: UserNamespaceMaker) {}
+  constructor(private readonly kernel: Kernel, private readonly config: Spec, private readonly make: UserNamespaceMaker) {}
 
   /** Gives the detached copy `tree` of mounts[index] its mapping, if it asks for one. */
   apply(tree: number, m: Mount, index: number, options: ParsedMountOptions): void {
     const request = requestOf(m, options);
     if (!request) return;
-    const userns = this.namespaceFor(request);
+    let userns: number;
     try {
-      mountSetattr(tree, request.recursive ? AT_RECURSIVE : 0, { set: MOUNT_ATTR.IDMAP, clear: 0, usernsFd: userns });
+      userns = this.namespaceFor(request);
+    } catch (err) {
+      throw wrap(err, `mounts[${index}]: the user namespace of its id mapping`);
+    }
+    try {
+      setAttributes(this.kernel, tree, { set: MOUNT_ATTR.IDMAP, clear: 0, usernsFd: userns }, request.recursive);
     } catch (err) {
       // EINVAL: a filesystem without FS_ALLOW_IDMAP, on the source or (ridmap) a mount below it (mount_setattr(2)).
       if (err instanceof SysError && err.code === 'EINVAL') {

@@ -83,6 +83,8 @@ const RUNTIME_OPTIONS = new Set(['tmpcopyup', 'idmap', 'ridmap']);
 export interface MountAttributes {
   set: number;
   clear: number;
+  /** With MOUNT_ATTR_IDMAP in `set`: the user namespace whose maps the mount takes (userns_fd). */
+  usernsFd?: number;
 }
 
 export interface ParsedMountOptions {

@@ -86,6 +86,22 @@ describe.skipIf(!isRoot)('id-mapped mounts', () => {
     expect([made.uid, made.gid]).toEqual([0, 0]);
   });
 
+  it('idmap without mappings takes a joined user namespace\'s maps', () => {
+    const holder = uniqueId('userns');
+    rt.ok(['run', '-d', '--bundle', rt.bundle(['sleep', '60'], withUserNamespace).dir, holder]);
+    try {
+      const dir = volume('joined', 0, 0);
+      const r = runInContainer(rt, 'stat -c %u:%g /tmp/foo && cat /proc/self/uid_map', (c) => {
+        c.linux.namespaces.push({ type: 'user', path: `/proc/${rt.state(holder).pid}/ns/user` });
+        c.mounts.push({ destination: '/tmp', type: 'bind', source: dir, options: ['rbind', 'idmap'] });
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim().split(/\s+/)).toEqual(['0:0', '0', '100000', '65536']);
+    } finally {
+      rt.ok(['delete', '--force', holder]);
+    }
+  });
+
   it('ridmap maps the mounts below the source too; idmap only the source', () => {
     const dir = volume('tree', 1, 1);
     withHostMount('tmpfs', path.join(dir, 'sub'), () => {
