@@ -74,6 +74,10 @@ const RECURSIVE_OPTIONS: Record<string, { set?: number; clear?: number; atime?: 
   ratime: { atime: MOUNT_ATTR.RELATIME },
   rnoatime: { atime: MOUNT_ATTR.NOATIME },
   rstrictatime: { atime: MOUNT_ATTR.STRICTATIME },
+  // The atime mode is one of three values (mount_setattr(2), MOUNT_ATTR__ATIME):
+  // taking relatime or strictatime away leaves the kernel's default, relatime.
+  rnorelatime: { atime: MOUNT_ATTR.RELATIME },
+  rnostrictatime: { atime: MOUNT_ATTR.RELATIME },
 };
 
 /** Options ocirun understands but that are not mount(2) flags (idmap, ridmap: see idmap-mounts.ts). */

@@ -113,6 +113,7 @@ describe.skipIf(!isRoot)('flags in force inside the container', () => {
     expect(mounted.status, String(mounted.stderr)).toBe(0);
     try {
       const dirs = ['/bind', '/rbind-ro', '/rbind-ro/inner', '/rbind-rro', '/rbind-rro/inner', '/tmp'];
+      const atimeDirs = ['/rbind-noatime/inner', '/rbind-norelatime/inner'];
       const b = rt.bundle(
         ['sh', '-c', [
           'cat /proc/self/mountinfo',
@@ -126,6 +127,8 @@ describe.skipIf(!isRoot)('flags in force inside the container', () => {
             { destination: '/rbind-ro', type: 'bind', source: volume, options: ['rbind', 'ro'] },
             { destination: '/rbind-rro', type: 'bind', source: volume, options: ['rbind', 'rro', 'rnosuid', 'rnodev', 'rnoexec'] },
             { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: [...ALL, 'size=1m'] },
+            { destination: '/rbind-noatime', type: 'bind', source: volume, options: ['rbind', 'rnoatime'] },
+            { destination: '/rbind-norelatime', type: 'bind', source: volume, options: ['rbind', 'rnoatime', 'rnorelatime'] },
           );
         },
       );
@@ -139,6 +142,10 @@ describe.skipIf(!isRoot)('flags in force inside the container', () => {
       expect(at('/rbind-ro')).toContain('ro');
       expect(at('/rbind-ro/inner')).toContain('rw');
       expect(r.stdout.split('\n').filter((l) => l.startsWith('written:'))).toEqual(['written: /rbind-ro/inner']);
+      // The last atime word wins, on the submounts too.
+      expect(at(atimeDirs[0])).toContain('noatime');
+      expect(at(atimeDirs[1])).toContain('relatime');
+      expect(at(atimeDirs[1])).not.toContain('noatime');
     } finally {
       spawnSync('umount', ['-l', inner]);
     }

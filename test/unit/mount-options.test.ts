@@ -11,12 +11,12 @@ describe('mount options', () => {
 
   it('features lists what the parser applies, the id-mapping, i_version, recursive and copy-up ones included', () => {
     expect(listed.filter((o) => parseMountOptions([o]).data.length > 0)).toEqual([]);
-    expect(listed).toEqual(expect.arrayContaining(['idmap', 'ridmap', 'iversion', 'noiversion', 'tmpcopyup', 'rro', 'rnosymfollow', 'rstrictatime']));
+    expect(listed).toEqual(expect.arrayContaining(['idmap', 'ridmap', 'iversion', 'noiversion', 'tmpcopyup', 'rro', 'rnosymfollow', 'rstrictatime', 'rnorelatime', 'rnostrictatime']));
     expect(listed).toEqual([...new Set(listed)].sort());
   });
 
   it('an option it does not list goes to the filesystem as data', () => {
-    for (const o of ['size=1m', 'mode=755', 'rnorelatime', 'rnostrictatime']) {
+    for (const o of ['size=1m', 'mode=755', 'nr_inodes=64', 'uid=0']) {
       expect(listed).not.toContain(o);
       expect(parseMountOptions([o]).data).toEqual([o]);
     }
