@@ -7,7 +7,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { OciError, wrap } from '../errors.js';
 import { sleepMs } from '../sys/proc.js';
-import { fileExists, procsRecursive, writeFile } from './files.js';
+import { fileExists, procsRecursive, readNumber, writeFile } from './files.js';
 import type { LinuxResources } from './types.js';
 
 const F = 'linux.resources';
@@ -146,4 +146,17 @@ export function awaitFrozen(dir: string, frozen: (attempt: number) => boolean, t
   }
   thaw();
   throw new OciError('system', `pause: the processes in ${dir} did not all stop within 5 s; left running`);
+}
+
+/**
+ * memory.checkBeforeUpdate (config-linux.md): an update that would set the
+ * limit below what the cgroup uses now (`usageFile`: memory.current on v2,
+ * memory.usage_in_bytes on v1, page cache included) fails before anything
+ * is written, where the kernel would reclaim to fit, refuse only what it
+ * cannot reclaim (v1: EBUSY), or kill (v2).
+ */
+export function checkLimitNotBelowUsage(limit: number, dir: string, usageFile: string): void {
+  if (limit <= 0) return;
+  const usage = readNumber(dir, usageFile);
+  if (limit < usage) throw new OciError('invalid-config', `${F}.memory.limit: ${limit} is below the current usage ${usage} (checkBeforeUpdate)`);
 }

@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { OciError } from '../errors.js';
 import { warn } from '../log.js';
-import { awaitFrozen, int, makeDirs, refuseBusyCgroup, writeHugepageLimits, writePidsLimit, writeRdmaLimits } from './common.js';
+import { awaitFrozen, checkLimitNotBelowUsage, int, makeDirs, refuseBusyCgroup, writeHugepageLimits, writePidsLimit, writeRdmaLimits } from './common.js';
 import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate, v1Writes } from './devices.js';
 import {
@@ -184,6 +184,7 @@ export class V1Manager implements CgroupManager {
       oomControl || m.useHierarchy !== undefined;
     if (!needed) return;
     const d = this.need('memory', f);
+    if (opts.update && m.checkBeforeUpdate && limit !== undefined) checkLimitNotBelowUsage(limit, d, 'memory.usage_in_bytes');
     const memsw = fileExists(d, 'memory.memsw.limit_in_bytes');
     if (swap !== undefined && !memsw) {
       // Without swap accounting there is nothing to write; "no limit" needs nothing.

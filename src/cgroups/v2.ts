@@ -8,11 +8,11 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { OciError, errnoOf, wrap } from '../errors.js';
 import { installDeviceFilter } from './bpf.js';
-import { awaitFrozen, blkioWeightToIoWeight, int, makeDirs, refuseBusyCgroup, sharesToWeight, swapOnlyLimit, writeHugepageLimits, writePidsLimit, writeRdmaLimits } from './common.js';
+import { awaitFrozen, blkioWeightToIoWeight, checkLimitNotBelowUsage, int, makeDirs, refuseBusyCgroup, sharesToWeight, swapOnlyLimit, writeHugepageLimits, writePidsLimit, writeRdmaLimits } from './common.js';
 import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate, type DeviceState } from './devices.js';
 import {
-  fileExists, procsRecursive, readKeyValues, readNumber, removeCgroupDir, tryRead, writeFile,
+  fileExists, procsRecursive, readKeyValues, removeCgroupDir, tryRead, writeFile,
 } from './files.js';
 import { MAX_UINT64, add, emptyStats, expandList, mul, num, omitEmpty, parseStatLines, sortKeys, type BlkioEntry, type Stats } from './stats.js';
 import type { CgroupManager, CgroupPlacement, LinuxResources, SetOptions } from './types.js';
@@ -179,10 +179,7 @@ export class V2Manager implements CgroupManager {
     if (m) {
       const f = `${F}.memory`;
       if (m.limit !== undefined && m.limit !== 0) {
-        if (opts.update && m.checkBeforeUpdate && m.limit > 0) {
-          const current = readNumber(d, 'memory.current');
-          if (m.limit < current) throw new OciError('invalid-config', `${f}.limit: ${m.limit} is below the current usage ${current} (checkBeforeUpdate)`);
-        }
+        if (opts.update && m.checkBeforeUpdate) checkLimitNotBelowUsage(m.limit, d, 'memory.current');
         write('memory.max', m.limit === -1 ? 'max' : int(m.limit), `${f}.limit`);
       }
       this.setSwap(m, `${f}.swap`);

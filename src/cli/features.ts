@@ -26,7 +26,8 @@ export function features() {
       selinux: { enabled: true },
       // linux/intel-rdt.ts: schemata lines, and a monitoring group with enableMonitoring.
       intelRdt: { enabled: true, schemata: true, monitoring: true },
-      mountExtensions: { idmap: { enabled: false } },
+      // linux/idmap-mounts.ts: uidMappings/gidMappings and idmap/ridmap of bind mounts.
+      mountExtensions: { idmap: { enabled: true } },
       // linux/memory-policy.ts: every mode and flag is passed to set_mempolicy(2).
       memoryPolicy: { modes: Object.keys(MEMORY_POLICY_MODES), flags: Object.keys(MEMORY_POLICY_FLAGS) },
       // linux/net-devices.ts.

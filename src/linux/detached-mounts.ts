@@ -40,6 +40,10 @@ const SUPERBLOCK_FLAGS: [number, string][] = [
  * mount(2) costs 40 µs.
  */
 export function newFilesystem(kernel: Kernel, fstype: string, source: string, data: string[], sbFlags: number, attrs: number): number {
+  if (sbFlags & MS.I_VERSION) {
+    // fsconfig(2) has no key for SB_I_VERSION: only mount(2) sets it.
+    throw new OciError('unsupported', '"iversion" cannot go with "tmpcopyup" or a propagation option, which need the new mount API');
+  }
   return withMountApi(() => {
     const fsfd = kernel.fsopen(fstype, FSOPEN_CLOEXEC);
     try {

@@ -33,6 +33,10 @@ const FLAG_OPTIONS: Record<string, { set?: number; clear?: number }> = {
   loud: { clear: MS.SILENT },
   symfollow: { clear: MS.NOSYMFOLLOW },
   nosymfollow: { set: MS.NOSYMFOLLOW },
+  // A superblock flag: it applies where mount(2) makes or remounts a
+  // filesystem; a bind mount shares its source's superblock and leaves it as it is.
+  iversion: { set: MS.I_VERSION },
+  noiversion: { clear: MS.I_VERSION },
   bind: { set: MS.BIND },
   rbind: { set: MS.BIND | MS.REC },
 };
@@ -70,15 +74,21 @@ const RECURSIVE_OPTIONS: Record<string, { set?: number; clear?: number; atime?: 
   ratime: { atime: MOUNT_ATTR.RELATIME },
   rnoatime: { atime: MOUNT_ATTR.NOATIME },
   rstrictatime: { atime: MOUNT_ATTR.STRICTATIME },
+  // The atime mode is one of three values (mount_setattr(2), MOUNT_ATTR__ATIME):
+  // taking relatime or strictatime away leaves the kernel's default, relatime.
+  rnorelatime: { atime: MOUNT_ATTR.RELATIME },
+  rnostrictatime: { atime: MOUNT_ATTR.RELATIME },
 };
 
-/** Options ocirun understands but that are not mount(2) flags. */
-const RUNTIME_OPTIONS = new Set(['tmpcopyup']);
+/** Options ocirun understands but that are not mount(2) flags (idmap, ridmap: see idmap-mounts.ts). */
+const RUNTIME_OPTIONS = new Set(['tmpcopyup', 'idmap', 'ridmap']);
 
 /** mount_setattr(2)'s attr_set and attr_clr. */
 export interface MountAttributes {
   set: number;
   clear: number;
+  /** With MOUNT_ATTR_IDMAP in `set`: the user namespace whose maps the mount takes (userns_fd). */
+  usernsFd?: number;
 }
 
 export interface ParsedMountOptions {

@@ -13,7 +13,7 @@
 import { closeSync, fstatSync, openSync, constants as fsc } from 'node:fs';
 import { OciError, errnoOf, messageOf, wrap } from '../errors.js';
 import type { IdMapping, Namespace, NamespaceType, Spec } from '../spec/types.js';
-import { CLONE, PR, SysError, ioctlResult, statfsType } from '../sys/libc.js';
+import { CLONE, PR, SysError, fstatfsType, ioctlResult } from '../sys/libc.js';
 import type { Kernel } from '../sys/kernel.js';
 import { procfs } from './procfs.js';
 
@@ -139,9 +139,9 @@ export function openJoins(plan: NamespacePlan): void {
 }
 
 /** The type of the namespace an fd refers to, or null when it is not a namespace file (ioctl_ns(2)). */
-function namespaceTypeOf(fd: number): NamespaceType | null {
+export function namespaceTypeOf(fd: number): NamespaceType | null {
   try {
-    if (statfsType(`/proc/self/fd/${fd}`) !== NSFS_MAGIC) return null;
+    if (fstatfsType(fd) !== NSFS_MAGIC) return null;
     const flag = ioctlResult(fd, NS_GET_NSTYPE, 'NS_GET_NSTYPE');
     return (Object.keys(NAMESPACES) as NamespaceType[]).find((t) => NAMESPACES[t].flag === flag) ?? null;
   } catch {
@@ -249,7 +249,8 @@ export function explainUserNamespaceRefusal(err: unknown, plan: NamespacePlan): 
   );
 }
 
-function mapText(mappings: IdMapping[] = []): string {
+/** uid_map/gid_map text: "containerID hostID size" per line, written in one write(2). */
+export function mapText(mappings: IdMapping[] = []): string {
   return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 }
 

@@ -14,7 +14,7 @@ import { mountCgroupFs, type MountableHierarchies } from './cgroup-mount.js';
 import { withMountLabel } from './lsm.js';
 import { mountAttributes, parseMountOptions, propagationFlag, type MountAttributes, type ParsedMountOptions } from './mount-options.js';
 import { openMountDestination } from './mount-destination.js';
-import { cloneBindSource, isBindSource, setBindFlags, type BindSources } from './bind-sources.js';
+import { clonesSubmounts, isBindSource, openBindSourceInInit, type BindSources } from './bind-sources.js';
 import {
   READ_ONLY, attachMount, cloneMountAt, describeError, mountTarget, newFilesystem, setAttributes, setPropagation,
 } from './detached-mounts.js';
@@ -179,11 +179,10 @@ function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, roo
         close(fd);
       }
     } else if (isBindSource(m, options)) {
-      const opened = plan.bindSources?.get(index);
-      const tree = opened ?? cloneBindSource(kernel, m, options, plan.bundle);
+      const tree = plan.bindSources?.get(index) ?? openBindSourceInInit(kernel, m, options, plan.bundle);
       plan.bindSources?.delete(index);
       try {
-        attachBind(kernel, rootFd, m, tree, options, opened !== undefined, rootPropagation);
+        attachBind(kernel, rootFd, m, tree, options, rootPropagation);
       } finally {
         close(tree);
       }
@@ -198,17 +197,15 @@ function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, roo
 }
 
 /**
- * A bind mount: the detached copy of its source gets the options' flags (a
- * bind ignores them at mount time, mount(2)) unless the runtime set them
- * already (`flagsSet`), and the propagation a bind made inside the container
- * would have, then is attached.
+ * A bind mount, the last of its steps (bind-sources.ts): the detached copy
+ * of its source, with its flags already, gets the propagation a bind made
+ * inside the container would have, then is attached.
  */
 function attachBind(
-  kernel: Kernel, rootFd: number, m: Mount, tree: number, options: ParsedMountOptions, flagsSet: boolean, rootPropagation: number | undefined,
+  kernel: Kernel, rootFd: number, m: Mount, tree: number, options: ParsedMountOptions, rootPropagation: number | undefined,
 ): void {
   const isDir = (statAt(tree, '', AT_EMPTY_PATH).mode & S_IFMT) === S_IFDIR;
-  const recursive = (options.flags & MS.REC) !== 0;
-  if (!flagsSet) setBindFlags(kernel, tree, options);
+  const recursive = clonesSubmounts(options);
   if (rootPropagation !== undefined) setPropagation(kernel, tree, (rootPropagation & ~MS.REC) | (recursive ? MS.REC : 0));
   const fd = openMountDestination(rootFd, m, isDir ? 'dir' : 'file');
   try {

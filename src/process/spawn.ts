@@ -10,6 +10,8 @@ import { closeJoins, explainUserNamespaceRefusal, openJoins, planNamespaces, wri
 import { withGrantableCapabilities } from '../linux/capabilities.js';
 import { openBindSources, type BindSources } from '../linux/bind-sources.js';
 import { hostKernel } from '../sys/kernel.js';
+import { hasIdMappedMounts } from '../linux/idmap-mounts.js';
+import { userNamespaceWithMaps } from './userns-holder.js';
 import { Channel } from './channel.js';
 import { forkProcess } from './forkable.js';
 import { runInit } from './init.js';
@@ -224,8 +226,11 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
  */
 function openBindSourcesFor(opts: SpawnOptions, namespaces: NamespacePlan): BindSources {
   const own = namespaces.own;
-  if (opts.mode !== 'create' || !own.includes('mount') || !own.includes('user') || process.geteuid?.() !== 0) return new Map();
-  return openBindSources(hostKernel, opts.config, opts.bundle);
+  if (opts.mode !== 'create') return new Map();
+  const userNamespacedAsRoot = own.includes('mount') && own.includes('user') && process.geteuid?.() === 0;
+  // Id-mapped mounts only the runtime can make: then it opens every source, which keeps them in order.
+  if (!userNamespacedAsRoot && !hasIdMappedMounts(opts.config)) return new Map();
+  return openBindSources(hostKernel, opts.config, opts.bundle, userNamespaceWithMaps);
 }
 
 /** How the child gets into its cgroups; see placeAtClone. */

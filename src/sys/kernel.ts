@@ -20,7 +20,7 @@ export interface Kernel {
   // the mount API: detached mounts (see linux/detached-mounts.ts)
   openTree(dirfd: number, path: string, flags: number): number;
   moveMountFd(fromFd: number, toFd: number): void;
-  mountSetattr(fd: number, flags: number, attr: { set: number; clear: number; propagation?: number }): void;
+  mountSetattr(fd: number, flags: number, attr: { set: number; clear: number; propagation?: number; usernsFd?: number }): void;
   fsopen(fsname: string, flags: number): number;
   fsconfigSet(fsfd: number, key: string, value: string | null): void;
   fsCreateAndMount(fsfd: number, attrs: number, subject: string): number;

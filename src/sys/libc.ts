@@ -195,7 +195,7 @@ export const MS = {
   RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, SYNCHRONOUS: 0x10, REMOUNT: 0x20,
   MANDLOCK: 0x40, DIRSYNC: 0x80, NOSYMFOLLOW: 0x100, NOATIME: 0x400, NODIRATIME: 0x800,
   BIND: 0x1000, MOVE: 0x2000, REC: 0x4000, SILENT: 0x8000, UNBINDABLE: 0x20000, PRIVATE: 0x40000,
-  SLAVE: 0x80000, SHARED: 0x100000, RELATIME: 0x200000, STRICTATIME: 0x1000000,
+  SLAVE: 0x80000, SHARED: 0x100000, RELATIME: 0x200000, I_VERSION: 0x800000, STRICTATIME: 0x1000000,
   LAZYTIME: 0x2000000,
 } as const;
 
@@ -702,7 +702,7 @@ export const OPEN_TREE_CLONE = 1;
 export const MOVE_MOUNT = { F_EMPTY_PATH: 0x4, T_EMPTY_PATH: 0x40 } as const;
 export const MOUNT_ATTR = {
   RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, ATIME_MASK: 0x70, RELATIME: 0x0, NOATIME: 0x10, STRICTATIME: 0x20,
-  NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000,
+  NODIRATIME: 0x80, IDMAP: 0x100000, NOSYMFOLLOW: 0x200000,
 } as const;
 const FSCONFIG = { SET_FLAG: 0, SET_STRING: 1, CMD_CREATE: 6 } as const;
 
@@ -713,12 +713,16 @@ export function moveMountFd(fromFd: number, toFd: number): void {
     'move_mount',
   );
 }
-/** mount_setattr(2) on the mount `fd` names; with AT_RECURSIVE its submounts too. */
-export function mountSetattr(fd: number, flags: number, attr: { set: number; clear: number; propagation?: number }): void {
+/**
+ * mount_setattr(2) on the mount `fd` names; with AT_RECURSIVE its submounts
+ * too. `usernsFd` goes with MOUNT_ATTR_IDMAP in `set`.
+ */
+export function mountSetattr(fd: number, flags: number, attr: { set: number; clear: number; propagation?: number; usernsFd?: number }): void {
   const buf = Buffer.alloc(32);
   buf.writeBigUInt64LE(BigInt(attr.set), 0);
   buf.writeBigUInt64LE(BigInt(attr.clear), 8);
   buf.writeBigUInt64LE(BigInt(attr.propagation ?? 0), 16);
+  buf.writeBigUInt64LE(BigInt(attr.usernsFd ?? 0), 24);
   check(
     f.syscall(SYS.mount_setattr, 'int', fd, 'const char *', '', 'unsigned int', flags | AT_EMPTY_PATH, 'void *', buf, 'size_t', buf.length),
     'mount_setattr',

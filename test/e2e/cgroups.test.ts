@@ -272,6 +272,32 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     });
   });
 
+  it('update with memory.checkBeforeUpdate refuses a limit below the usage, changing nothing', () => {
+    // 32 MiB of clean page cache: usage the kernel would reclaim to fit a lower limit without a word.
+    const b = bundleWithOutbox(rt, 'dd if=/dev/zero of=/out/fill bs=1M count=32 conv=fsync 2>/dev/null && echo yes > /out/filled && sleep 60');
+    const id = uniqueId();
+    withBundle(b, () => {
+      rt.ok(['run', '-d', '--bundle', b.bundle.dir, id]);
+      try {
+        waitFor(() => b.out('filled') !== '', 'the container to fill the page cache', 20_000);
+        const limitBefore = cg(id, 'memory', 'memory.limit_in_bytes');
+        const input = rt.scratchPath(`resources-${id}.json`);
+        writeFileSync(input, JSON.stringify({ memory: { limit: 16 << 20, checkBeforeUpdate: true }, pids: { limit: 7 } }));
+        const r = rt.run(['update', '-r', input, id]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/^ocirun: linux\.resources\.memory\.limit: 16777216 is below the current usage \d+ \(checkBeforeUpdate\)\n$/);
+        expect([cg(id, 'memory', 'memory.limit_in_bytes'), cg(id, 'pids', 'pids.max')]).toEqual([limitBefore, 'max']);
+        expect(stateFile(id).config.linux.resources.memory).toBeUndefined();
+        // Without the check the kernel reclaims the page cache and takes the limit.
+        writeFileSync(input, JSON.stringify({ memory: { limit: 16 << 20 } }));
+        rt.ok(['update', '-r', input, id]);
+        expect(cg(id, 'memory', 'memory.limit_in_bytes')).toBe(String(16 << 20));
+      } finally {
+        rt.ok(['delete', '--force', id]);
+      }
+    });
+  });
+
   it('pause freezes every process, resume lets them go on; ps lists them', () => {
     const b = bundleWithOutbox(rt, 'sleep 987 & i=0; while true; do i=$((i+1)); echo $i > /out/n.tmp; mv /out/n.tmp /out/n; sleep 0.02; done');
     const id = uniqueId();

@@ -9,7 +9,8 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runtimeLeavingNoContainer, isRoot, parseMountinfo, uniqueId } from '../helpers/ocirun.js';
+import { runtimeLeavingNoContainer, isRoot, parseMountinfo, uniqueId, type BundleConfig } from '../helpers/ocirun.js';
+import type { IdMapping } from '../../src/spec/types.js';
 
 const require = createRequire(import.meta.url);
 const rt = runtimeLeavingNoContainer();
@@ -157,6 +158,7 @@ describe.skipIf(!isRoot)('flags in force inside the container', () => {
     expect(mounted.status, String(mounted.stderr)).toBe(0);
     try {
       const dirs = ['/bind', '/rbind-ro', '/rbind-ro/inner', '/rbind-rro', '/rbind-rro/inner', '/tmp'];
+      const atimeDirs = ['/rbind-noatime/inner', '/rbind-norelatime/inner'];
       const b = rt.bundle(
         ['sh', '-c', [
           'cat /proc/self/mountinfo',
@@ -170,6 +172,8 @@ describe.skipIf(!isRoot)('flags in force inside the container', () => {
             { destination: '/rbind-ro', type: 'bind', source: volume, options: ['rbind', 'ro'] },
             { destination: '/rbind-rro', type: 'bind', source: volume, options: ['rbind', 'rro', 'rnosuid', 'rnodev', 'rnoexec'] },
             { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: [...ALL, 'size=1m'] },
+            { destination: '/rbind-noatime', type: 'bind', source: volume, options: ['rbind', 'rnoatime'] },
+            { destination: '/rbind-norelatime', type: 'bind', source: volume, options: ['rbind', 'rnoatime', 'rnorelatime'] },
           );
         },
       );
@@ -183,6 +187,10 @@ describe.skipIf(!isRoot)('flags in force inside the container', () => {
       expect(at('/rbind-ro')).toContain('ro');
       expect(at('/rbind-ro/inner')).toContain('rw');
       expect(r.stdout.split('\n').filter((l) => l.startsWith('written:'))).toEqual(['written: /rbind-ro/inner']);
+      // The last atime word wins, on the submounts too.
+      expect(at(atimeDirs[0])).toContain('noatime');
+      expect(at(atimeDirs[1])).toContain('relatime');
+      expect(at(atimeDirs[1])).not.toContain('noatime');
     } finally {
       spawnSync('umount', ['-l', inner]);
     }
@@ -194,6 +202,27 @@ describe.skipIf(!isRoot)('flags in force inside the container', () => {
 // flags, or unmounting a submount of one, is the lock the kernel puts on
 // mounts copied from a more privileged namespace (mount_namespaces(7)).
 describe.skipIf(!isRoot)('binds in a container with its own user namespace, whose root has CAP_SYS_ADMIN', () => {
+  /**
+   * Runs each attack in a container whose root has CAP_SYS_ADMIN in its own
+   * user namespace (mapped as `map` says), expects every one refused, and
+   * returns what the commands of `report` printed, its lines sorted.
+   */
+  function attack(attacks: string[], report: string[], map: IdMapping[], mounts: BundleConfig['mounts']) {
+    const b = rt.bundle(['sh', '-c', [...attacks.map((a) => `( ${a} ) 2>/dev/null && echo "ALLOWED: ${a}"`), ...report].join('; ')], (c) => {
+      c.root.readonly = false;
+      c.linux.namespaces.push({ type: 'user' });
+      c.linux.uidMappings = map;
+      c.linux.gidMappings = map;
+      for (const set of ['bounding', 'effective', 'permitted'] as const) c.process.capabilities![set]!.push('CAP_SYS_ADMIN');
+      c.mounts.push(...mounts);
+    });
+    const r = rt.run(['run', '--bundle', b.dir, uniqueId()]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/ALLOWED/);
+    return r.stdout.split('\n').filter(Boolean).sort();
+  }
+
   it('keep their flags and submounts against remount and umount', () => {
     const host = rt.scratchPath(`locked-${uniqueId()}`);
     const [dir, readOnly, volume] = ['dir', 'read-only', 'volume'].map((d) => path.join(host, d));
@@ -218,32 +247,49 @@ describe.skipIf(!isRoot)('binds in a container with its own user namespace, whos
         'umount -l /volume/covered',
         'cat /volume/covered/hidden',
       ];
-      const b = rt.bundle(['sh', '-c', [
-        ...attacks.map((a) => `( ${a} ) 2>/dev/null && echo "ALLOWED: ${a}"`),
-        'grep -E " /(ro|host-ro|volume/covered) " /proc/self/mountinfo | cut -d" " -f5,6',
-      ].join('; ')], (c) => {
-        c.root.readonly = false;
-        c.linux.namespaces.push({ type: 'user' });
-        c.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
-        c.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
-        for (const set of ['bounding', 'effective', 'permitted'] as const) c.process.capabilities![set]!.push('CAP_SYS_ADMIN');
-        c.mounts.push(
-          { destination: '/ro', type: 'bind', source: dir, options: ['bind', 'ro'] },
-          { destination: '/host-ro', type: 'bind', source: readOnly, options: ['bind'] },
-          { destination: '/volume', type: 'bind', source: volume, options: ['rbind'] },
-        );
-      });
-      const r = rt.run(['run', '--bundle', b.dir, uniqueId()]);
-      expect(r.stderr).toBe('');
-      expect(r.code).toBe(0);
-      expect(r.stdout).not.toMatch(/ALLOWED/);
-      expect(r.stdout.split('\n').filter(Boolean).sort()).toEqual([
+      const report = attack(attacks, ['grep -E " /(ro|host-ro|volume/covered) " /proc/self/mountinfo | cut -d" " -f5,6'], [{ containerID: 0, hostID: 0, size: 65536 }], [
+        { destination: '/ro', type: 'bind', source: dir, options: ['bind', 'ro'] },
+        { destination: '/host-ro', type: 'bind', source: readOnly, options: ['bind'] },
+        { destination: '/volume', type: 'bind', source: volume, options: ['rbind'] },
+      ]);
+      expect(report).toEqual([
         '/host-ro ro,nosuid,nodev,relatime',
         '/ro ro,relatime',
         '/volume/covered rw,relatime',
       ]);
     } finally {
       for (const target of [covered, readOnly]) spawnSync('umount', ['-l', target]);
+    }
+  });
+
+  it('an id-mapped volume keeps its mapping and its locks, as a Kubernetes pod without host users gets it', () => {
+    const volume = rt.scratchPath(`idmapped-${uniqueId()}`);
+    const covered = path.join(volume, 'covered');
+    mkdirSync(covered, { recursive: true });
+    writeFileSync(path.join(covered, 'hidden'), 'under the mount\n');
+    try {
+      expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', covered]).status).toBe(0);
+      const attacks = [
+        'mount -o remount,rw,bind /tmp',
+        'mount -o remount,bind,suid,exec /tmp',
+        'touch /tmp/x',
+        'umount /tmp/covered',
+        'umount -l /tmp/covered',
+        'cat /tmp/covered/hidden',
+      ];
+      const commands = ['stat -c "owner %u:%g" /tmp', 'grep -E " /tmp(/covered)? " /proc/self/mountinfo | cut -d" " -f5,6'];
+      // A destination the image has: the container's root may not make one in a root the host's root owns.
+      const report = attack(attacks, commands, [{ containerID: 0, hostID: 100000, size: 65536 }], [
+        { destination: '/tmp', type: 'bind', source: volume, options: ['rbind', 'ro', 'nosuid', 'noexec', 'ridmap'] },
+      ]);
+      // What the host's root owns is the container's root's, through the container's own maps.
+      expect(report).toEqual([
+        '/tmp ro,nosuid,noexec,relatime,idmapped',
+        '/tmp/covered rw,relatime,idmapped',
+        'owner 0:0',
+      ]);
+    } finally {
+      spawnSync('umount', ['-l', covered]);
     }
   });
 });

@@ -96,6 +96,18 @@ describe('cgroup v1: memory', () => {
     ]);
   });
 
+  it('checkBeforeUpdate refuses a limit below the current usage, before anything is written', () => {
+    const m = manager({ memory: { 'memory.usage_in_bytes': String(50 << 20) } });
+    expect(errorOf(() => set(m, { memory: { limit: 10 << 20, swap: 20 << 20, checkBeforeUpdate: true } }, true)).message).toBe(
+      'linux.resources.memory.limit: 10485760 is below the current usage 52428800 (checkBeforeUpdate)',
+    );
+    expect(fs.writes).toEqual([]);
+    set(m, { memory: { limit: 60 << 20, checkBeforeUpdate: true } }, true);
+    expect(onlyWrites('memory/')).toEqual([['memory/ocirun/c1/memory.limit_in_bytes', String(60 << 20)]]);
+    set(m, { memory: { limit: 10 << 20 } }, true);
+    expect(onlyWrites('memory/')).toEqual([['memory/ocirun/c1/memory.limit_in_bytes', String(10 << 20)]]);
+  });
+
   it('without swap accounting refuses a swap limit, naming the field', () => {
     const m = manager();
     rmSync(path.join(fs.root, 'memory/ocirun/c1/memory.memsw.limit_in_bytes'));

@@ -46,6 +46,12 @@ describe('parseMountOptions', () => {
     });
     expect(parseMountOptions(['rro', 'rrw']).recursive).toEqual({ set: 0, clear: MOUNT_ATTR.RDONLY });
   });
+
+  it('takes rnorelatime and rnostrictatime back to the default atime mode, relatime', () => {
+    const relatime = { set: MOUNT_ATTR.RELATIME, clear: MOUNT_ATTR.ATIME_MASK };
+    expect(parseMountOptions(['rbind', 'rnoatime', 'rnorelatime']).recursive).toEqual(relatime);
+    expect(parseMountOptions(['rbind', 'rstrictatime', 'rnostrictatime']).recursive).toEqual(relatime);
+  });
 });
 
 describe('mountAttributes', () => {
