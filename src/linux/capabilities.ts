@@ -2,9 +2,8 @@
 // (capabilities(7): bounding, then credentials, then capset, then ambient).
 import type { Capabilities, Process } from '../spec/types.js';
 import { warn } from '../log.js';
-import { PR } from '../sys/libc.js';
+import { PR, capbsetRead } from '../sys/libc.js';
 import type { Kernel } from '../sys/kernel.js';
-import { procfs } from './procfs.js';
 import { OciError, wrap } from '../errors.js';
 
 export const CAPABILITY_NAMES = [
@@ -19,12 +18,20 @@ export const CAPABILITY_NAMES = [
 
 let knownLastCap: number | undefined;
 
-/** The kernel's highest capability number; anything but a number there is an error, never "keep them all". */
+/**
+ * The kernel's highest capability number: the highest that PR_CAPBSET_READ
+ * takes, as it refuses (EINVAL) any number above CAP_LAST_CAP, which is what
+ * /proc/sys/kernel/cap_last_cap shows (prctl(2)). Asked of the kernel, not
+ * read from a procfs: the runtime needs no procfs of its own for it.
+ */
 export function lastCap(): number {
   if (knownLastCap !== undefined) return knownLastCap;
-  const text = procfs().read('sys/kernel/cap_last_cap');
-  if (!/^[0-9]{1,2}\n?$/.test(text)) throw new OciError('system', `/proc/sys/kernel/cap_last_cap holds ${JSON.stringify(text)}, not a capability number`);
-  knownLastCap = Number(text);
+  // From the last capability named here, down on an older kernel, up on a newer one.
+  let last = CAPABILITY_NAMES.length - 1;
+  while (last >= 0 && capbsetRead(last) === null) last--;
+  if (last < 0) throw new OciError('system', 'prctl(PR_CAPBSET_READ) knows no capability');
+  while (last < 63 && capbsetRead(last + 1) !== null) last++;
+  knownLastCap = last;
   return knownLastCap;
 }
 
@@ -89,10 +96,11 @@ export function namesOf(mask: bigint): string[] {
 
 /** The bounding set this process may still grant from. */
 export function ownBoundingSet(): bigint {
-  const status = procfs().readSelf('status');
-  const value = /^CapBnd:\s+([0-9a-f]{16})$/m.exec(status)?.[1];
-  if (!value) throw new OciError('system', '/proc/self/status has no CapBnd line');
-  return BigInt(`0x${value}`);
+  let set = 0n;
+  for (let cap = 0; cap <= lastCap(); cap++) {
+    if (capbsetRead(cap)) set |= 1n << BigInt(cap);
+  }
+  return set;
 }
 
 export function dropBoundingSet(kernel: Kernel, masks: CapabilityMasks): void {

@@ -16,7 +16,7 @@ export interface CredentialFacts {
   setgroupsAllowed: boolean;
 }
 
-/** What /proc says, read before a seccomp filter may stand in the way. */
+/** What /proc and prctl(2) say, read before a seccomp filter may stand in the way. */
 export function readCredentialFacts(processSpec: Process): CredentialFacts {
   return {
     caps: processSpec.capabilities ? toMasks(processSpec.capabilities) : null,

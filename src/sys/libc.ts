@@ -76,7 +76,7 @@ export function errnoNameMap(): Map<number, string> {
   }));
   return errnoNames;
 }
-const E = { EINTR: 4, ENXIO: 6, EWOULDBLOCK: 11, ENOSYS: 38 } as const;
+const E = { EINTR: 4, ENXIO: 6, EWOULDBLOCK: 11, EINVAL: 22, ENOSYS: 38 } as const;
 
 export class SysError extends Error {
   constructor(
@@ -219,7 +219,7 @@ export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const WNOHANG = 1;
 export const PR = {
-  SET_PDEATHSIG: 1, SET_DUMPABLE: 4, SET_KEEPCAPS: 8, CAPBSET_DROP: 24, SET_CHILD_SUBREAPER: 36,
+  SET_PDEATHSIG: 1, SET_DUMPABLE: 4, SET_KEEPCAPS: 8, CAPBSET_READ: 23, CAPBSET_DROP: 24, SET_CHILD_SUBREAPER: 36,
   SET_NO_NEW_PRIVS: 38, CAP_AMBIENT: 47, CAP_AMBIENT_RAISE: 2, CAP_AMBIENT_CLEAR_ALL: 4,
   SET_MM: 35, SET_MM_MAP: 14,
 } as const;
@@ -404,6 +404,17 @@ export function setgroups(gids: number[]): void {
 }
 export function prctl(option: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
   return check(f.prctl(option, a2, a3, a4, a5), 'prctl', String(option));
+}
+/**
+ * prctl(PR_CAPBSET_READ): whether `cap` is in this process's bounding set;
+ * null for a number above the kernel's last capability (EINVAL), which is no
+ * failure: it is how the last one is found.
+ */
+export function capbsetRead(cap: number): boolean | null {
+  const result = Number(f.prctl(PR.CAPBSET_READ, cap, 0, 0, 0));
+  if (result !== -1) return result === 1;
+  if (koffi.errno() === E.EINVAL) return null;
+  throw new SysError('prctl', koffi.errno(), 'PR_CAPBSET_READ');
 }
 export function prlimit(pid: number, resource: number, soft: bigint, hard: bigint, subject?: string): void {
   const limits = new BigUint64Array([soft, hard]);
