@@ -264,11 +264,7 @@ function checkRlimitTypes(config: CheckedConfig): ConfigProblem[] {
 
 // config.md, POSIX process: duplicated rlimit types MUST be an error.
 function checkDuplicateRlimits(config: CheckedConfig): ConfigProblem[] {
-  const rlimits = config.process?.rlimits ?? [];
-  return duplicates(rlimits.map((rlimit) => rlimit.type)).map(({ index, firstIndex, value }) => ({
-    pointer: `/process/rlimits/${index}/type`,
-    message: `duplicate rlimit type ${value} (also at /process/rlimits/${firstIndex})`,
-  }));
+  return repeatedTypes('/process/rlimits', config.process?.rlimits ?? [], 'rlimit');
 }
 
 // setrlimit(2) refuses a soft limit above the hard one.
@@ -312,11 +308,7 @@ function hasNewNamespace(config: CheckedConfig, type: string): boolean {
 
 // config-linux.md, Namespaces: duplicated types MUST be an error.
 function checkDuplicateNamespaces(config: CheckedConfig): ConfigProblem[] {
-  const namespaces = config.linux?.namespaces ?? [];
-  return duplicates(namespaces.map((namespace) => namespace.type)).map(({ index, firstIndex, value }) => ({
-    pointer: `/linux/namespaces/${index}/type`,
-    message: `duplicate namespace type ${value} (also at /linux/namespaces/${firstIndex})`,
-  }));
+  return repeatedTypes('/linux/namespaces', config.linux?.namespaces ?? [], 'namespace');
 }
 
 function checkUserNamespaceMappings(config: CheckedConfig): ConfigProblem[] {
@@ -462,15 +454,17 @@ function checkSeccompErrnoActions(config: CheckedConfig): ConfigProblem[] {
 }
 
 /** Every repeated value, with its index and the index of its first occurrence. */
-function duplicates(values: string[]): { index: number; firstIndex: number; value: string }[] {
+/** A problem for each entry of the list at `base` whose type an earlier entry has. */
+function repeatedTypes(base: string, entries: { type: string }[], what: string): ConfigProblem[] {
   const firstIndexOf = new Map<string, number>();
-  const repeated: { index: number; firstIndex: number; value: string }[] = [];
-  values.forEach((value, index) => {
-    const firstIndex = firstIndexOf.get(value);
-    if (firstIndex === undefined) firstIndexOf.set(value, index);
-    else repeated.push({ index, firstIndex, value });
+  return entries.flatMap(({ type }, index) => {
+    const firstIndex = firstIndexOf.get(type);
+    if (firstIndex === undefined) {
+      firstIndexOf.set(type, index);
+      return [];
+    }
+    return [{ pointer: `${base}/${index}/type`, message: `duplicate ${what} type ${type} (also at ${base}/${firstIndex})` }];
   });
-  return repeated;
 }
 
 /** In document order, so that problems come out in the order of config.md. */
