@@ -68,7 +68,7 @@ const cli = (rt, ...args) => [...rt.argv, '--root', path.join(scratch, rt.name),
 // on the machine falls on all of them alike.
 for (let i = 0; i < ROUNDS; i++) {
   add('floor:node -e 0', measure(['node', '-e', '0']));
-  add('floor:node with ocirun\'s flags', measure(['node', ...OCIRUN_NODE_FLAGS, '-e', '0']));
+  add("floor:node with ocirun's flags", measure(['node', ...OCIRUN_NODE_FLAGS, '-e', '0']));
   for (const rt of runtimes) {
     const id = `bench-${process.pid}-${i}`;
     add(`${rt.name}:create`, measure(cli(rt, 'create', '--bundle', sleeper.dir, id)));
@@ -114,8 +114,16 @@ const own = results.get("floor:node with ocirun's flags");
 const rows = [
   ['node -e 0 (floor)', fmt(floor.wall), fmt(mib(floor.rss), 1), ...Array(header.length - 3).fill('')],
   // Not the floor: how far bin/ocirun's Node flags alone move it.
-  ["node -e 0 with ocirun's flags", fmt(own.wall), fmt(mib(own.rss), 1), ...Array(runtimes.length * 2 - 2).fill(''),
-    fmt(own.wall - floor.wall), fmt(own.wall / floor.wall, 2), fmt(mib(own.rss - floor.rss), 1), ...Array(runtimes.length - 1).fill('')],
+  [
+    "node -e 0 with ocirun's flags",
+    fmt(own.wall),
+    fmt(mib(own.rss), 1),
+    ...Array(runtimes.length * 2 - 2).fill(''),
+    fmt(own.wall - floor.wall),
+    fmt(own.wall / floor.wall, 2),
+    fmt(mib(own.rss - floor.rss), 1),
+    ...Array(runtimes.length - 1).fill(''),
+  ],
 ];
 for (const command of [...COMMANDS, SEQ]) {
   const o = results.get(`ocirun:${command}`);

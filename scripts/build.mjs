@@ -63,7 +63,10 @@ await build({
 // same in strings, templates, regexes and identifiers.
 for (const name of Object.keys(ENTRIES)) {
   const bundleFile = path.join(repoRoot, 'dist', `${name}.cjs`);
-  writeFileSync(bundleFile, readFileSync(bundleFile, 'utf8').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  writeFileSync(
+    bundleFile,
+    readFileSync(bundleFile, 'utf8').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  );
 }
 
 // The code cache, made and checked under bin/ocirun's flags (read from its

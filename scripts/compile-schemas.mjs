@@ -114,23 +114,18 @@ function compileValidator(schemas) {
  */
 function replaceRequiresWithImports(code) {
   const imports = new Map();
-  const rewritten = code.replace(
-    /require\("ajv\/dist\/runtime\/([A-Za-z0-9_]+)"\)\.default/g,
-    (_match, helper) => {
-      const local = `ajvRuntime_${helper}`;
-      imports.set(helper, local);
-      return local;
-    },
-  );
+  const rewritten = code.replace(/require\("ajv\/dist\/runtime\/([A-Za-z0-9_]+)"\)\.default/g, (_match, helper) => {
+    const local = `ajvRuntime_${helper}`;
+    imports.set(helper, local);
+    return local;
+  });
   if (/\brequire\(/.test(rewritten)) {
     throw new Error('the generated validator still calls require(); teach compile-schemas.mjs about it');
   }
   // A CommonJS module imported from ESM: Node gives its module.exports as the
   // default import (so the helper is under .default), esbuild may give the helper itself.
   const header = [...imports].map(
-    ([helper, local]) =>
-      `import ${local}_module from "ajv/dist/runtime/${helper}.js";\n` +
-      `const ${local} = ${local}_module.default ?? ${local}_module;`,
+    ([helper, local]) => `import ${local}_module from "ajv/dist/runtime/${helper}.js";\n` + `const ${local} = ${local}_module.default ?? ${local}_module;`,
   );
   // "use strict" is no directive once imports precede it, and modules are strict anyway.
   return [...header, rewritten.replace(/^"use strict";/, '')].join('\n');

@@ -50,7 +50,8 @@ function suiteSource() {
   if (given?.endsWith('.tar.gz')) return tarballSource(given);
   const checkout = given;
   if (checkout) {
-    if (!existsSync(path.join(checkout, 'validation'))) fail(`OCIRUN_RUNTIME_TOOLS=${checkout} is not a checkout of opencontainers/runtime-tools (no validation/)`);
+    if (!existsSync(path.join(checkout, 'validation')))
+      fail(`OCIRUN_RUNTIME_TOOLS=${checkout} is not a checkout of opencontainers/runtime-tools (no validation/)`);
     const head = spawnSync('git', ['-C', checkout, 'rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' });
     const key = head.status === 0 ? head.stdout.trim() : createHash('sha256').update(path.resolve(checkout)).digest('hex').slice(0, 12);
     return { kind: 'checkout', from: path.resolve(checkout), key };
@@ -75,13 +76,15 @@ function buildSuite(source) {
   const part = `${dest}.part`;
   rmSync(part, { recursive: true, force: true });
   mkdirSync(part, { recursive: true });
-  const copy = source.kind === 'tarball'
-    ? spawnSync('tar', ['-xzf', source.from, '-C', part, '--strip-components=1'])
-    : spawnSync('sh', ['-c', 'tar -C "$1" --exclude=./.git -cf - . | tar -C "$2" -xf -', 'copy', source.from, part]);
+  const copy =
+    source.kind === 'tarball'
+      ? spawnSync('tar', ['-xzf', source.from, '-C', part, '--strip-components=1'])
+      : spawnSync('sh', ['-c', 'tar -C "$1" --exclude=./.git -cf - . | tar -C "$2" -xf -', 'copy', source.from, part]);
   if (copy.status !== 0) fail(`copying the suite's source: ${copy.stderr}`);
   const env = { ...process.env, GOFLAGS: '-mod=vendor', GOPROXY: 'off', GOTOOLCHAIN: 'local', GOCACHE: path.join(part, '.gocache') };
   const make = spawnSync('make', ['runtimetest', 'validation-executables'], { cwd: part, env, encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (make.status !== 0) fail(`building the suite failed (make exited ${make.status ?? make.signal}):\n${`${make.stdout}${make.stderr}`.split('\n').slice(-30).join('\n')}`);
+  if (make.status !== 0)
+    fail(`building the suite failed (make exited ${make.status ?? make.signal}):\n${`${make.stdout}${make.stderr}`.split('\n').slice(-30).join('\n')}`);
   rmSync(path.join(part, '.gocache'), { recursive: true, force: true });
   rmSync(dest, { recursive: true, force: true });
   renameSync(part, dest);
@@ -91,15 +94,17 @@ function buildSuite(source) {
 /** test/conformance/expected.txt: name → { pass: true } or { pass: false, reason }. */
 function readExpected() {
   const expected = new Map();
-  readFileSync(EXPECTED, 'utf8').split('\n').forEach((line, i) => {
-    const at = `test/conformance/expected.txt:${i + 1}`;
-    if (line.trim() === '' || line.startsWith('#')) return;
-    const [, name, status, reason] = /^(\S+)\s+(\S+)\s*(.*)$/.exec(line) ?? [];
-    if (expected.has(name)) fail(`${at}: ${name} is listed twice`);
-    if (status === 'pass' && reason === '') expected.set(name, { pass: true });
-    else if (status === 'fail' && REASONS.some((r) => reason.startsWith(`${r}: `))) expected.set(name, { pass: false, reason });
-    else fail(`${at}: want "NAME pass" or "NAME fail REASON" with REASON starting ${REASONS.map((r) => `"${r}: "`).join(', ')}`);
-  });
+  readFileSync(EXPECTED, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      const at = `test/conformance/expected.txt:${i + 1}`;
+      if (line.trim() === '' || line.startsWith('#')) return;
+      const [, name, status, reason] = /^(\S+)\s+(\S+)\s*(.*)$/.exec(line) ?? [];
+      if (expected.has(name)) fail(`${at}: ${name} is listed twice`);
+      if (status === 'pass' && reason === '') expected.set(name, { pass: true });
+      else if (status === 'fail' && REASONS.some((r) => reason.startsWith(`${r}: `))) expected.set(name, { pass: false, reason });
+      else fail(`${at}: want "NAME pass" or "NAME fail REASON" with REASON starting ${REASONS.map((r) => `"${r}: "`).join(', ')}`);
+    });
   return expected;
 }
 

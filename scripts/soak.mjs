@@ -125,7 +125,10 @@ function cgroupDirs(name, prefixOnly = false) {
   return found;
 }
 
-const mountsMentioning = (text) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(text));
+const mountsMentioning = (text) =>
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(text));
 
 function fdTargets(pid) {
   try {

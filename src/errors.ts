@@ -42,8 +42,7 @@ export class OciError extends Error {
 }
 
 export const notFound = (id: string) => new OciError('container-not-found', `${id}: container does not exist`);
-export const alreadyExists = (id: string) =>
-  new OciError('container-exists', `${id}: container with given ID already exists`);
+export const alreadyExists = (id: string) => new OciError('container-exists', `${id}: container with given ID already exists`);
 export const notRunning = (id: string) => new OciError('container-not-running', `${id}: container not running`);
 
 /** The errno name (EACCES) of a failed system call: Node's fs errors and sys/libc.ts's SysError both carry it as `code`. */

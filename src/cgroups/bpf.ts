@@ -22,17 +22,31 @@ export interface Insn {
 
 // Instruction classes, sizes, modes, operations (linux/bpf_common.h, linux/bpf.h).
 export const BPF = {
-  LDX: 0x01, ALU: 0x04, JMP: 0x05, JMP32: 0x06,
-  W: 0x00, MEM: 0x60,
-  K: 0x00, X: 0x08,
-  AND: 0x50, RSH: 0x70, MOV: 0xb0,
-  JEQ: 0x10, JNE: 0x50, EXIT: 0x90,
+  LDX: 0x01,
+  ALU: 0x04,
+  JMP: 0x05,
+  JMP32: 0x06,
+  W: 0x00,
+  MEM: 0x60,
+  K: 0x00,
+  X: 0x08,
+  AND: 0x50,
+  RSH: 0x70,
+  MOV: 0xb0,
+  JEQ: 0x10,
+  JNE: 0x50,
+  EXIT: 0x90,
 } as const;
 
 /** struct bpf_cgroup_dev_ctx: u32 access_type (access << 16 | type), u32 major, u32 minor. */
 export const DEVCG = { DEV_BLOCK: 1, DEV_CHAR: 2, ACC_MKNOD: 1, ACC_READ: 2, ACC_WRITE: 4 } as const;
 
-const R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5;
+const R0 = 0,
+  R1 = 1,
+  R2 = 2,
+  R3 = 3,
+  R4 = 4,
+  R5 = 5;
 
 const ldxw = (dst: number, src: number, off: number): Insn => ({ code: BPF.LDX | BPF.MEM | BPF.W, dst, src, off, imm: 0 });
 const alu32Imm = (op: number, dst: number, imm: number): Insn => ({ code: BPF.ALU | op | BPF.K, dst, src: 0, off: 0, imm });
@@ -178,9 +192,18 @@ let LoadAttr: unknown;
  */
 export function loadDeviceProgram(insns: Insn[], license = 'Apache-2.0'): number {
   LoadAttr ??= koffi.struct('ocirun_bpf_prog_load_attr', {
-    prog_type: 'uint32', insn_cnt: 'uint32', insns: 'void *', license: 'void *', log_level: 'uint32', log_size: 'uint32',
-    log_buf: 'void *', kern_version: 'uint32', prog_flags: 'uint32', prog_name: koffi.array('char', 16),
-    prog_ifindex: 'uint32', expected_attach_type: 'uint32',
+    prog_type: 'uint32',
+    insn_cnt: 'uint32',
+    insns: 'void *',
+    license: 'void *',
+    log_level: 'uint32',
+    log_size: 'uint32',
+    log_buf: 'void *',
+    kern_version: 'uint32',
+    prog_flags: 'uint32',
+    prog_name: koffi.array('char', 16),
+    prog_ifindex: 'uint32',
+    expected_attach_type: 'uint32',
   });
   const code = encode(insns);
   const load = (log: Buffer | null) =>
@@ -188,9 +211,18 @@ export function loadDeviceProgram(insns: Insn[], license = 'Apache-2.0'): number
       'PROG_LOAD',
       koffi.pointer(LoadAttr as never),
       {
-        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE, insn_cnt: insns.length, insns: code, license: Buffer.from(`${license}\0`),
-        log_level: log ? 1 : 0, log_size: log?.length ?? 0, log_buf: log, kern_version: 0, prog_flags: 0, prog_name: 'ocirun_devices',
-        prog_ifindex: 0, expected_attach_type: BPF_CGROUP_DEVICE,
+        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+        insn_cnt: insns.length,
+        insns: code,
+        license: Buffer.from(`${license}\0`),
+        log_level: log ? 1 : 0,
+        log_size: log?.length ?? 0,
+        log_buf: log,
+        kern_version: 0,
+        prog_flags: 0,
+        prog_name: 'ocirun_devices',
+        prog_ifindex: 0,
+        expected_attach_type: BPF_CGROUP_DEVICE,
       },
       koffi.sizeof(LoadAttr as never),
     );
@@ -205,7 +237,10 @@ export function loadDeviceProgram(insns: Insn[], license = 'Apache-2.0'): number
     // Loaded with a log it may well fail the same way: what matters is the log.
     return load(log);
   } catch {
-    const text = log.toString('utf8').replace(/\0[\s\S]*$/, '').trim();
+    const text = log
+      .toString('utf8')
+      .replace(/\0[\s\S]*$/, '')
+      .trim();
     const detail = text ? `; verifier: ${text.split('\n').slice(-3).join(' | ')}` : '';
     throw new OciError('system', `loading the device access program: ${first.message}${detail}`);
   }
@@ -282,4 +317,3 @@ export function installDeviceFilter(dir: string, state: DeviceState): void {
     closeSync(fd); // the attachment keeps the program
   }
 }
-

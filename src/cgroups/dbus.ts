@@ -124,7 +124,10 @@ function completeType(sig: string): string {
 }
 
 class Reader {
-  constructor(private readonly buf: Buffer, public pos = 0) {}
+  constructor(
+    private readonly buf: Buffer,
+    public pos = 0,
+  ) {}
   align(n: number): void {
     this.pos = Math.ceil(this.pos / n) * n;
   }

@@ -101,7 +101,11 @@ export function observeWrites(fn?: (file: string, value: string) => void): void 
 function writeError(err: unknown, target: string, value: string, field: string): OciError {
   const code = errnoOf(err) ?? '';
   const hint = HINTS[code] ? ` (${HINTS[code]})` : '';
-  return wrap(err, `${field}: cannot write ${JSON.stringify(value)} to ${target}`, { code: code === 'ENOENT' ? 'unsupported' : 'system', errnoOnly: true, hint });
+  return wrap(err, `${field}: cannot write ${JSON.stringify(value)} to ${target}`, {
+    code: code === 'ENOENT' ? 'unsupported' : 'system',
+    errnoOnly: true,
+    hint,
+  });
 }
 
 /** Processes listed in cgroup.procs of `dir` and of every cgroup below it. */
@@ -126,7 +130,6 @@ export function subdirectories(dir: string): string[] {
     return [];
   }
 }
-
 
 /**
  * rmdir(2) of a cgroup and, first, the cgroups under it. The kernel refuses

@@ -25,8 +25,20 @@ export interface CgroupHost {
 }
 
 const V1_CONTROLLERS = new Set([
-  'cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'hugetlb', 'net_cls', 'net_prio',
-  'perf_event', 'rdma', 'misc',
+  'cpu',
+  'cpuacct',
+  'cpuset',
+  'memory',
+  'devices',
+  'freezer',
+  'blkio',
+  'pids',
+  'hugetlb',
+  'net_cls',
+  'net_prio',
+  'perf_event',
+  'rdma',
+  'misc',
 ]);
 
 /** mountinfo writes space, tab, newline and backslash as octal escapes. */
@@ -84,7 +96,7 @@ export function parseHost(mountinfo: string, procCgroup: string): CgroupHost {
   const hasV1 = hierarchies.some((h) => h.version === 1 && !h.controllers.every((c) => c.startsWith('name=')));
   const hasV2 = hierarchies.some((h) => h.version === 2);
   if (!hasV1 && !hasV2) {
-    throw new OciError('unsupported', 'no cgroup filesystem is mounted (see /proc/self/mountinfo): cannot create the container\'s cgroups');
+    throw new OciError('unsupported', "no cgroup filesystem is mounted (see /proc/self/mountinfo): cannot create the container's cgroups");
   }
   const mode: CgroupMode = hasV1 ? (hasV2 ? 'hybrid' : 'v1') : 'v2';
   return { mode, hierarchies: mode === 'v2' ? hierarchies.filter((h) => h.version === 2) : hierarchies };

@@ -87,11 +87,12 @@ export function planCgroups(config: Spec, id: string, opts: PlanOptions = {}): {
   validateResources(resources);
   emulate(effectiveRules(resources.devices), 'linux.resources.devices', resources.devices?.length ?? 0);
   const host = opts.host ?? (unprivileged() ? null : detectHost());
-  const manager = host === null
-    ? new NoCgroups()
-    : opts.systemd
-    ? systemdManager(host, config.linux?.cgroupsPath, id)
-    : fsManager(host, cleanCgroupsPath(config.linux?.cgroupsPath, id));
+  const manager =
+    host === null
+      ? new NoCgroups()
+      : opts.systemd
+        ? systemdManager(host, config.linux?.cgroupsPath, id)
+        : fsManager(host, cleanCgroupsPath(config.linux?.cgroupsPath, id));
   manager.check(resources);
   return { manager, resources };
 }
@@ -111,7 +112,9 @@ export function managerFromPaths(paths: Record<string, string> | undefined): Cgr
     host = undefined;
   }
   const mountPointOf = (dir: string): string => {
-    const h = host?.hierarchies.filter((x) => dir === x.mountPoint || dir.startsWith(`${x.mountPoint}/`)).sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+    const h = host?.hierarchies
+      .filter((x) => dir === x.mountPoint || dir.startsWith(`${x.mountPoint}/`))
+      .sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
     return h?.mountPoint ?? path.dirname(dir);
   };
   if (keys.length === 1 && keys[0] === UNIFIED) return new V2Manager(paths[UNIFIED], mountPointOf(paths[UNIFIED]));

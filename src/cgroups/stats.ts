@@ -136,8 +136,15 @@ export function emptyStats(): Stats {
   return {
     cpu: { usage: { kernel: 0, user: 0 }, throttling: {} },
     cpuset: {
-      cpu_exclusive: 0, mem_hardwall: 0, mem_exclusive: 0, memory_migrate: 0, memory_spread_page: 0, memory_spread_slab: 0,
-      memory_pressure: 0, sched_load_balance: 0, sched_relax_domain_level: 0,
+      cpu_exclusive: 0,
+      mem_hardwall: 0,
+      mem_exclusive: 0,
+      memory_migrate: 0,
+      memory_spread_page: 0,
+      memory_spread_slab: 0,
+      memory_pressure: 0,
+      sched_load_balance: 0,
+      sched_relax_domain_level: 0,
     },
     memory: { usage: entry(), swap: entry(), kernel: entry(), kernelTCP: entry() },
     pids: {},

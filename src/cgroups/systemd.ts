@@ -55,7 +55,10 @@ export function unitProperties(r: LinuxResources): [string, Typed][] {
 /** A cpuset list ("0-3,8") as systemd's bitmask: bit n of byte n/8 for CPU (or node) n. */
 export function cpuMask(list: string, field: string): Uint8Array {
   const bits: number[] = [];
-  for (const part of list.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of list
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     const from = m ? Number(m[1]) : NaN;
     const to = m?.[2] !== undefined ? Number(m[2]) : from;
@@ -88,7 +91,12 @@ export function startScope(unit: string, slice: string, pid: number, resources: 
       ['TasksAccounting', ['b', true]],
       ...unitProperties(resources),
     ];
-    const [job] = bus.call('StartTransientUnit', [['s', unit], ['s', 'replace'], ['a(sv)', props], ['a(sa(sv))', []]]);
+    const [job] = bus.call('StartTransientUnit', [
+      ['s', unit],
+      ['s', 'replace'],
+      ['a(sv)', props],
+      ['a(sa(sv))', []],
+    ]);
     const [, , , result] = bus.waitSignal('JobRemoved', (body) => body[1] === job, 30_000);
     if (result !== 'done') throw new OciError('system', `--systemd-cgroup: systemd could not start ${unit}: job ${String(result)}`);
   } finally {
@@ -102,7 +110,11 @@ export function setUnitResources(unit: string, resources: LinuxResources): void 
   if (props.length === 0) return;
   const bus = SystemdBus.connect();
   try {
-    bus.call('SetUnitProperties', [['s', unit], ['b', true], ['a(sv)', props]]);
+    bus.call('SetUnitProperties', [
+      ['s', unit],
+      ['b', true],
+      ['a(sv)', props],
+    ]);
   } finally {
     bus.close();
   }
@@ -112,7 +124,10 @@ export function setUnitResources(unit: string, resources: LinuxResources): void 
 export function stopUnit(unit: string): void {
   const bus = SystemdBus.connect();
   try {
-    bus.call('StopUnit', [['s', unit], ['s', 'replace']]);
+    bus.call('StopUnit', [
+      ['s', unit],
+      ['s', 'replace'],
+    ]);
   } catch (err) {
     if (!(err instanceof OciError && /NoSuchUnit|not loaded/.test(err.message))) throw err;
   } finally {

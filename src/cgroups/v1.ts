@@ -9,9 +9,7 @@ import { warn } from '../log.js';
 import { awaitFrozen, checkLimitNotBelowUsage, int, makeDirs, refuseBusyCgroup, writeHugepageLimits, writePidsLimit, writeRdmaLimits } from './common.js';
 import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate, v1Writes } from './devices.js';
-import {
-  fileExists, procsRecursive, readKeyValues, removeCgroupDirs, tryRead, writeFile,
-} from './files.js';
+import { fileExists, procsRecursive, readKeyValues, removeCgroupDirs, tryRead, writeFile } from './files.js';
 import { emptyStats, expandList, mul, num, omitEmpty, parseStatLines, sortKeys, type BlkioEntry, type Stats } from './stats.js';
 import type { CgroupManager, CgroupPlacement, LinuxResources, SetOptions } from './types.js';
 import { UNIFIED } from './types.js';
@@ -32,7 +30,8 @@ export function v1Needs(r: LinuxResources): [string, string][] {
   const needs: [string, string][] = [];
   const m = r.memory;
   if (m) {
-    for (const k of ['limit', 'reservation', 'swap', 'kernel', 'kernelTCP'] as const) if (m[k] !== undefined && m[k] !== 0) needs.push([`${F}.memory.${k}`, 'memory']);
+    for (const k of ['limit', 'reservation', 'swap', 'kernel', 'kernelTCP'] as const)
+      if (m[k] !== undefined && m[k] !== 0) needs.push([`${F}.memory.${k}`, 'memory']);
     for (const k of ['swappiness', 'useHierarchy'] as const) if (m[k] !== undefined) needs.push([`${F}.memory.${k}`, 'memory']);
     if (m.disableOOMKiller) needs.push([`${F}.memory.disableOOMKiller`, 'memory']);
   }
@@ -180,8 +179,15 @@ export class V1Manager implements CgroupManager {
     const limit = m.limit !== undefined && m.limit !== 0 ? m.limit : undefined;
     let swap = m.swap !== undefined && m.swap !== 0 ? m.swap : undefined;
     const oomControl = m.disableOOMKiller !== undefined && (m.disableOOMKiller || opts.update);
-    const needed = limit !== undefined || swap !== undefined || m.reservation || m.kernel || m.kernelTCP || m.swappiness !== undefined ||
-      oomControl || m.useHierarchy !== undefined;
+    const needed =
+      limit !== undefined ||
+      swap !== undefined ||
+      m.reservation ||
+      m.kernel ||
+      m.kernelTCP ||
+      m.swappiness !== undefined ||
+      oomControl ||
+      m.useHierarchy !== undefined;
     if (!needed) return;
     const d = this.need('memory', f);
     if (opts.update && m.checkBeforeUpdate && limit !== undefined) checkLimitNotBelowUsage(limit, d, 'memory.usage_in_bytes');
@@ -215,7 +221,10 @@ export class V1Manager implements CgroupManager {
       writeLimit();
     } else if (swap !== undefined) writeSwap();
     if (m.reservation) writeFile(d, 'memory.soft_limit_in_bytes', int(m.reservation), `${f}.reservation`);
-    for (const [key, file] of [['kernel', 'memory.kmem.limit_in_bytes'], ['kernelTCP', 'memory.kmem.tcp.limit_in_bytes']] as const) {
+    for (const [key, file] of [
+      ['kernel', 'memory.kmem.limit_in_bytes'],
+      ['kernelTCP', 'memory.kmem.tcp.limit_in_bytes'],
+    ] as const) {
       const v = m[key];
       if (v === undefined || v === 0) continue;
       if (!fileExists(d, file)) {
@@ -287,8 +296,14 @@ export class V1Manager implements CgroupManager {
   private setBlkio(r: LinuxResources): void {
     const b = r.blockIO!;
     const f = `${F}.blockIO`;
-    const active = b.weight || b.leafWeight || b.weightDevice?.length || b.throttleReadBpsDevice?.length || b.throttleWriteBpsDevice?.length ||
-      b.throttleReadIOPSDevice?.length || b.throttleWriteIOPSDevice?.length;
+    const active =
+      b.weight ||
+      b.leafWeight ||
+      b.weightDevice?.length ||
+      b.throttleReadBpsDevice?.length ||
+      b.throttleWriteBpsDevice?.length ||
+      b.throttleReadIOPSDevice?.length ||
+      b.throttleWriteIOPSDevice?.length;
     if (!active) return;
     const d = this.need('blkio', f);
     // CFQ's files, or BFQ's (the only proportional scheduler of blk-mq kernels).
@@ -301,8 +316,10 @@ export class V1Manager implements CgroupManager {
     if (b.leafWeight) writeFile(d, pick('blkio.leaf_weight', null, `${f}.leafWeight`), String(b.leafWeight), `${f}.leafWeight`);
     b.weightDevice?.forEach((w, i) => {
       const field = `${f}.weightDevice[${i}]`;
-      if (w.weight) writeFile(d, pick('blkio.weight_device', 'blkio.bfq.weight_device', `${field}.weight`), `${w.major}:${w.minor} ${w.weight}`, `${field}.weight`);
-      if (w.leafWeight) writeFile(d, pick('blkio.leaf_weight_device', null, `${field}.leafWeight`), `${w.major}:${w.minor} ${w.leafWeight}`, `${field}.leafWeight`);
+      if (w.weight)
+        writeFile(d, pick('blkio.weight_device', 'blkio.bfq.weight_device', `${field}.weight`), `${w.major}:${w.minor} ${w.weight}`, `${field}.weight`);
+      if (w.leafWeight)
+        writeFile(d, pick('blkio.leaf_weight_device', null, `${field}.leafWeight`), `${w.major}:${w.minor} ${w.leafWeight}`, `${field}.leafWeight`);
     });
     const throttles = [
       ['throttleReadBpsDevice', 'blkio.throttle.read_bps_device'],
@@ -379,10 +396,11 @@ export class V1Manager implements CgroupManager {
     const cpu = this.dirOf('cpu');
     if (cpu) {
       const st = readKeyValues(cpu, 'cpu.stat');
-      s.cpu.throttling = omitEmpty(
-        { periods: st.nr_periods ?? 0, throttledPeriods: st.nr_throttled ?? 0, throttledTime: st.throttled_time ?? 0 },
-        ['periods', 'throttledPeriods', 'throttledTime'],
-      );
+      s.cpu.throttling = omitEmpty({ periods: st.nr_periods ?? 0, throttledPeriods: st.nr_throttled ?? 0, throttledTime: st.throttled_time ?? 0 }, [
+        'periods',
+        'throttledPeriods',
+        'throttledTime',
+      ]);
     }
     const cpuset = this.dirOf('cpuset');
     if (cpuset) {

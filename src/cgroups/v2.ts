@@ -8,12 +8,22 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { OciError, errnoOf, wrap } from '../errors.js';
 import { installDeviceFilter } from './bpf.js';
-import { awaitFrozen, blkioWeightToIoWeight, checkLimitNotBelowUsage, int, makeDirs, refuseBusyCgroup, sharesToWeight, swapOnlyLimit, writeHugepageLimits, writePidsLimit, writeRdmaLimits } from './common.js';
+import {
+  awaitFrozen,
+  blkioWeightToIoWeight,
+  checkLimitNotBelowUsage,
+  int,
+  makeDirs,
+  refuseBusyCgroup,
+  sharesToWeight,
+  swapOnlyLimit,
+  writeHugepageLimits,
+  writePidsLimit,
+  writeRdmaLimits,
+} from './common.js';
 import { sleepMs } from '../sys/proc.js';
 import { effectiveRules, emulate, type DeviceState } from './devices.js';
-import {
-  fileExists, procsRecursive, readKeyValues, removeCgroupDir, tryRead, writeFile,
-} from './files.js';
+import { fileExists, procsRecursive, readKeyValues, removeCgroupDir, tryRead, writeFile } from './files.js';
 import { MAX_UINT64, add, emptyStats, expandList, mul, num, omitEmpty, parseStatLines, sortKeys, type BlkioEntry, type Stats } from './stats.js';
 import type { CgroupManager, CgroupPlacement, LinuxResources, SetOptions } from './types.js';
 import { UNIFIED } from './types.js';
@@ -268,7 +278,9 @@ export class V2Manager implements CgroupManager {
         try {
           writeFile(d, 'io.weight', `${device} ${blkioWeightToIoWeight(w.weight)}`, field);
         } catch (err) {
-          throw wrap(err, `${field}: a per-device weight needs the BFQ I/O scheduler (or blk-iocost enabled for ${device}): writing io.weight failed`, { errnoOnly: true });
+          throw wrap(err, `${field}: a per-device weight needs the BFQ I/O scheduler (or blk-iocost enabled for ${device}): writing io.weight failed`, {
+            errnoOnly: true,
+          });
         }
       }
     });
@@ -287,7 +299,12 @@ export class V2Manager implements CgroupManager {
 
   freeze(): void {
     writeFile(this.dir, 'cgroup.freeze', '1', 'pause');
-    awaitFrozen(this.dir, () => this.eventsSayFrozen(1), () => writeFile(this.dir, 'cgroup.freeze', '0', 'pause'), 5);
+    awaitFrozen(
+      this.dir,
+      () => this.eventsSayFrozen(1),
+      () => writeFile(this.dir, 'cgroup.freeze', '0', 'pause'),
+      5,
+    );
   }
 
   thaw(): void {
@@ -322,14 +339,12 @@ export class V2Manager implements CgroupManager {
     const d = this.dir;
     const s = emptyStats();
     const cpu = readKeyValues(d, 'cpu.stat');
-    s.cpu.usage = omitEmpty(
-      { total: mul(cpu.usage_usec ?? 0, 1000), kernel: mul(cpu.system_usec ?? 0, 1000), user: mul(cpu.user_usec ?? 0, 1000) },
-      ['total'],
-    );
-    s.cpu.throttling = omitEmpty(
-      { periods: cpu.nr_periods ?? 0, throttledPeriods: cpu.nr_throttled ?? 0, throttledTime: mul(cpu.throttled_usec ?? 0, 1000) },
-      ['periods', 'throttledPeriods', 'throttledTime'],
-    );
+    s.cpu.usage = omitEmpty({ total: mul(cpu.usage_usec ?? 0, 1000), kernel: mul(cpu.system_usec ?? 0, 1000), user: mul(cpu.user_usec ?? 0, 1000) }, ['total']);
+    s.cpu.throttling = omitEmpty({ periods: cpu.nr_periods ?? 0, throttledPeriods: cpu.nr_throttled ?? 0, throttledTime: mul(cpu.throttled_usec ?? 0, 1000) }, [
+      'periods',
+      'throttledPeriods',
+      'throttledTime',
+    ]);
     s.cpuset.cpus = expandList(tryRead(d, 'cpuset.cpus.effective'));
     s.cpuset.mems = expandList(tryRead(d, 'cpuset.mems.effective'));
     s.cpuset = omitEmpty(s.cpuset, ['cpus', 'mems']);

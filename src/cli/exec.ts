@@ -96,7 +96,8 @@ export function parseSubCgroups(args: string[]): Map<string, string> {
   for (const arg of args) {
     const colon = arg.indexOf(':');
     if (colon < 0) {
-      if (args.length !== 1) throw new OciError('usage', `--cgroup ${JSON.stringify(arg)}: missing <controller>: prefix (needed when --cgroup is given more than once)`);
+      if (args.length !== 1)
+        throw new OciError('usage', `--cgroup ${JSON.stringify(arg)}: missing <controller>: prefix (needed when --cgroup is given more than once)`);
       paths.set('', arg);
       continue;
     }

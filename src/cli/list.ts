@@ -26,7 +26,16 @@ function table(list: Row[]): string {
   const header = ['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'];
   const lines = [header, ...list.map((r) => [r.id, String(r.pid), r.status, r.bundle, r.created, r.owner])];
   const widths = header.map((_, col) => Math.max(...lines.map((l) => l[col].length)));
-  return lines.map((l) => l.map((cell, col) => (col === l.length - 1 ? cell : cell.padEnd(widths[col] + 3))).join('').trimEnd()).join('\n') + '\n';
+  return (
+    lines
+      .map((l) =>
+        l
+          .map((cell, col) => (col === l.length - 1 ? cell : cell.padEnd(widths[col] + 3)))
+          .join('')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export default function list(globals: Globals, _args: string[], o: Record<string, unknown>): number {

@@ -28,7 +28,7 @@ export function parseInteger(value: string, flag: string, opts: { min?: number }
   return n;
 }
 
-const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** A Go duration ("5s", "250ms", "1m30s", "1.5h") in milliseconds. */
 export function parseDuration(value: string, flag: string): number {

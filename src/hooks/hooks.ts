@@ -9,9 +9,7 @@ import { warn } from '../log.js';
 import { SPEC_VERSION } from '../spec/default-spec.js';
 import type { Hook, Hooks } from '../spec/types.js';
 import type { SpecStatus } from '../state/status.js';
-import {
-  O, POLLIN, SysError, WNOHANG, close, memfdWith, pipe2, pollOne, posixSpawn, read, setNonBlocking, strerror, tryKill, waitpid,
-} from '../sys/libc.js';
+import { O, POLLIN, SysError, WNOHANG, close, memfdWith, pipe2, pollOne, posixSpawn, read, setNonBlocking, strerror, tryKill, waitpid } from '../sys/libc.js';
 import { sleepMs } from '../sys/proc.js';
 
 export type HookKind = keyof Hooks;

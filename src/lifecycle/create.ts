@@ -61,7 +61,12 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): OpenCont
   }
   // seccomp, LSM labels, scheduler...: checked and compiled before anything exists.
   // config.md: process is REQUIRED only "when start is called"; start refuses a container without one.
-  const security = prepareSecurity(config, config.process ?? { cwd: '/' }, { mode: 'create', id: opts.id, bundle: bundle.dir, annotations: config.annotations });
+  const security = prepareSecurity(config, config.process ?? { cwd: '/' }, {
+    mode: 'create',
+    id: opts.id,
+    bundle: bundle.dir,
+    annotations: config.annotations,
+  });
   // The cgroup's place and linux.resources, checked against this host before anything exists.
   const { manager: cgroups, resources } = planCgroups(config, opts.id, { systemd: opts.systemdCgroup });
   const lock = store.claim(opts.id);
@@ -94,33 +99,34 @@ function createWith(store: Store, opts: CreateOptions, bundle: Bundle): OpenCont
     const initConfig = configForInit(notify.config);
     const activation = initConfig.process ? socketActivation(initConfig.process, opts.preserveFds) : { process: undefined, preserveFds: opts.preserveFds };
     const netDevices = onceForInit((pid) => moveNetDevices(config, pid));
-    const init = spawnCatchingOom(cgroups, () => spawnInit({
-      mode: 'create',
-      config: initConfig,
-      process: activation.process,
-      namespaces: config.linux?.namespaces ?? [],
-      consoleSocket: opts.consoleSocket,
-      sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${opts.id}`,
-      bundle: bundle.dir,
-      rootfs: bundle.rootfs,
-      fifoPath,
-      statusFifoPath: store.statusFifoPath(opts.id),
-      preserveFds: activation.preserveFds,
-      noPivot: opts.noPivot,
-      security,
-      onProcess: (pid, initStartTime, ownNamespaces) =>
-        store.write({ ...base, status: 'creating', pid, initStartTime, ownNamespaces }),
-      cgroups: cgroups.placement(),
-      cgroupHierarchies: Object.keys(cgroups.paths).length > 0 ? containerHierarchies(detectHost(), cgroups.paths) : undefined,
-      runtimeHooks: (pid) => {
-        netDevices(pid); // before the hooks, which may configure them
-        // runtime.md "State": `creating` is lifecycle step 2; these hooks are steps 3-5, after it.
-        const hookState = stateForHooks(base, 'created', pid);
-        runHooks('prestart', config.hooks, hookState);
-        runHooks('createRuntime', config.hooks, hookState);
-        return hookState;
-      },
-    }));
+    const init = spawnCatchingOom(cgroups, () =>
+      spawnInit({
+        mode: 'create',
+        config: initConfig,
+        process: activation.process,
+        namespaces: config.linux?.namespaces ?? [],
+        consoleSocket: opts.consoleSocket,
+        sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${opts.id}`,
+        bundle: bundle.dir,
+        rootfs: bundle.rootfs,
+        fifoPath,
+        statusFifoPath: store.statusFifoPath(opts.id),
+        preserveFds: activation.preserveFds,
+        noPivot: opts.noPivot,
+        security,
+        onProcess: (pid, initStartTime, ownNamespaces) => store.write({ ...base, status: 'creating', pid, initStartTime, ownNamespaces }),
+        cgroups: cgroups.placement(),
+        cgroupHierarchies: Object.keys(cgroups.paths).length > 0 ? containerHierarchies(detectHost(), cgroups.paths) : undefined,
+        runtimeHooks: (pid) => {
+          netDevices(pid); // before the hooks, which may configure them
+          // runtime.md "State": `creating` is lifecycle step 2; these hooks are steps 3-5, after it.
+          const hookState = stateForHooks(base, 'created', pid);
+          runHooks('prestart', config.hooks, hookState);
+          runHooks('createRuntime', config.hooks, hookState);
+          return hookState;
+        },
+      }),
+    );
     const state: ContainerState = {
       ...base,
       status: 'created',

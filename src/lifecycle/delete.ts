@@ -71,4 +71,3 @@ function killFifoHolders(fifo: string): void {
   const holders = processesHoldingFile(fifo);
   for (const pid of holders) tryKill(pid, 9);
 }
-

@@ -75,7 +75,10 @@ function cgroupsOf(state: ContainerState, sub: Map<string, string>): CgroupPlace
   const known = new Set(hierarchies.flatMap(controllersOf));
   for (const [controller, where] of sub) {
     if (controller !== '' && !known.has(controller)) {
-      throw new OciError('usage', `--cgroup ${controller}:${where}: unknown controller ${controller} (the container's are ${[...known].filter(Boolean).join(', ')})`);
+      throw new OciError(
+        'usage',
+        `--cgroup ${controller}:${where}: unknown controller ${controller} (the container's are ${[...known].filter(Boolean).join(', ')})`,
+      );
     }
   }
   const dirOf = (h: MountableHierarchy) => {

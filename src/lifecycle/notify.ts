@@ -114,7 +114,10 @@ export class NotifyRelay {
    */
   private passOn(): boolean {
     for (let message = receiveDatagram(this.fd); message !== null; message = receiveDatagram(this.fd)) {
-      const lines = message.toString().split('\n').filter((line) => line === 'READY=1' || line.startsWith('STATUS='));
+      const lines = message
+        .toString()
+        .split('\n')
+        .filter((line) => line === 'READY=1' || line.startsWith('STATUS='));
       const ready = lines.includes('READY=1');
       if (ready) lines.push(`MAINPID=${this.state.pid}`);
       if (lines.length === 0) continue;

@@ -19,8 +19,16 @@ export interface ShareRequest {
 }
 
 const TYPE_NAMES: Record<string, NamespaceType> = {
-  net: 'network', network: 'network', ipc: 'ipc', uts: 'uts', pid: 'pid', mnt: 'mount', mount: 'mount',
-  cgroup: 'cgroup', user: 'user', time: 'time',
+  net: 'network',
+  network: 'network',
+  ipc: 'ipc',
+  uts: 'uts',
+  pid: 'pid',
+  mnt: 'mount',
+  mount: 'mount',
+  cgroup: 'cgroup',
+  user: 'user',
+  time: 'time',
 };
 
 /** Parses one `--share TYPES=ID` (TYPES: a comma-separated list, e.g. net,ipc,uts). */
@@ -152,7 +160,10 @@ export function unmarkMembership(store: Store, member: string, joined: string[] 
 }
 
 function otherStates(store: Store, id: string): ContainerState[] {
-  return statesOf(store, store.ids().filter((other) => other !== id));
+  return statesOf(
+    store,
+    store.ids().filter((other) => other !== id),
+  );
 }
 
 function statesOf(store: Store, ids: string[]): ContainerState[] {

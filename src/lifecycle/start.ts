@@ -31,8 +31,10 @@ export function startContainer(store: Store, id: string): Started {
 /** Starts `container`, whose lock the caller holds: start's own, or the one `run` took over from create. */
 export function startLocked(store: Store, container: OpenContainer): Started {
   const { id, state } = container;
-  requireStatus(container, ['created'], (_, status) =>
-    new OciError('wrong-state', `${id}: cannot start a container that is ${status} (only a created container can be started)`),
+  requireStatus(
+    container,
+    ['created'],
+    (_, status) => new OciError('wrong-state', `${id}: cannot start a container that is ${status} (only a created container can be started)`),
   );
   // Left as it is: created, for delete to remove.
   if (!(state.config as Spec | undefined)?.process) {

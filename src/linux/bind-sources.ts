@@ -65,7 +65,10 @@ export function openBindSources(kernel: Kernel, config: Spec, bundle: string, ma
     });
     if (config.linux?.namespaces?.some((ns) => ns.type === 'user')) {
       const indexes = [...sources.keys()];
-      const locked = lockedCopies(kernel, indexes.map((index, i) => ({ fd: sources.get(index)!, recursive: recursive[i] })));
+      const locked = lockedCopies(
+        kernel,
+        indexes.map((index, i) => ({ fd: sources.get(index)!, recursive: recursive[i] })),
+      );
       closeBindSources(sources);
       indexes.forEach((index, i) => sources.set(index, locked[i]));
     }
@@ -129,7 +132,8 @@ function cloneBindSource(kernel: Kernel, m: Mount, options: ParsedMountOptions, 
   try {
     return cloneMount(kernel, source, clonesSubmounts(options));
   } catch (err) {
-    if (err instanceof SysError && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) throw new OciError('container-init', `source ${source} does not exist`, [], { cause: err });
+    if (err instanceof SysError && (err.code === 'ENOENT' || err.code === 'ENOTDIR'))
+      throw new OciError('container-init', `source ${source} does not exist`, [], { cause: err });
     throw err;
   }
 }

@@ -37,7 +37,7 @@ export function setupTerminal(consoleSocketFd: number, size: ConsoleSize | undef
   try {
     ioctl(master, TIOCSPTLCK, Buffer.alloc(4), 'unlock pty');
     // The master's own peer (Linux 4.13), not a /dev/pts/N path the container could have replaced.
-    slave = ioctlInt(master, TIOCGPTPEER, O.RDWR | O.NOCTTY, 'open the pty\'s peer');
+    slave = ioctlInt(master, TIOCGPTPEER, O.RDWR | O.NOCTTY, "open the pty's peer");
     if (size) setWindowSize(master, size);
     if (bindConsole) bindDevConsole(slave);
     sendFd(consoleSocketFd, master, '/dev/ptmx');

@@ -10,8 +10,31 @@
 import { OciError } from '../errors.js';
 import { ftruncateSync, readSync, writeSync } from 'node:fs';
 import {
-  AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, DT, O, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, SEEK, SysError, close, fchmod, fchmodat,
-  fchownat, linkat, lseek, mkdirat, mknodat, openat, readDirectory, readlinkat, statAt, symlinkat, type FileStat,
+  AT_EMPTY_PATH,
+  AT_SYMLINK_NOFOLLOW,
+  DT,
+  O,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFMT,
+  SEEK,
+  SysError,
+  close,
+  fchmod,
+  fchmodat,
+  fchownat,
+  linkat,
+  lseek,
+  mkdirat,
+  mknodat,
+  openat,
+  readDirectory,
+  readlinkat,
+  statAt,
+  symlinkat,
+  type FileStat,
 } from '../sys/libc.js';
 
 const S_IFREG = 0o100000;
@@ -131,10 +154,10 @@ function copyData(from: number, to: number): void {
   let end = 0;
   for (let data = lseek(from, 0, SEEK.DATA); data !== null; data = lseek(from, end, SEEK.DATA)) {
     const hole = lseek(from, data, SEEK.HOLE)!;
-    for (let at = data; at < hole; ) {
+    for (let at = data; at < hole;) {
       const n = readSync(from, chunk, 0, Math.min(chunk.length, hole - at), at);
       if (n === 0) break; // shorter than it was a moment ago
-      for (let off = 0; off < n; ) off += writeSync(to, chunk, off, n - off, at + off);
+      for (let off = 0; off < n;) off += writeSync(to, chunk, off, n - off, at + off);
       at += n;
     }
     end = hole;

@@ -10,9 +10,7 @@
 // between.
 import { OciError } from '../errors.js';
 import type { Mount } from '../spec/types.js';
-import {
-  AT_EMPTY_PATH, AT_FDCWD, AT_RECURSIVE, FSOPEN_CLOEXEC, MOUNT_ATTR, MS, O, OPEN_TREE_CLONE, SysError, close, strerror,
-} from '../sys/libc.js';
+import { AT_EMPTY_PATH, AT_FDCWD, AT_RECURSIVE, FSOPEN_CLOEXEC, MOUNT_ATTR, MS, O, OPEN_TREE_CLONE, SysError, close, strerror } from '../sys/libc.js';
 import type { Kernel } from '../sys/kernel.js';
 import type { MountAttributes } from './mount-options.js';
 
@@ -29,7 +27,10 @@ export function cloneMountAt(kernel: Kernel, fd: number): number {
 // Superblock flags of mount(2) as fsconfig(2) names them; the others are
 // attributes of the mount (fsmount(2) attr_flags).
 const SUPERBLOCK_FLAGS: [number, string][] = [
-  [MS.RDONLY, 'ro'], [MS.SYNCHRONOUS, 'sync'], [MS.DIRSYNC, 'dirsync'], [MS.LAZYTIME, 'lazytime'],
+  [MS.RDONLY, 'ro'],
+  [MS.SYNCHRONOUS, 'sync'],
+  [MS.DIRSYNC, 'dirsync'],
+  [MS.LAZYTIME, 'lazytime'],
 ];
 
 /**

@@ -8,8 +8,23 @@ import { fstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Device } from '../spec/types.js';
 import {
-  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, MS, O, RESOLVE, S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, SysError, close, openat,
-  openat2, statAt, umask, unlinkat,
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_SYMLINK_NOFOLLOW,
+  MS,
+  O,
+  RESOLVE,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFIFO,
+  S_IFMT,
+  SysError,
+  close,
+  openat,
+  openat2,
+  statAt,
+  umask,
+  unlinkat,
 } from '../sys/libc.js';
 import type { Kernel } from '../sys/kernel.js';
 import { ensureInRoot, fdPath } from './paths.js';

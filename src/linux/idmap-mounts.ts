@@ -63,15 +63,20 @@ export function checkIdMappedMounts(config: Spec): ConfigProblem[] {
     }
     if (process.geteuid?.() !== 0) return [{ pointer: where, message: 'id-mapped mounts need ocirun to run as root' }];
     if (!request.maps) {
-      return userNamespace ? [] : [{
-        pointer: where,
-        message: 'idmap without uidMappings and gidMappings uses the container\'s user namespace, and the container has none (config.md, Mounts)',
-      }];
+      return userNamespace
+        ? []
+        : [
+            {
+              pointer: where,
+              message: "idmap without uidMappings and gidMappings uses the container's user namespace, and the container has none (config.md, Mounts)",
+            },
+          ];
     }
     const problems: ConfigProblem[] = [];
     for (const field of ['uidMappings', 'gidMappings'] as const) {
       const other = field === 'uidMappings' ? 'gidMappings' : 'uidMappings';
-      if (!m[field]?.length) problems.push({ pointer: `${at}/${field}`, message: `must map at least one id when ${other} does (config.md: one goes with the other)` });
+      if (!m[field]?.length)
+        problems.push({ pointer: `${at}/${field}`, message: `must map at least one id when ${other} does (config.md: one goes with the other)` });
       else problems.push(...rangeProblems(m[field], `${at}/${field}`));
     }
     return problems;
@@ -84,7 +89,8 @@ function rangeProblems(ranges: IdMapping[], pointer: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   ranges.forEach((r, i) => {
     for (const key of ['containerID', 'hostID'] as const) {
-      if (r[key] + r.size > MAX_ID) problems.push({ pointer: `${pointer}/${i}`, message: `${key} ${r[key]} + size ${r.size} goes past the last id ${MAX_ID - 1}` });
+      if (r[key] + r.size > MAX_ID)
+        problems.push({ pointer: `${pointer}/${i}`, message: `${key} ${r[key]} + size ${r.size} goes past the last id ${MAX_ID - 1}` });
     }
     for (let j = 0; j < i; j++) {
       for (const key of ['containerID', 'hostID'] as const) {
@@ -111,7 +117,11 @@ export type UserNamespaceMaker = (uid: IdMapping[], gid: IdMapping[]) => number;
 export class IdMapNamespaces {
   private readonly byMapping = new Map<string, number>();
 
-  constructor(private readonly kernel: Kernel, private readonly config: Spec, private readonly make: UserNamespaceMaker) {}
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly config: Spec,
+    private readonly make: UserNamespaceMaker,
+  ) {}
 
   /** Gives the detached copy `tree` of mounts[index] its mapping, if it asks for one. */
   apply(tree: number, m: Mount, index: number, options: ParsedMountOptions): void {
@@ -129,7 +139,12 @@ export class IdMapNamespaces {
       // EINVAL: a filesystem without FS_ALLOW_IDMAP, on the source or (ridmap) a mount below it (mount_setattr(2)).
       if (err instanceof SysError && err.code === 'EINVAL') {
         const below = request.recursive ? ' (or a mount below it)' : '';
-        throw new OciError('unsupported', `mounts[${index}]: its source${below} is on a filesystem that does not support id-mapped mounts (mount_setattr MOUNT_ATTR_IDMAP: EINVAL)`, [], { cause: err });
+        throw new OciError(
+          'unsupported',
+          `mounts[${index}]: its source${below} is on a filesystem that does not support id-mapped mounts (mount_setattr MOUNT_ATTR_IDMAP: EINVAL)`,
+          [],
+          { cause: err },
+        );
       }
       throw err;
     }
@@ -143,7 +158,8 @@ export class IdMapNamespaces {
   private namespaceFor(request: IdMapRequest): number {
     const joined = request.maps ? undefined : this.config.linux?.namespaces?.find((ns) => ns.type === 'user')?.path;
     const maps = request.maps ?? { uid: this.config.linux?.uidMappings ?? [], gid: this.config.linux?.gidMappings ?? [] };
-    const key = joined !== undefined ? `path ${joined}` : JSON.stringify([maps.uid, maps.gid].map((list) => list.map((r) => [r.containerID, r.hostID, r.size])));
+    const key =
+      joined !== undefined ? `path ${joined}` : JSON.stringify([maps.uid, maps.gid].map((list) => list.map((r) => [r.containerID, r.hostID, r.size])));
     let fd = this.byMapping.get(key);
     if (fd === undefined) {
       fd = joined !== undefined ? openJoinedUserNamespace(joined) : this.make(maps.uid, maps.gid);

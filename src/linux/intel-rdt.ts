@@ -136,10 +136,17 @@ export function joinIntelRdtForExec(config: Spec, id: string, pid: number, root 
 /** "L3:0=7ff;1=7ff" and "L3: 0=07ff; 1=7ff" are the same schema. */
 function normalizeSchema(line: string): string {
   const [name, rest = ''] = line.split(':');
-  const entries = rest.split(';').map((e) => e.trim()).filter(Boolean).map((e) => {
-    const [dom, value = ''] = e.split('=');
-    return `${dom.trim()}=${value.trim().replace(/^0+(?=.)/, '').toLowerCase()}`;
-  });
+  const entries = rest
+    .split(';')
+    .map((e) => e.trim())
+    .filter(Boolean)
+    .map((e) => {
+      const [dom, value = ''] = e.split('=');
+      return `${dom.trim()}=${value
+        .trim()
+        .replace(/^0+(?=.)/, '')
+        .toLowerCase()}`;
+    });
   return `${name.trim()}:${entries.join(';')}`;
 }
 

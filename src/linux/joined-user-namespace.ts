@@ -22,7 +22,10 @@ export function joinNamespacesCheckingIdMaps(kernel: Kernel, plan: NamespacePlan
 }
 
 function checkIdMaps(config: Spec, nsPath: string): void {
-  for (const [field, file] of [['uidMappings', 'uid_map'], ['gidMappings', 'gid_map']] as const) {
+  for (const [field, file] of [
+    ['uidMappings', 'uid_map'],
+    ['gidMappings', 'gid_map'],
+  ] as const) {
     const wanted = config.linux?.[field];
     if (!wanted?.length) continue;
     const actual = parseIdMap(procfs().readSelf(file));

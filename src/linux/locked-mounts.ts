@@ -16,8 +16,27 @@
 // attached. Its user namespace needs no id maps: only the copy matters.
 import { OciError } from '../errors.js';
 import {
-  AT_EMPTY_PATH, AT_FDCWD, AT_RECURSIVE, CLONE, MS, O, OPEN_TREE_CLONE, S_IFDIR, S_IFMT, SOCK_CLOEXEC, SOCK_SEQPACKET,
-  close, exit, fchdir, mkdirat, openat, read, socketpair, statAt, waitpid, write,
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_RECURSIVE,
+  CLONE,
+  MS,
+  O,
+  OPEN_TREE_CLONE,
+  S_IFDIR,
+  S_IFMT,
+  SOCK_CLOEXEC,
+  SOCK_SEQPACKET,
+  close,
+  exit,
+  fchdir,
+  mkdirat,
+  openat,
+  read,
+  socketpair,
+  statAt,
+  waitpid,
+  write,
 } from '../sys/libc.js';
 import { recvFd, sendFd } from '../sys/fd-passing.js';
 import { forkProcess } from '../process/forkable.js';

@@ -74,10 +74,12 @@ export function checkHostMemoryPolicy(config: Spec): ConfigProblem[] {
   const host = readSysList('/sys/devices/system/node/possible') ?? [0];
   const missing = nodes.filter((n) => !host.includes(n));
   if (missing.length === 0) return [];
-  return [{
-    pointer: '/linux/memoryPolicy/nodes',
-    message: `this host has no memory node ${missing.join(', ')} (its nodes: ${host.join(',')})`,
-  }];
+  return [
+    {
+      pointer: '/linux/memoryPolicy/nodes',
+      message: `this host has no memory node ${missing.join(', ')} (its nodes: ${host.join(',')})`,
+    },
+  ];
 }
 
 /** In the init or exec'd process, before seccomp and credentials: set_mempolicy(2) for itself. */
@@ -88,7 +90,14 @@ export function applyMemoryPolicy(policy: MemoryPolicy | undefined): void {
   const mask = nodes.length > 0 ? bitmask(nodes, NODEMASK_WORDS) : null;
   try {
     // maxnode counts one more than the bits the kernel reads (get_nodes() in mm/mempolicy.c).
-    syscall('set_mempolicy', SYS.set_mempolicy, ['int', MEMORY_POLICY_MODES[policy.mode] | flags, 'void *', mask, 'unsigned long', mask ? NODEMASK_WORDS * 64 + 1 : 0]);
+    syscall('set_mempolicy', SYS.set_mempolicy, [
+      'int',
+      MEMORY_POLICY_MODES[policy.mode] | flags,
+      'void *',
+      mask,
+      'unsigned long',
+      mask ? NODEMASK_WORDS * 64 + 1 : 0,
+    ]);
   } catch (err) {
     throw new Error(`linux.memoryPolicy ${policy.mode}${policy.nodes ? ` nodes ${policy.nodes}` : ''}: ${messageOf(err)}`);
   }

@@ -21,8 +21,17 @@ const KERNEL_FS: Record<number, string> = { [PROC_SUPER_MAGIC]: 'procfs', [SYSFS
  * these on procfs): named by the destination itself, without a symlink on the way.
  */
 const COVERABLE_FILES = new Set([
-  '/proc/cpuinfo', '/proc/diskstats', '/proc/meminfo', '/proc/stat', '/proc/swaps', '/proc/uptime', '/proc/loadavg',
-  '/proc/slabinfo', '/proc/sys/kernel/ns_last_pid', '/proc/sys/crypto/fips_enabled', '/sys/devices/system/cpu/online',
+  '/proc/cpuinfo',
+  '/proc/diskstats',
+  '/proc/meminfo',
+  '/proc/stat',
+  '/proc/swaps',
+  '/proc/uptime',
+  '/proc/loadavg',
+  '/proc/slabinfo',
+  '/proc/sys/kernel/ns_last_pid',
+  '/proc/sys/crypto/fips_enabled',
+  '/sys/devices/system/cpu/online',
 ]);
 
 /** An O_PATH fd of the mount's destination, created if missing; throws when the mount may not go there. */
@@ -39,7 +48,7 @@ export function openMountDestination(rootFd: number, m: Mount, leaf: 'dir' | 'fi
       if (onKernelFs) throw new OciError('container-init', `its destination is on ${onKernelFs}: a ${m.type} mount goes onto an ordinary directory`);
       if (!fstatSync(fd).isDirectory()) throw new OciError('container-init', `its destination is not a directory`);
     } else if (onKernelFs && !mayCover(rootFd, fd, destination, onKernelFs)) {
-      const via = reachedThroughSymlink(rootFd, destination) ? ', reached through a symlink of the container\'s' : '';
+      const via = reachedThroughSymlink(rootFd, destination) ? ", reached through a symlink of the container's" : '';
       throw new OciError('container-init', `its destination is on ${onKernelFs}${via}: refused`);
     }
     return fd;

@@ -106,7 +106,13 @@ export interface ParsedMountOptions {
 
 export function parseMountOptions(options: string[] = [], type?: string): ParsedMountOptions {
   const parsed: ParsedMountOptions = {
-    flags: 0, cleared: 0, propagation: [], recursive: { set: 0, clear: 0 }, data: [], isBind: type === 'bind', runtime: new Set(),
+    flags: 0,
+    cleared: 0,
+    propagation: [],
+    recursive: { set: 0, clear: 0 },
+    data: [],
+    isBind: type === 'bind',
+    runtime: new Set(),
   };
   for (const option of options) {
     const flag = FLAG_OPTIONS[option];
@@ -145,17 +151,25 @@ function addAttributes(into: MountAttributes, change: { set?: number; clear?: nu
 export function mountAttributes(options: ParsedMountOptions): MountAttributes {
   const attrs: MountAttributes = { set: 0, clear: 0 };
   const direct: [number, number][] = [
-    [MS.RDONLY, MOUNT_ATTR.RDONLY], [MS.NOSUID, MOUNT_ATTR.NOSUID], [MS.NODEV, MOUNT_ATTR.NODEV],
-    [MS.NOEXEC, MOUNT_ATTR.NOEXEC], [MS.NODIRATIME, MOUNT_ATTR.NODIRATIME], [MS.NOSYMFOLLOW, MOUNT_ATTR.NOSYMFOLLOW],
+    [MS.RDONLY, MOUNT_ATTR.RDONLY],
+    [MS.NOSUID, MOUNT_ATTR.NOSUID],
+    [MS.NODEV, MOUNT_ATTR.NODEV],
+    [MS.NOEXEC, MOUNT_ATTR.NOEXEC],
+    [MS.NODIRATIME, MOUNT_ATTR.NODIRATIME],
+    [MS.NOSYMFOLLOW, MOUNT_ATTR.NOSYMFOLLOW],
   ];
   for (const [ms, attr] of direct) {
     if (options.flags & ms) attrs.set |= attr;
     else if (options.cleared & ms) attrs.clear |= attr;
   }
-  const atime = options.flags & MS.NOATIME ? MOUNT_ATTR.NOATIME
-    : options.flags & MS.STRICTATIME ? MOUNT_ATTR.STRICTATIME
-      : options.flags & MS.RELATIME || options.cleared & MS.NOATIME ? MOUNT_ATTR.RELATIME
-        : undefined;
+  const atime =
+    options.flags & MS.NOATIME
+      ? MOUNT_ATTR.NOATIME
+      : options.flags & MS.STRICTATIME
+        ? MOUNT_ATTR.STRICTATIME
+        : options.flags & MS.RELATIME || options.cleared & MS.NOATIME
+          ? MOUNT_ATTR.RELATIME
+          : undefined;
   if (atime !== undefined) addAttributes(attrs, { atime });
   return attrs;
 }
@@ -164,6 +178,4 @@ export function propagationFlag(name: string | undefined): number | undefined {
   return name === undefined ? undefined : PROPAGATION_OPTIONS[name];
 }
 
-export const KNOWN_MOUNT_OPTIONS = [
-  ...Object.keys(FLAG_OPTIONS), ...Object.keys(RECURSIVE_OPTIONS), ...Object.keys(PROPAGATION_OPTIONS), ...RUNTIME_OPTIONS,
-];
+export const KNOWN_MOUNT_OPTIONS = [...Object.keys(FLAG_OPTIONS), ...Object.keys(RECURSIVE_OPTIONS), ...Object.keys(PROPAGATION_OPTIONS), ...RUNTIME_OPTIONS];

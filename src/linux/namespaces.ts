@@ -266,7 +266,9 @@ export function writeIdMaps(pid: number, config: Spec, unprivileged: boolean): v
   ] as const;
   if (unprivileged) writeUserNamespaceFile(pid, 'setgroups', 'deny\n', 'denying setgroups in the user namespace');
   for (const [file, field, mappings] of files) {
-    const hint = unprivileged ? `; without root, only your own ${file[0]}id (${file[0] === 'u' ? process.geteuid?.() : process.getegid?.()}) can be mapped, with size 1` : '';
+    const hint = unprivileged
+      ? `; without root, only your own ${file[0]}id (${file[0] === 'u' ? process.geteuid?.() : process.getegid?.()}) can be mapped, with size 1`
+      : '';
     writeUserNamespaceFile(pid, file, mapText(mappings), `linux.${field} ${JSON.stringify(mappings ?? [])}: writing ${file} of the user namespace`, hint);
   }
 }

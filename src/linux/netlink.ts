@@ -100,7 +100,7 @@ function ifinfomsg(index: number, flags = 0, change = 0): Buffer {
 
 function parseAttributes(buf: Buffer): Map<number, Buffer> {
   const out = new Map<number, Buffer>();
-  for (let off = 0; off + 4 <= buf.length; ) {
+  for (let off = 0; off + 4 <= buf.length;) {
     const len = buf.readUInt16LE(off);
     if (len < 4) break;
     out.set(buf.readUInt16LE(off + 2) & 0x3fff, buf.subarray(off + 4, off + len));
@@ -152,7 +152,7 @@ export class RouteSocket {
         if (koffi.errno() === 4 /* EINTR */) continue;
         throw new SysError('recv', koffi.errno(), what);
       }
-      for (let off = 0; off + NLMSG_HDRLEN <= n; ) {
+      for (let off = 0; off + NLMSG_HDRLEN <= n;) {
         const len = buf.readUInt32LE(off);
         const msgType = buf.readUInt16LE(off + 4);
         const msgSeq = buf.readUInt32LE(off + 8);
@@ -184,7 +184,9 @@ export class RouteSocket {
   }
 
   links(): Link[] {
-    return this.request(RTM_GETLINK, NLM_F_DUMP, ifinfomsg(0), 'RTM_GETLINK').filter((a) => a.type === RTM_NEWLINK).map((a) => parseLink(a.payload));
+    return this.request(RTM_GETLINK, NLM_F_DUMP, ifinfomsg(0), 'RTM_GETLINK')
+      .filter((a) => a.type === RTM_NEWLINK)
+      .map((a) => parseLink(a.payload));
   }
 
   /**

@@ -29,7 +29,13 @@ const IOPRIO_WHO_PROCESS = 1;
 
 /** SCHED_* policies (linux/sched.h). SCHED_ISO is reserved and never implemented. */
 const POLICIES: Record<string, number> = {
-  SCHED_OTHER: 0, SCHED_FIFO: 1, SCHED_RR: 2, SCHED_BATCH: 3, SCHED_ISO: 4, SCHED_IDLE: 5, SCHED_DEADLINE: 6,
+  SCHED_OTHER: 0,
+  SCHED_FIFO: 1,
+  SCHED_RR: 2,
+  SCHED_BATCH: 3,
+  SCHED_ISO: 4,
+  SCHED_IDLE: 5,
+  SCHED_DEADLINE: 6,
 };
 const SCHED_FLAGS: Record<string, number> = {
   SCHED_FLAG_RESET_ON_FORK: 0x01,
@@ -109,8 +115,10 @@ export function applyProcessAttributes(config: Spec, processSpec: Process): void
   }
   const scheduler = processSpec.scheduler as Scheduler | undefined;
   if (scheduler) {
-    attempt('process.scheduler', () => schedSetattr(0, schedAttr(scheduler)), (code) =>
-      code === 'EPERM' ? ' (realtime and deadline policies need CAP_SYS_NICE, and an RT budget in the cgroup when RT group scheduling is on)' : '',
+    attempt(
+      'process.scheduler',
+      () => schedSetattr(0, schedAttr(scheduler)),
+      (code) => (code === 'EPERM' ? ' (realtime and deadline policies need CAP_SYS_NICE, and an RT budget in the cgroup when RT group scheduling is on)' : ''),
     );
   }
 }

@@ -14,8 +14,26 @@
 // no mount (openat2(2) RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV).
 import { fstatSync, readFileSync } from 'node:fs';
 import {
-  AT_FDCWD, FSCONFIG_CMD_CREATE, FSMOUNT_CLOEXEC, FSOPEN_CLOEXEC, MOUNT_ATTR, O, OPEN_TREE_CLONE, RESOLVE, SysError,
-  close, fchdir, fsconfigCommand, fsmount, fsopen, fstatfsType, openTree, openat, openat2, readlinkat, write,
+  AT_FDCWD,
+  FSCONFIG_CMD_CREATE,
+  FSMOUNT_CLOEXEC,
+  FSOPEN_CLOEXEC,
+  MOUNT_ATTR,
+  O,
+  OPEN_TREE_CLONE,
+  RESOLVE,
+  SysError,
+  close,
+  fchdir,
+  fsconfigCommand,
+  fsmount,
+  fsopen,
+  fstatfsType,
+  openTree,
+  openat,
+  openat2,
+  readlinkat,
+  write,
 } from '../sys/libc.js';
 import { messageOf, OciError } from '../errors.js';
 
@@ -107,7 +125,11 @@ export class Procfs {
 /** A verified procfs handle (see the top of this file for which one). */
 export function openProcfs(): Procfs {
   const failures: string[] = [];
-  for (const [what, attempt] of [['a new procfs', newProcfs], ['a copy of /proc', copyOfProcMount], ['/proc', plainProc]] as const) {
+  for (const [what, attempt] of [
+    ['a new procfs', newProcfs],
+    ['a copy of /proc', copyOfProcMount],
+    ['/proc', plainProc],
+  ] as const) {
     let fd = -1;
     try {
       fd = attempt();

@@ -6,9 +6,22 @@ import { OciError } from '../errors.js';
 
 /** The resources of getrlimit(2), in the kernel's numbering (asm-generic/resource.h). */
 export const RLIMIT_NAMES = [
-  'RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'RLIMIT_CORE', 'RLIMIT_RSS', 'RLIMIT_NPROC',
-  'RLIMIT_NOFILE', 'RLIMIT_MEMLOCK', 'RLIMIT_AS', 'RLIMIT_LOCKS', 'RLIMIT_SIGPENDING', 'RLIMIT_MSGQUEUE',
-  'RLIMIT_NICE', 'RLIMIT_RTPRIO', 'RLIMIT_RTTIME',
+  'RLIMIT_CPU',
+  'RLIMIT_FSIZE',
+  'RLIMIT_DATA',
+  'RLIMIT_STACK',
+  'RLIMIT_CORE',
+  'RLIMIT_RSS',
+  'RLIMIT_NPROC',
+  'RLIMIT_NOFILE',
+  'RLIMIT_MEMLOCK',
+  'RLIMIT_AS',
+  'RLIMIT_LOCKS',
+  'RLIMIT_SIGPENDING',
+  'RLIMIT_MSGQUEUE',
+  'RLIMIT_NICE',
+  'RLIMIT_RTPRIO',
+  'RLIMIT_RTTIME',
 ] as const;
 
 const RLIM_INFINITY = 0xffffffffffffffffn;

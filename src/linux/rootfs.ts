@@ -4,9 +4,7 @@
 import { fstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Mount, Spec } from '../spec/types.js';
-import {
-  AT_EMPTY_PATH, MNT_DETACH, MOUNT_ATTR, MS, O, S_IFDIR, S_IFMT, chdir, close, fchdir, open, statAt, statfsFlags, statfsType,
-} from '../sys/libc.js';
+import { AT_EMPTY_PATH, MNT_DETACH, MOUNT_ATTR, MS, O, S_IFDIR, S_IFMT, chdir, close, fchdir, open, statAt, statfsFlags, statfsType } from '../sys/libc.js';
 import type { Kernel } from '../sys/kernel.js';
 import { makedev, openNullDevice, setupDev } from './devices.js';
 import { TMPFS_MAGIC } from '../cgroups/host.js';
@@ -15,9 +13,7 @@ import { withMountLabel } from './lsm.js';
 import { mountAttributes, parseMountOptions, propagationFlag, type MountAttributes, type ParsedMountOptions } from './mount-options.js';
 import { openMountDestination } from './mount-destination.js';
 import { clonesSubmounts, isBindSource, openBindSourceInInit, type BindSources } from './bind-sources.js';
-import {
-  READ_ONLY, attachMount, cloneMountAt, describeError, mountTarget, newFilesystem, setAttributes, setPropagation,
-} from './detached-mounts.js';
+import { READ_ONLY, attachMount, cloneMountAt, describeError, mountTarget, newFilesystem, setAttributes, setPropagation } from './detached-mounts.js';
 import { copyUp as copyUpInto } from './copy-up.js';
 import { fdPath, lookupInRoot, openRoot } from './paths.js';
 import { chrootInto } from './shared-root.js';
@@ -162,9 +158,7 @@ function notInJoinedNamespace(field: string, p: string, what: string): OciError 
 }
 
 function isBindMounted(mounts: Mount[] | undefined, destination: string): boolean {
-  return (mounts ?? []).some(
-    (m) => path.posix.normalize(`/${m.destination}`) === destination && parseMountOptions(m.options, m.type).isBind,
-  );
+  return (mounts ?? []).some((m) => path.posix.normalize(`/${m.destination}`) === destination && parseMountOptions(m.options, m.type).isBind);
 }
 
 function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, rootPropagation: number | undefined): void {
@@ -201,9 +195,7 @@ function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, roo
  * of its source, with its flags already, gets the propagation a bind made
  * inside the container would have, then is attached.
  */
-function attachBind(
-  kernel: Kernel, rootFd: number, m: Mount, tree: number, options: ParsedMountOptions, rootPropagation: number | undefined,
-): void {
+function attachBind(kernel: Kernel, rootFd: number, m: Mount, tree: number, options: ParsedMountOptions, rootPropagation: number | undefined): void {
   const isDir = (statAt(tree, '', AT_EMPTY_PATH).mode & S_IFMT) === S_IFDIR;
   const recursive = clonesSubmounts(options);
   if (rootPropagation !== undefined) setPropagation(kernel, tree, (rootPropagation & ~MS.REC) | (recursive ? MS.REC : 0));
@@ -261,8 +253,12 @@ function mountFilesystem(kernel: Kernel, rootFd: number, m: Mount, options: Pars
 /** The r* options as mount(2) flags, for a mount made whole by mount(2). */
 function recursiveFlags(recursive: MountAttributes): number {
   const flags: [number, number][] = [
-    [MOUNT_ATTR.RDONLY, MS.RDONLY], [MOUNT_ATTR.NOSUID, MS.NOSUID], [MOUNT_ATTR.NODEV, MS.NODEV],
-    [MOUNT_ATTR.NOEXEC, MS.NOEXEC], [MOUNT_ATTR.NODIRATIME, MS.NODIRATIME], [MOUNT_ATTR.NOSYMFOLLOW, MS.NOSYMFOLLOW],
+    [MOUNT_ATTR.RDONLY, MS.RDONLY],
+    [MOUNT_ATTR.NOSUID, MS.NOSUID],
+    [MOUNT_ATTR.NODEV, MS.NODEV],
+    [MOUNT_ATTR.NOEXEC, MS.NOEXEC],
+    [MOUNT_ATTR.NODIRATIME, MS.NODIRATIME],
+    [MOUNT_ATTR.NOSYMFOLLOW, MS.NOSYMFOLLOW],
   ];
   let set = 0;
   for (const [attr, ms] of flags) if (recursive.set & attr) set |= ms;
@@ -359,5 +355,3 @@ function mask(kernel: Kernel, rootFd: number, p: string, masks: { nullFd: number
     close(fd);
   }
 }
-
-

@@ -6,8 +6,23 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Process, Spec } from '../spec/types.js';
 import {
-  CLONE, O, chdir, getcwd, joinSessionKeyring, CLOSE_RANGE_CLOEXEC, close, closeRange, execve, exit, read,
-  resetSignalDisposition, setCloexec, setsid, umask, unblockAllSignals, write,
+  CLONE,
+  O,
+  chdir,
+  getcwd,
+  joinSessionKeyring,
+  CLOSE_RANGE_CLOEXEC,
+  close,
+  closeRange,
+  execve,
+  exit,
+  read,
+  resetSignalDisposition,
+  setCloexec,
+  setsid,
+  umask,
+  unblockAllSignals,
+  write,
 } from '../sys/libc.js';
 import type { Kernel } from '../sys/kernel.js';
 import { openInitProcfs, procfs, releaseProcfs } from '../linux/procfs.js';
@@ -171,7 +186,7 @@ function chargedToContainer(ctx: InitContext, work: () => void): void {
   try {
     work();
   } finally {
-    writeToOpened(ctx.startMemoryTasksFd, '0', 'the runtime\'s memory cgroup', field);
+    writeToOpened(ctx.startMemoryTasksFd, '0', "the runtime's memory cgroup", field);
   }
 }
 

@@ -17,8 +17,31 @@ import { fstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmdirSyn
 import path from 'node:path';
 import { OciError, wrap } from '../errors.js';
 import {
-  FSCONFIG_CMD_CREATE, FSMOUNT_CLOEXEC, FSOPEN_CLOEXEC, MAP, MOUNT_ATTR, O, PR, PROT, close, currentBrk, declareMappingCalls,
-  fsconfigCommand, fsconfigFd, fsconfigString, fsmount, fsopen, memcpy, mmap, mprotect, mremapOnto, open, openat, prctlStruct, pread, SysError,
+  FSCONFIG_CMD_CREATE,
+  FSMOUNT_CLOEXEC,
+  FSOPEN_CLOEXEC,
+  MAP,
+  MOUNT_ATTR,
+  O,
+  PR,
+  PROT,
+  close,
+  currentBrk,
+  declareMappingCalls,
+  fsconfigCommand,
+  fsconfigFd,
+  fsconfigString,
+  fsmount,
+  fsopen,
+  memcpy,
+  mmap,
+  mprotect,
+  mremapOnto,
+  open,
+  openat,
+  prctlStruct,
+  pread,
+  SysError,
 } from '../sys/libc.js';
 
 const PAGE = 4096;
@@ -323,7 +346,12 @@ function writtenRanges(fd: number, mappings: Mapping[]): Array<[number, number]>
   for (let i = 0; i < phnum; i++) {
     const ph = table.subarray(i * phentsize);
     if (ph.readUInt32LE(0) !== PT_LOAD) continue;
-    loads.push({ writable: (ph.readUInt32LE(4) & PF_W) !== 0, offset: Number(ph.readBigUInt64LE(8)), vaddr: Number(ph.readBigUInt64LE(16)), memsz: Number(ph.readBigUInt64LE(40)) });
+    loads.push({
+      writable: (ph.readUInt32LE(4) & PF_W) !== 0,
+      offset: Number(ph.readBigUInt64LE(8)),
+      vaddr: Number(ph.readBigUInt64LE(16)),
+      memsz: Number(ph.readBigUInt64LE(40)),
+    });
   }
   const first = loads.find((l) => l.offset === 0);
   const lowest = Math.min(...mappings.filter((m) => m.offset === 0).map((m) => m.start));
@@ -351,11 +379,17 @@ function mmMapWithExe(fd: number): Buffer {
   const field = (n: number) => BigInt(fields[n - 3]); // numbered as in proc(5)
   const map = Buffer.alloc(104);
   const layout = [
-    field(26), field(27), // start_code, end_code
-    field(45), field(46), // start_data, end_data
-    field(47), 0n, // start_brk, brk
+    field(26),
+    field(27), // start_code, end_code
+    field(45),
+    field(46), // start_data, end_data
+    field(47),
+    0n, // start_brk, brk
     field(28), // start_stack
-    field(48), field(49), field(50), field(51), // arg_start, arg_end, env_start, env_end
+    field(48),
+    field(49),
+    field(50),
+    field(51), // arg_start, arg_end, env_start, env_end
   ];
   layout.forEach((v, i) => map.writeBigUInt64LE(v, i * 8));
   map.writeUInt32LE(fd, 100); // exe_fd

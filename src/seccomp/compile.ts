@@ -154,7 +154,10 @@ function usesNotify(seccomp: LinuxSeccomp): boolean {
 
 function checkNotify(seccomp: LinuxSeccomp, apiLevel: number, version: string, problems: Problems): void {
   if (seccomp.defaultAction === 'SCMP_ACT_NOTIFY') {
-    problems.add(`${BASE}/defaultAction`, 'SCMP_ACT_NOTIFY cannot be the default action: the runtime makes system calls after loading the filter, to hand the notify fd over');
+    problems.add(
+      `${BASE}/defaultAction`,
+      'SCMP_ACT_NOTIFY cannot be the default action: the runtime makes system calls after loading the filter, to hand the notify fd over',
+    );
   }
   if (!usesNotify(seccomp)) return;
   if (!seccomp.listenerPath) {
@@ -173,13 +176,7 @@ function checkNotify(seccomp: LinuxSeccomp, apiLevel: number, version: string, p
   });
 }
 
-function actionValue(
-  action: string,
-  errnoRet: number | undefined,
-  actionPointer: string,
-  errnoPointer: string,
-  problems: Problems,
-): number | undefined {
+function actionValue(action: string, errnoRet: number | undefined, actionPointer: string, errnoPointer: string, problems: Problems): number | undefined {
   if (action === 'SCMP_ACT_ERRNO' || action === 'SCMP_ACT_TRACE') {
     const ret = errnoRet ?? EPERM;
     if (ret > MAX_RET_DATA) {
@@ -326,7 +323,10 @@ function uint64(value: number, pointer: string, opts: CompileOptions, problems: 
     problems.add(pointer, 'must be an integer from 0 to 18446744073709551615');
     return undefined;
   }
-  const path = pointer.slice(1).split('/').map((t) => (/^\d+$/.test(t) ? Number(t) : t));
+  const path = pointer
+    .slice(1)
+    .split('/')
+    .map((t) => (/^\d+$/.test(t) ? Number(t) : t));
   let exact: bigint | undefined;
   try {
     exact = opts.exactConfig ? exactIntegerAt(opts.exactConfig(), path) : undefined;

@@ -12,13 +12,9 @@ const TOKEN = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
 /** JSON.parse, except that integers beyond Number.MAX_SAFE_INTEGER come back as bigint. */
 export function parseWithExactIntegers(text: string): unknown {
   const marked = text.replace(TOKEN, (token) =>
-    token.startsWith('"') || !/^-?\d+$/.test(token) || Number.isSafeInteger(Number(token))
-      ? token
-      : JSON.stringify(MARK + token),
+    token.startsWith('"') || !/^-?\d+$/.test(token) || Number.isSafeInteger(Number(token)) ? token : JSON.stringify(MARK + token),
   );
-  return JSON.parse(marked, (_key, value: unknown) =>
-    typeof value === 'string' && value.startsWith(MARK) ? BigInt(value.slice(MARK.length)) : value,
-  );
+  return JSON.parse(marked, (_key, value: unknown) => (typeof value === 'string' && value.startsWith(MARK) ? BigInt(value.slice(MARK.length)) : value));
 }
 
 /** The value at `path` in a document from parseWithExactIntegers, as a bigint when it is an integer. */

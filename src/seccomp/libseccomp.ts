@@ -37,7 +37,13 @@ export const ATTR = { CTL_TSYNC: 4, CTL_LOG: 6, CTL_SSB: 7, CTL_OPTIMIZE: 8, CTL
 
 /** enum scmp_compare (seccomp.h). */
 export const CMP = {
-  SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7,
+  SCMP_CMP_NE: 1,
+  SCMP_CMP_LT: 2,
+  SCMP_CMP_LE: 3,
+  SCMP_CMP_EQ: 4,
+  SCMP_CMP_GE: 5,
+  SCMP_CMP_GT: 6,
+  SCMP_CMP_MASKED_EQ: 7,
 } as const;
 
 /** The SCMP_ACT_* values (seccomp.h); ERRNO and TRACE carry 16 bits of data. */
@@ -81,9 +87,7 @@ function bind(): Library {
     archAdd: lib.func('int seccomp_arch_add(void *ctx, uint32_t arch_token)'),
     attrSet: lib.func('int seccomp_attr_set(void *ctx, int attr, uint32_t value)'),
     syscallResolveName: lib.func('int seccomp_syscall_resolve_name(const char *name)'),
-    ruleAddArray: lib.func(
-      'int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int arg_cnt, const ocirun_scmp_arg_cmp *arg_array)',
-    ),
+    ruleAddArray: lib.func('int seccomp_rule_add_array(void *ctx, uint32_t action, int syscall, unsigned int arg_cnt, const ocirun_scmp_arg_cmp *arg_array)'),
     archNative: lib.func('uint32_t seccomp_arch_native()'),
     syscallResolveNameArch: lib.func('int seccomp_syscall_resolve_name_arch(uint32_t arch_token, const char *name)'),
     exportBpf: lib.func('int seccomp_export_bpf(void *ctx, int fd)'),

@@ -5,10 +5,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { RLIMIT_NAMES } from '../linux/rlimits.js';
-import validateSchema, {
-  patternDescriptions,
-  type ConfigSchemaError,
-} from './generated/config-validator.js';
+import validateSchema, { patternDescriptions, type ConfigSchemaError } from './generated/config-validator.js';
 
 export interface ConfigProblem {
   /** JSON pointer (RFC 6901) to the offending value; "" is the whole document. */
@@ -29,9 +26,7 @@ export function validateConfig(config: unknown, bundleDir: string): ConfigProble
 
 /** One line per problem: `config.json: /process/args: must have at least 1 item`. */
 export function formatProblems(problems: ConfigProblem[], file = 'config.json'): string[] {
-  return problems.map(({ pointer, message }) =>
-    pointer === '' ? `${file}: ${message}` : `${file}: ${pointer}: ${message}`,
-  );
+  return problems.map(({ pointer, message }) => (pointer === '' ? `${file}: ${message}` : `${file}: ${pointer}: ${message}`));
 }
 
 // ---------------------------------------------------------------------------
@@ -256,9 +251,7 @@ const KNOWN_RLIMITS = new Set<string>(RLIMIT_NAMES);
 function checkRlimitTypes(config: CheckedConfig): ConfigProblem[] {
   const rlimits = config.process?.rlimits ?? [];
   return rlimits.flatMap((rlimit, index) =>
-    KNOWN_RLIMITS.has(rlimit.type)
-      ? []
-      : [{ pointer: `/process/rlimits/${index}/type`, message: `unknown rlimit type ${rlimit.type}` }],
+    KNOWN_RLIMITS.has(rlimit.type) ? [] : [{ pointer: `/process/rlimits/${index}/type`, message: `unknown rlimit type ${rlimit.type}` }],
   );
 }
 
@@ -271,9 +264,7 @@ function checkDuplicateRlimits(config: CheckedConfig): ConfigProblem[] {
 function checkRlimitSoftNotAboveHard(config: CheckedConfig): ConfigProblem[] {
   const rlimits = config.process?.rlimits ?? [];
   return rlimits.flatMap((rlimit, index) =>
-    rlimit.soft <= rlimit.hard
-      ? []
-      : [{ pointer: `/process/rlimits/${index}/soft`, message: `must not exceed hard (${rlimit.hard})` }],
+    rlimit.soft <= rlimit.hard ? [] : [{ pointer: `/process/rlimits/${index}/soft`, message: `must not exceed hard (${rlimit.hard})` }],
   );
 }
 
@@ -290,9 +281,7 @@ function climbsAboveStart(target: string): boolean {
 
 function checkMountDestinations(config: CheckedConfig): ConfigProblem[] {
   return (config.mounts ?? []).flatMap((mount, index) =>
-    climbsAboveStart(mount.destination)
-      ? [{ pointer: `/mounts/${index}/destination`, message: 'must not climb above the container root with ".."' }]
-      : [],
+    climbsAboveStart(mount.destination) ? [{ pointer: `/mounts/${index}/destination`, message: 'must not climb above the container root with ".."' }] : [],
   );
 }
 

@@ -36,12 +36,18 @@ type Path = (string | number)[];
 type Check = (value: unknown) => Path | null;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const ok = (test: (v: unknown) => boolean): Check => (v) => (test(v) ? null : []);
+const ok =
+  (test: (v: unknown) => boolean): Check =>
+  (v) =>
+    test(v) ? null : [];
 const str = ok((v) => typeof v === 'string');
 const num = ok((v) => typeof v === 'number' && Number.isFinite(v));
 const bool = ok((v) => typeof v === 'boolean');
 const status = ok((v) => (STATUSES as readonly unknown[]).includes(v));
-const optional = (check: Check): Check => (v) => (v === undefined ? null : check(v));
+const optional =
+  (check: Check): Check =>
+  (v) =>
+    v === undefined ? null : check(v);
 const each = (value: unknown, keys: (string | number)[], check: Check): Path | null => {
   for (const key of keys) {
     const bad = check((value as Record<string | number, unknown>)[key]);

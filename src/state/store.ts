@@ -2,9 +2,7 @@
 // holding state.json (written atomically) and, while the container is
 // `created`, the exec FIFO that `start` writes to. A flock on the container's
 // directory serialises every command that changes the container.
-import {
-  closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, unlinkSync, constants as fsc,
-} from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, unlinkSync, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { OciError, alreadyExists, notFound } from '../errors.js';
 import { flock } from '../sys/libc.js';
@@ -40,7 +38,10 @@ export function checkRootDir(root: string): void {
     throw new OciError('usage', `--root ${root}: owned by uid ${st.uid}, not by root or by ocirun's user (uid ${uid}): refusing state another user controls`);
   }
   if (st.mode & 0o022) {
-    throw new OciError('usage', `--root ${root}: mode ${(st.mode & 0o7777).toString(8)} lets group or others write it: refusing state another user could control (chmod go-w)`);
+    throw new OciError(
+      'usage',
+      `--root ${root}: mode ${(st.mode & 0o7777).toString(8)} lets group or others write it: refusing state another user could control (chmod go-w)`,
+    );
   }
 }
 
@@ -67,7 +68,9 @@ export class Store {
   /** The containers whose marks are in this one's directory. */
   markedMembers(id: string): string[] {
     try {
-      return readdirSync(this.dir(id)).filter((name) => name.startsWith(MEMBER_MARK)).map((name) => name.slice(MEMBER_MARK.length));
+      return readdirSync(this.dir(id))
+        .filter((name) => name.startsWith(MEMBER_MARK))
+        .map((name) => name.slice(MEMBER_MARK.length));
     } catch {
       return [];
     }

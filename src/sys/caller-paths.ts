@@ -11,7 +11,7 @@ const NEW_FILE = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
 
 function writeAll(fd: number, data: string): void {
   const buf = Buffer.from(data);
-  for (let done = 0; done < buf.length; ) done += writeSync(fd, buf, done);
+  for (let done = 0; done < buf.length;) done += writeSync(fd, buf, done);
 }
 
 /**

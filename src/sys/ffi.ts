@@ -70,10 +70,12 @@ const ERRNO_TABLE =
 let errnoNames: Map<number, string> | undefined;
 /** errno → name, as node:os's constants.errno has them (for a number two names share, the latter). */
 export function errnoNameMap(): Map<number, string> {
-  errnoNames ??= new Map(ERRNO_TABLE.split(' ').map((entry) => {
-    const [n, name] = entry.split(':');
-    return [Number(n), name];
-  }));
+  errnoNames ??= new Map(
+    ERRNO_TABLE.split(' ').map((entry) => {
+      const [n, name] = entry.split(':');
+      return [Number(n), name];
+    }),
+  );
   return errnoNames;
 }
 export const E = { EINTR: 4, ENXIO: 6, EWOULDBLOCK: 11, EINVAL: 22, ENOSYS: 38 } as const;

@@ -4,8 +4,18 @@ import { SYS } from './arch.js';
 import { check, E, f, koffi, SysError } from './ffi.js';
 
 export const O = {
-  RDONLY: 0o0, WRONLY: 0o1, RDWR: 0o2, CREAT: 0o100, EXCL: 0o200, NOCTTY: 0o400, TRUNC: 0o1000,
-  NONBLOCK: 0o4000, DIRECTORY: 0o200000, NOFOLLOW: 0o400000, CLOEXEC: 0o2000000, PATH: 0o10000000,
+  RDONLY: 0o0,
+  WRONLY: 0o1,
+  RDWR: 0o2,
+  CREAT: 0o100,
+  EXCL: 0o200,
+  NOCTTY: 0o400,
+  TRUNC: 0o1000,
+  NONBLOCK: 0o4000,
+  DIRECTORY: 0o200000,
+  NOFOLLOW: 0o400000,
+  CLOEXEC: 0o2000000,
+  PATH: 0o10000000,
 } as const;
 export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -230,7 +240,7 @@ export function readDirectory(fd: number): DirEntry[] {
   for (;;) {
     const n = check(f.syscall(SYS.getdents64, 'int', fd, 'void *', buf, 'size_t', buf.length), 'getdents');
     if (n === 0) return entries;
-    for (let off = 0; off < n; ) {
+    for (let off = 0; off < n;) {
       const reclen = buf.readUInt16LE(off + 16);
       const nameEnd = buf.indexOf(0, off + 19);
       const name = buf.toString('utf8', off + 19, nameEnd);

@@ -5,10 +5,28 @@ import { check, f, koffi, SysError } from './ffi.js';
 import { AT_EMPTY_PATH } from './files.js';
 
 export const MS = {
-  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, SYNCHRONOUS: 0x10, REMOUNT: 0x20,
-  MANDLOCK: 0x40, DIRSYNC: 0x80, NOSYMFOLLOW: 0x100, NOATIME: 0x400, NODIRATIME: 0x800,
-  BIND: 0x1000, MOVE: 0x2000, REC: 0x4000, SILENT: 0x8000, UNBINDABLE: 0x20000, PRIVATE: 0x40000,
-  SLAVE: 0x80000, SHARED: 0x100000, RELATIME: 0x200000, I_VERSION: 0x800000, STRICTATIME: 0x1000000,
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  SYNCHRONOUS: 0x10,
+  REMOUNT: 0x20,
+  MANDLOCK: 0x40,
+  DIRSYNC: 0x80,
+  NOSYMFOLLOW: 0x100,
+  NOATIME: 0x400,
+  NODIRATIME: 0x800,
+  BIND: 0x1000,
+  MOVE: 0x2000,
+  REC: 0x4000,
+  SILENT: 0x8000,
+  UNBINDABLE: 0x20000,
+  PRIVATE: 0x40000,
+  SLAVE: 0x80000,
+  SHARED: 0x100000,
+  RELATIME: 0x200000,
+  I_VERSION: 0x800000,
+  STRICTATIME: 0x1000000,
   LAZYTIME: 0x2000000,
 } as const;
 export const MNT_DETACH = 2;
@@ -26,8 +44,16 @@ export function statfsFlags(path: string): number {
   check(f.statfs(path, buf), 'statfs', path);
   const st = Number(buf.readBigUInt64LE(80));
   const map: [number, number][] = [
-    [1, MS.RDONLY], [2, MS.NOSUID], [4, MS.NODEV], [8, MS.NOEXEC], [16, MS.SYNCHRONOUS], [64, MS.MANDLOCK],
-    [1024, MS.NOATIME], [2048, MS.NODIRATIME], [4096, MS.RELATIME], [8192, MS.NOSYMFOLLOW],
+    [1, MS.RDONLY],
+    [2, MS.NOSUID],
+    [4, MS.NODEV],
+    [8, MS.NOEXEC],
+    [16, MS.SYNCHRONOUS],
+    [64, MS.MANDLOCK],
+    [1024, MS.NOATIME],
+    [2048, MS.NODIRATIME],
+    [4096, MS.RELATIME],
+    [8192, MS.NOSYMFOLLOW],
   ];
   return map.reduce((acc, [stBit, msBit]) => (st & stBit ? acc | msBit : acc), 0);
 }
@@ -50,15 +76,36 @@ export function pivotRoot(newRoot: string, putOld: string): void {
 export const OPEN_TREE_CLONE = 1;
 export const MOVE_MOUNT = { F_EMPTY_PATH: 0x4, T_EMPTY_PATH: 0x40 } as const;
 export const MOUNT_ATTR = {
-  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, ATIME_MASK: 0x70, RELATIME: 0x0, NOATIME: 0x10, STRICTATIME: 0x20,
-  NODIRATIME: 0x80, IDMAP: 0x100000, NOSYMFOLLOW: 0x200000,
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  ATIME_MASK: 0x70,
+  RELATIME: 0x0,
+  NOATIME: 0x10,
+  STRICTATIME: 0x20,
+  NODIRATIME: 0x80,
+  IDMAP: 0x100000,
+  NOSYMFOLLOW: 0x200000,
 } as const;
 const FSCONFIG = { SET_FLAG: 0, SET_STRING: 1, CMD_CREATE: 6 } as const;
 
 /** move_mount(2) of the mount at `fromFd` onto the object `toFd` names (both fds, no path lookup). */
 export function moveMountFd(fromFd: number, toFd: number): void {
   check(
-    f.syscall(SYS.move_mount, 'int', fromFd, 'const char *', '', 'int', toFd, 'const char *', '', 'unsigned int', MOVE_MOUNT.F_EMPTY_PATH | MOVE_MOUNT.T_EMPTY_PATH),
+    f.syscall(
+      SYS.move_mount,
+      'int',
+      fromFd,
+      'const char *',
+      '',
+      'int',
+      toFd,
+      'const char *',
+      '',
+      'unsigned int',
+      MOVE_MOUNT.F_EMPTY_PATH | MOVE_MOUNT.T_EMPTY_PATH,
+    ),
     'move_mount',
   );
 }
@@ -79,9 +126,10 @@ export function mountSetattr(fd: number, flags: number, attr: { set: number; cle
 }
 /** fsconfig(2) with a string value, or a flag when `value` is null. */
 export function fsconfigSet(fsfd: number, key: string, value: string | null): void {
-  const r = value === null
-    ? f.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', FSCONFIG.SET_FLAG, 'const char *', key, 'const char *', null, 'int', 0)
-    : f.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', FSCONFIG.SET_STRING, 'const char *', key, 'const char *', value, 'int', 0);
+  const r =
+    value === null
+      ? f.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', FSCONFIG.SET_FLAG, 'const char *', key, 'const char *', null, 'int', 0)
+      : f.syscall(SYS.fsconfig, 'int', fsfd, 'unsigned int', FSCONFIG.SET_STRING, 'const char *', key, 'const char *', value, 'int', 0);
   checkFs(r, fsfd, value === null ? key : `${key}=${value}`);
 }
 /** fsconfig(FSCONFIG_CMD_CREATE) then fsmount(2): the new filesystem as a detached mount with `attrs` (MOUNT_ATTR_*). */
@@ -98,7 +146,12 @@ function checkFs(result: number | bigint, fsfd: number, subject: string): number
   for (;;) {
     const n = Number(f.read(fsfd, buf, buf.length));
     if (n <= 0) break;
-    messages.push(buf.subarray(0, n).toString().replace(/^[ewi] /, ''));
+    messages.push(
+      buf
+        .subarray(0, n)
+        .toString()
+        .replace(/^[ewi] /, ''),
+    );
   }
   throw new SysError('fsconfig', errno, messages.length > 0 ? `${subject} (${messages.join('; ')})` : subject);
 }

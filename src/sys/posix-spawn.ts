@@ -5,21 +5,24 @@
 import { check, f, lazy, libc, SysError } from './ffi.js';
 import { close, O, write } from './files.js';
 
-const spawnFns = lazy(() => ({
-  pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
-  memfdCreate: libc.func('int memfd_create(const char *name, unsigned int flags)'),
-  lseek: libc.func('long lseek(int fd, long offset, int whence)'),
-  actionsInit: libc.func('int posix_spawn_file_actions_init(void *actions)'),
-  actionsDup2: libc.func('int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)'),
-  actionsCloseFrom: libc.func('int posix_spawn_file_actions_addclosefrom_np(void *actions, int from)'),
-  actionsDestroy: libc.func('int posix_spawn_file_actions_destroy(void *actions)'),
-  attrInit: libc.func('int posix_spawnattr_init(void *attr)'),
-  attrSetFlags: libc.func('int posix_spawnattr_setflags(void *attr, short flags)'),
-  attrSetSigDefault: libc.func('int posix_spawnattr_setsigdefault(void *attr, const uint8_t *set)'),
-  attrSetSigMask: libc.func('int posix_spawnattr_setsigmask(void *attr, const uint8_t *set)'),
-  attrDestroy: libc.func('int posix_spawnattr_destroy(void *attr)'),
-  spawn: libc.func('int posix_spawn(_Out_ int *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)'),
-}), false);
+const spawnFns = lazy(
+  () => ({
+    pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
+    memfdCreate: libc.func('int memfd_create(const char *name, unsigned int flags)'),
+    lseek: libc.func('long lseek(int fd, long offset, int whence)'),
+    actionsInit: libc.func('int posix_spawn_file_actions_init(void *actions)'),
+    actionsDup2: libc.func('int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)'),
+    actionsCloseFrom: libc.func('int posix_spawn_file_actions_addclosefrom_np(void *actions, int from)'),
+    actionsDestroy: libc.func('int posix_spawn_file_actions_destroy(void *actions)'),
+    attrInit: libc.func('int posix_spawnattr_init(void *attr)'),
+    attrSetFlags: libc.func('int posix_spawnattr_setflags(void *attr, short flags)'),
+    attrSetSigDefault: libc.func('int posix_spawnattr_setsigdefault(void *attr, const uint8_t *set)'),
+    attrSetSigMask: libc.func('int posix_spawnattr_setsigmask(void *attr, const uint8_t *set)'),
+    attrDestroy: libc.func('int posix_spawnattr_destroy(void *attr)'),
+    spawn: libc.func('int posix_spawn(_Out_ int *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)'),
+  }),
+  false,
+);
 
 export function pipe2(flags: number): [number, number] {
   const fds = [0, 0];
@@ -31,7 +34,7 @@ export function pipe2(flags: number): [number, number] {
 export function memfdWith(name: string, data: Buffer): number {
   const fd = check(spawnFns.memfdCreate(name, 1 /* MFD_CLOEXEC */), 'memfd_create', name);
   try {
-    for (let off = 0; off < data.length; ) off += write(fd, data.subarray(off));
+    for (let off = 0; off < data.length;) off += write(fd, data.subarray(off));
     check(spawnFns.lseek(fd, 0, 0 /* SEEK_SET */), 'lseek', name);
   } catch (err) {
     close(fd);

@@ -5,7 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
-  Runtime, hostMountsMentioning, isRoot, makeBundle, processAlive, processesMentioning, uniqueId, type Bundle, type BundleConfig,
+  Runtime,
+  hostMountsMentioning,
+  isRoot,
+  makeBundle,
+  processAlive,
+  processesMentioning,
+  uniqueId,
+  type Bundle,
+  type BundleConfig,
 } from '../helpers/ocirun.js';
 
 const rt = new Runtime();
@@ -21,8 +29,6 @@ function bundle(mutate?: (c: BundleConfig) => void): Bundle {
   return b;
 }
 
-
-
 /** Runs a command expected to fail; asserts the one-line error and that nothing was left. */
 function expectCleanFailure(args: string[], message: RegExp, opts: { id?: string; bundleDir?: string; globals?: string[] } = {}): string {
   const r = rt.run(args, { globals: opts.globals });
@@ -30,7 +36,10 @@ function expectCleanFailure(args: string[], message: RegExp, opts: { id?: string
   expect(r.stdout).toBe('');
   const lines = r.stderr.trimEnd().split('\n');
   expect(lines[0]).toMatch(message);
-  expect(lines.every((l) => l.startsWith('ocirun: ')), r.stderr).toBe(true);
+  expect(
+    lines.every((l) => l.startsWith('ocirun: ')),
+    r.stderr,
+  ).toBe(true);
   expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   expect(rt.containerIds()).toEqual([]);
   if (opts.id) expect(processesMentioning(opts.id)).toEqual([]);

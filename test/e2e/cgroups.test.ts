@@ -7,7 +7,18 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  bundleWithOutbox, Runtime, isRoot, makeBundle, processAlive, processesMentioning, runInContainer, sleep, uniqueId, waitFor, type Bundle, type BundleConfig,
+  bundleWithOutbox,
+  Runtime,
+  isRoot,
+  makeBundle,
+  processAlive,
+  processesMentioning,
+  runInContainer,
+  sleep,
+  uniqueId,
+  waitFor,
+  type Bundle,
+  type BundleConfig,
 } from '../helpers/ocirun.js';
 import { OCIRUN_BIN } from '../../fixtures/bundle.mjs';
 
@@ -16,7 +27,6 @@ afterAll(() => rt.dispose());
 
 const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
 const isV1Host = / - cgroup cgroup .*\bmemory\b/.test(mountinfo) && / - cgroup cgroup .*\bfreezer\b/.test(mountinfo);
-
 
 function stateFile(id: string): { pid: number; cgroupPaths: Record<string, string>; config: { linux: { resources: Record<string, unknown> } } } {
   return JSON.parse(readFileSync(path.join(rt.root, id, 'state.json'), 'utf8'));
@@ -33,7 +43,9 @@ function cgroupDirsNamed(name: string): string[] {
   const walk = (dir: string, depth: number) => {
     let entries: string[] = [];
     try {
-      entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      entries = readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
     } catch {
       return;
     }
@@ -56,7 +68,8 @@ function withBundle<T>(b: { bundle: Bundle }, fn: () => T): T {
 
 describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
   it('memory: a process above the limit is OOM-killed, and events reports the OOM', () => {
-    const b = bundleWithOutbox(rt,
+    const b = bundleWithOutbox(
+      rt,
       'echo ready > /out/ready; while [ ! -e /out/go ]; do sleep 0.05; done; ' +
         'dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo "dd $?" > /out/result; sleep 987',
       (c) => {
@@ -79,7 +92,9 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
         waitFor(() => b.out('result') !== '', 'dd to end');
         expect(b.out('result')).toBe('dd 137\n'); // SIGKILL from the OOM killer
         waitFor(() => read().includes(`{"type":"oom","id":"${id}"}`), 'the oom event', 10_000);
-        const stats = read().split('\n').filter((l) => l.startsWith('{"type":"stats"'));
+        const stats = read()
+          .split('\n')
+          .filter((l) => l.startsWith('{"type":"stats"'));
         const data = JSON.parse(stats[0]).data;
         expect(data.memory.usage.limit).toBe(32 << 20);
         expect(Object.keys(data)).toEqual(['cpu', 'cpuset', 'memory', 'pids', 'blkio', 'hugetlb', 'intel_rdt', 'network_interfaces']);
@@ -105,7 +120,8 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
   });
 
   it('pids: a loop starting 50 sleeps under pids.max 10 gets at most 9 of them', () => {
-    const b = bundleWithOutbox(rt,
+    const b = bundleWithOutbox(
+      rt,
       '(for i in $(seq 50); do sleep 987 & echo $i > /out/started; done) 2>/out/err; ' +
         'read c < /sys/fs/cgroup/pids/pids.current; read e < /sys/fs/cgroup/pids/pids.events; echo "current=$c $e" > /out/result; sleep 987',
       (c) => {
@@ -130,7 +146,8 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
   });
 
   it('cpu: quota, period, shares and cpuset are in the cgroup files, and the container sees them', () => {
-    const b = bundleWithOutbox(rt,
+    const b = bundleWithOutbox(
+      rt,
       'cat /proc/self/cgroup > /out/cgroup; ' +
         'for f in cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us cpu/cpu.shares cpuset/cpuset.cpus cpuset/cpuset.mems; do echo "$f $(cat /sys/fs/cgroup/$f)"; done > /out/inside; ' +
         'sleep 987',
@@ -144,7 +161,9 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
       waitFor(() => b.out('inside').includes('cpuset.mems'), 'the container to look');
       expect([cg(id, 'cpu', 'cpu.cfs_quota_us'), cg(id, 'cpu', 'cpu.cfs_period_us'), cg(id, 'cpu', 'cpu.shares')]).toEqual(['50000', '100000', '512']);
       expect([cg(id, 'cpuset', 'cpuset.cpus'), cg(id, 'cpuset', 'cpuset.mems')]).toEqual(['0', '0']);
-      expect(b.out('inside')).toBe('cpu/cpu.cfs_quota_us 50000\ncpu/cpu.cfs_period_us 100000\ncpu/cpu.shares 512\ncpuset/cpuset.cpus 0\ncpuset/cpuset.mems 0\n');
+      expect(b.out('inside')).toBe(
+        'cpu/cpu.cfs_quota_us 50000\ncpu/cpu.cfs_period_us 100000\ncpu/cpu.shares 512\ncpuset/cpuset.cpus 0\ncpuset/cpuset.mems 0\n',
+      );
       // Without a cgroup namespace the container sees its host path, which ends in its id, in every hierarchy.
       const lines = b.out('cgroup').trim().split('\n');
       expect(lines.length).toBeGreaterThan(5);
@@ -162,7 +181,7 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     for (const line of out) expect(line).toMatch(/:\/$/);
   });
 
-  it('every process is in the container\'s cgroup in every hierarchy: init, exec\'d, and in a user namespace', () => {
+  it("every process is in the container's cgroup in every hierarchy: init, exec'd, and in a user namespace", () => {
     // Three ways in (process/spawn.ts): cloned into the cgroup2 one, joining v1 ones itself, or placed by the runtime.
     const hierarchiesOf = (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
     const expectAllIn = (pid: number, id: string) => {
@@ -186,12 +205,18 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     rt.ok(['delete', '--force', created]);
 
     const userns = uniqueId();
-    rt.ok(['run', '-d', '--bundle', rt.bundle(['sleep', '987'], (c) => {
-      c.linux.namespaces.push({ type: 'user' });
-      c.linux.uidMappings = [{ containerID: 0, hostID: 231072, size: 1000 }];
-      c.linux.gidMappings = [{ containerID: 0, hostID: 231072, size: 1000 }];
-      c.mounts = c.mounts.filter((m) => m.destination !== '/sys' && m.destination !== '/sys/fs/cgroup');
-    }).dir, userns]);
+    rt.ok([
+      'run',
+      '-d',
+      '--bundle',
+      rt.bundle(['sleep', '987'], (c) => {
+        c.linux.namespaces.push({ type: 'user' });
+        c.linux.uidMappings = [{ containerID: 0, hostID: 231072, size: 1000 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: 231072, size: 1000 }];
+        c.mounts = c.mounts.filter((m) => m.destination !== '/sys' && m.destination !== '/sys/fs/cgroup');
+      }).dir,
+      userns,
+    ]);
     expectAllIn(rt.state(userns).pid, userns);
     rt.ok(['delete', '--force', userns]);
   });
@@ -204,7 +229,12 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     const fuse = { type: 'c', path: '/dev/fuse2', major: 10, minor: 229, fileMode: 0o666 };
     const denied = runInContainer(rt, script, (c) => {
       c.linux.devices = [fuse];
-      c.linux.resources = { devices: [{ allow: false, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 3, access: 'r' }] };
+      c.linux.resources = {
+        devices: [
+          { allow: false, access: 'rwm' },
+          { allow: false, type: 'c', major: 1, minor: 3, access: 'r' },
+        ],
+      };
     });
     expect(denied.stdout).toMatch(/^null-read=1\nnull-write=0\n 00 00\nurandom=0\nfuse=[12]\n$/);
     expect(denied.stderr).toMatch(/cat: can't open '\/dev\/null': Operation not permitted/);
@@ -212,12 +242,17 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     // The same container with fuse allowed and /dev/null left alone.
     const allowed = runInContainer(rt, script, (c) => {
       c.linux.devices = [fuse];
-      c.linux.resources = { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' }] };
+      c.linux.resources = {
+        devices: [
+          { allow: false, access: 'rwm' },
+          { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' },
+        ],
+      };
     });
     expect(allowed.stdout).toBe('null-read=0\nnull-write=0\n 00 00\nurandom=0\nfuse=0\n');
   });
 
-  it('devices: devices.list shows the allowed devices in the order of the config\'s rules (runtime-tools linux_cgroups_devices)', () => {
+  it("devices: devices.list shows the allowed devices in the order of the config's rules (runtime-tools linux_cgroups_devices)", () => {
     const devices = [
       { allow: false, access: 'rwm' },
       { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' },
@@ -241,11 +276,37 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     const id = uniqueId();
     withBundle(b, () => {
       rt.ok(['run', '-d', '--bundle', b.bundle.dir, id]);
-      expect([cg(id, 'memory', 'memory.limit_in_bytes'), cg(id, 'pids', 'pids.max'), cg(id, 'cpu', 'cpu.cfs_quota_us')]).toEqual([String(64 << 20), '100', '-1']);
-      rt.ok(['update', '--memory', '48M', '--memory-swap', '96M', '--pids-limit', '20', '--cpu-quota', '20000', '--cpu-period', '100000', '--cpu-share', '256', '--cpuset-cpus', '0', id]);
+      expect([cg(id, 'memory', 'memory.limit_in_bytes'), cg(id, 'pids', 'pids.max'), cg(id, 'cpu', 'cpu.cfs_quota_us')]).toEqual([
+        String(64 << 20),
+        '100',
+        '-1',
+      ]);
+      rt.ok([
+        'update',
+        '--memory',
+        '48M',
+        '--memory-swap',
+        '96M',
+        '--pids-limit',
+        '20',
+        '--cpu-quota',
+        '20000',
+        '--cpu-period',
+        '100000',
+        '--cpu-share',
+        '256',
+        '--cpuset-cpus',
+        '0',
+        id,
+      ]);
       expect(cg(id, 'memory', 'memory.limit_in_bytes')).toBe(String(48 << 20));
       expect(cg(id, 'memory', 'memory.memsw.limit_in_bytes')).toBe(String(96 << 20));
-      expect([cg(id, 'pids', 'pids.max'), cg(id, 'cpu', 'cpu.cfs_quota_us'), cg(id, 'cpu', 'cpu.shares'), cg(id, 'cpuset', 'cpuset.cpus')]).toEqual(['20', '20000', '256', '0']);
+      expect([cg(id, 'pids', 'pids.max'), cg(id, 'cpu', 'cpu.cfs_quota_us'), cg(id, 'cpu', 'cpu.shares'), cg(id, 'cpuset', 'cpuset.cpus')]).toEqual([
+        '20',
+        '20000',
+        '256',
+        '0',
+      ]);
       waitFor(() => b.out('pids') === '20\n', 'the container to see pids.max 20');
       expect(stateFile(id).config.linux.resources).toMatchObject({
         memory: { limit: 48 << 20, swap: 96 << 20 },
@@ -316,13 +377,21 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
 
       // Frozen, the set of processes holds still: ps must list exactly the cgroup's.
       const pids: number[] = JSON.parse(rt.ok(['ps', '--format', 'json', id]).stdout);
-      const procs = cg(id, 'pids', 'cgroup.procs').split('\n').map(Number).sort((x, y) => x - y);
+      const procs = cg(id, 'pids', 'cgroup.procs')
+        .split('\n')
+        .map(Number)
+        .sort((x, y) => x - y);
       expect([...pids].sort((x, y) => x - y)).toEqual(procs);
       expect(pids).toContain(rt.state(id).pid);
       expect(pids.length).toBeGreaterThanOrEqual(2); // the shell and the sleep (and perhaps the loop's own sleep)
       const table = rt.ok(['ps', id, '-o', 'pid,comm']).stdout.trim().split('\n');
       expect(table[0].trim()).toBe('PID COMMAND');
-      expect(table.slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).sort((x, y) => x - y)).toEqual(procs);
+      expect(
+        table
+          .slice(1)
+          .map((l) => Number(l.trim().split(/\s+/)[0]))
+          .sort((x, y) => x - y),
+      ).toEqual(procs);
       expect(table.some((l) => / sleep$/.test(l))).toBe(true);
 
       rt.ok(['resume', id]);
@@ -365,7 +434,9 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
       withBundle(sd, () => {
         const r = rt.run(['run', '-d', '--bundle', sd.bundle.dir, id], { globals: ['--root', rt.root, '--systemd-cgroup'] });
         expect(r.code, r.stderr).toBe(0);
-        expect(r.stderr).toMatch(/^ocirun: warning: --systemd-cgroup: systemd is not running; managing \/system\.slice\/ocirun-.*\.scope through the cgroup filesystem instead\n$/);
+        expect(r.stderr).toMatch(
+          /^ocirun: warning: --systemd-cgroup: systemd is not running; managing \/system\.slice\/ocirun-.*\.scope through the cgroup filesystem instead\n$/,
+        );
         const dirs = [...new Set(Object.values(stateFile(id).cgroupPaths))];
         expect(dirs).toContain(`/sys/fs/cgroup/pids/system.slice/ocirun-${id}.scope`);
         rt.ok(['delete', '--force', id]);
@@ -386,7 +457,9 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     try {
       const paths = stateFile(id).cgroupPaths;
       const byController = new Map<string, string>();
-      for (const line of readFileSync(`/proc/${rt.state(id).pid}/cgroup`, 'utf8').trim().split('\n')) {
+      for (const line of readFileSync(`/proc/${rt.state(id).pid}/cgroup`, 'utf8')
+        .trim()
+        .split('\n')) {
         const [, controllers, where] = line.split(':');
         for (const c of controllers.split(',')) byController.set(c || '', where);
       }
@@ -398,7 +471,7 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     }
   });
 
-  it('memory: the limit binds the container\'s process, not the runtime setting it up', () => {
+  it("memory: the limit binds the container's process, not the runtime setting it up", () => {
     // The init joins its memory cgroup once set up (process/spawn.ts): a shell runs under 160 KiB (README
     // "Cgroups" gives the measured minimum, a little lower), and the limit holds.
     const small = (limit: number) => (c: BundleConfig) => (c.linux.resources = { memory: { limit } });
@@ -418,7 +491,9 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
       const id = uniqueId();
       const r = rt.run(['create', '--bundle', b.bundle.dir, id]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/^ocirun: the container's init was killed by the OOM killer while setting up the container: linux\.resources\.memory\.limit \(262144 bytes\)/);
+      expect(r.stderr).toMatch(
+        /^ocirun: the container's init was killed by the OOM killer while setting up the container: linux\.resources\.memory\.limit \(262144 bytes\)/,
+      );
       expect(rt.containerIds()).not.toContain(id);
       expect(cgroupDirsNamed(id)).toEqual([]);
     });
@@ -428,13 +503,33 @@ describe.skipIf(!isRoot || !isV1Host)('cgroups (v1 host)', () => {
     const cases: [string, Record<string, unknown>, RegExp][] = [
       ['a negative memory limit', { memory: { limit: -5 } }, /^ocirun: linux\.resources\.memory\.limit: -5 is out of range \(bytes, or -1 for no limit\)$/],
       ['a CPU period of 0', { cpu: { period: 0, quota: 1000 } }, /^ocirun: linux\.resources\.cpu\.period: 0 is out of range/],
-      ['an empty device access', { devices: [{ allow: true, type: 'c', major: 1, minor: 3, access: '' }] }, /^ocirun: linux\.resources\.devices\[0\]\.access: "" must be a non-empty combination of r, w and m$/],
+      [
+        'an empty device access',
+        { devices: [{ allow: true, type: 'c', major: 1, minor: 3, access: '' }] },
+        /^ocirun: linux\.resources\.devices\[0\]\.access: "" must be a non-empty combination of r, w and m$/,
+      ],
       // Hosts differ in whether the hugetlb controller is mounted: each gets the case it can show.
       existsSync('/sys/fs/cgroup/hugetlb')
-        ? ['huge pages of a size the kernel lacks', { hugepageLimits: [{ pageSize: '1GB', limit: 1 << 30 }] }, /^ocirun: linux\.resources\.hugepageLimits\[0\]\.pageSize: this kernel has no 1GB huge pages/]
-        : ['hugepages without the hugetlb controller', { hugepageLimits: [{ pageSize: '2MB', limit: 1 << 21 }] }, /^ocirun: linux\.resources\.hugepageLimits: the hugetlb controller is not available/],
-      ['cgroup v2 settings on v1', { unified: { 'memory.high': '1000000' } }, /^ocirun: linux\.resources\.unified: this host manages containers with cgroup v1/],
-      ['a CPU the host does not have (refused by the kernel)', { cpu: { cpus: '63' } }, /^ocirun: linux\.resources\.cpu\.cpus: cannot write "63" to \/sys\/fs\/cgroup\/cpuset\/.*\/cpuset\.cpus: (EINVAL|ERANGE)/],
+        ? [
+            'huge pages of a size the kernel lacks',
+            { hugepageLimits: [{ pageSize: '1GB', limit: 1 << 30 }] },
+            /^ocirun: linux\.resources\.hugepageLimits\[0\]\.pageSize: this kernel has no 1GB huge pages/,
+          ]
+        : [
+            'hugepages without the hugetlb controller',
+            { hugepageLimits: [{ pageSize: '2MB', limit: 1 << 21 }] },
+            /^ocirun: linux\.resources\.hugepageLimits: the hugetlb controller is not available/,
+          ],
+      [
+        'cgroup v2 settings on v1',
+        { unified: { 'memory.high': '1000000' } },
+        /^ocirun: linux\.resources\.unified: this host manages containers with cgroup v1/,
+      ],
+      [
+        'a CPU the host does not have (refused by the kernel)',
+        { cpu: { cpus: '63' } },
+        /^ocirun: linux\.resources\.cpu\.cpus: cannot write "63" to \/sys\/fs\/cgroup\/cpuset\/.*\/cpuset\.cpus: (EINVAL|ERANGE)/,
+      ],
     ];
     const b = bundleWithOutbox(rt, 'true');
     afterAll(() => b.bundle.cleanup());

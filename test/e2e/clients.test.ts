@@ -30,7 +30,9 @@ function ctrRun(id: string, args: string[], opts: string[] = [], input?: string)
 }
 
 function taskStatus(id: string): string | undefined {
-  const line = ctr(['task', 'ls']).stdout.split('\n').find((l) => l.startsWith(`${id} `));
+  const line = ctr(['task', 'ls'])
+    .stdout.split('\n')
+    .find((l) => l.startsWith(`${id} `));
   return line?.trim().split(/\s+/)[2];
 }
 
@@ -46,7 +48,9 @@ function removeEmptyCgroups(names: string[]): void {
   const removeTree = (dir: string) => {
     let children: string[] = [];
     try {
-      children = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      children = readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
     } catch {
       return; // absent
     }
@@ -109,7 +113,11 @@ describe.skipIf(!haveContainerd)('containerd (ctr --runc-binary bin/ocirun)', ()
 
       const ps = ctr(['task', 'ps', id]);
       expect(ps.code, ps.stderr).toBe(0);
-      const pids = ps.stdout.trim().split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0]));
+      const pids = ps.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => Number(l.trim().split(/\s+/)[0]));
       expect(pids.length).toBeGreaterThanOrEqual(1);
 
       expect(ctr(['task', 'pause', id]).code).toBe(0);
@@ -142,7 +150,7 @@ describe.skipIf(!haveContainerd)('containerd (ctr --runc-binary bin/ocirun)', ()
     expect(r.stdout.replace(/\r/g, '')).toContain('/dev/pts/0\ntty-ok\n');
   });
 
-  it('task metrics reads the container\'s cgroup', () => {
+  it("task metrics reads the container's cgroup", () => {
     const id = 'metrics';
     expect(ctrRun(id, ['sleep', '1000'], ['-d']).code).toBe(0);
     try {
@@ -160,11 +168,26 @@ describe.skipIf(!havePodman)('podman --runtime bin/ocirun', () => {
     const r = spawnSync(
       'podman',
       [
-        '--runtime', OCIRUN_BIN, '--cgroup-manager', 'cgroupfs', '--events-backend', 'file',
-        'run', '--rm', '--network', 'none',
+        '--runtime',
+        OCIRUN_BIN,
+        '--cgroup-manager',
+        'cgroupfs',
+        '--events-backend',
+        'file',
+        'run',
+        '--rm',
+        '--network',
+        'none',
         // The host withholds CAP_SYS_RESOURCE: podman's default ulimits would need it.
-        '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024',
-        '--rootfs', rootfs, 'sh', '-c', 'echo hello from podman; echo pid=$$; exit 4',
+        '--ulimit',
+        'nofile=1024:1024',
+        '--ulimit',
+        'nproc=1024:1024',
+        '--rootfs',
+        rootfs,
+        'sh',
+        '-c',
+        'echo hello from podman; echo pid=$$; exit 4',
       ],
       { encoding: 'utf8', timeout: 120_000 },
     );

@@ -8,9 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Runtime, bundleWithOutbox, hostMountsMentioning, isRoot, processesMentioning, uniqueId, waitFor, type BundleConfig,
-} from '../helpers/ocirun.js';
+import { Runtime, bundleWithOutbox, hostMountsMentioning, isRoot, processesMentioning, uniqueId, waitFor, type BundleConfig } from '../helpers/ocirun.js';
 import { bindUnixDatagram, close, receiveDatagram } from '../../src/sys/libc.js';
 
 const rt = new Runtime();
@@ -51,10 +49,13 @@ function holder(...options: string[]): { pid: number; child: ChildProcess; ns: (
 const hostNs = (type: string) => readlinkSync(`/proc/self/ns/${type}`);
 
 /** The mount of "/" in the host's table: its propagation must not change. */
-const hostRootMount = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === '/');
+const hostRootMount = () =>
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .find((l) => l.split(' ')[4] === '/');
 
 describe.skipIf(!isRoot)('namespaces as runc and crun have them', () => {
-  it('a joined mount namespace gets the container\'s root, mounts and masked paths, and nothing reaches the host', () => {
+  it("a joined mount namespace gets the container's root, mounts and masked paths, and nothing reaches the host", () => {
     const h = holder('--mount', '--propagation', 'private');
     const { bundle, out } = bundleWithOutbox(
       rt,
@@ -81,8 +82,8 @@ describe.skipIf(!isRoot)('namespaces as runc and crun have them', () => {
 
   it.each([
     ['without a mount namespace', (c: BundleConfig) => (c.linux.namespaces = [])],
-    ['joining the runtime\'s own mount namespace by path', (c: BundleConfig) => (c.linux.namespaces = [{ type: 'mount', path: `/proc/${process.pid}/ns/mnt` }])],
-  ])('%s: the runtime\'s namespaces, a chroot into the root, and no mount left in the host\'s table', (_, namespaces) => {
+    ["joining the runtime's own mount namespace by path", (c: BundleConfig) => (c.linux.namespaces = [{ type: 'mount', path: `/proc/${process.pid}/ns/mnt` }])],
+  ])("%s: the runtime's namespaces, a chroot into the root, and no mount left in the host's table", (_, namespaces) => {
     const rootBefore = hostRootMount();
     const { bundle, out, outbox } = bundleWithOutbox(
       rt,
@@ -99,7 +100,12 @@ describe.skipIf(!isRoot)('namespaces as runc and crun have them', () => {
       rt.ok(['run', '--detach', '--bundle', bundle.dir, id]);
       waitFor(() => out('ready') !== '', `${id} to report`);
       expect(out('root').split('\n')).toContain('in-the-rootfs');
-      const seen = Object.fromEntries(out('ns').trim().split('\n').map((l) => l.split(' ')));
+      const seen = Object.fromEntries(
+        out('ns')
+          .trim()
+          .split('\n')
+          .map((l) => l.split(' ')),
+      );
       for (const type of ['mnt', 'pid', 'net', 'ipc', 'uts', 'cgroup']) expect(seen[type], type).toBe(hostNs(type));
       // Its mounts are in the host's table while it runs, all on the root's bind mount.
       const mounts = hostMountsMentioning(bundle.rootfs);
@@ -119,7 +125,7 @@ describe.skipIf(!isRoot)('namespaces as runc and crun have them', () => {
     }
   });
 
-  it('without a mount namespace, a create that fails leaves no mount in the host\'s table', () => {
+  it("without a mount namespace, a create that fails leaves no mount in the host's table", () => {
     const bundle = rt.bundle(['/no/such/program'], (c) => {
       c.linux.namespaces = [];
       delete c.hostname;

@@ -9,7 +9,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  Runtime, hostMountsMentioning, isRoot, makeBundle, parseMountinfo, uniqueId, type Bundle, type BundleConfig, type MountInfo,
+  Runtime,
+  hostMountsMentioning,
+  isRoot,
+  makeBundle,
+  parseMountinfo,
+  uniqueId,
+  type Bundle,
+  type BundleConfig,
+  type MountInfo,
   type Result,
 } from '../helpers/ocirun.js';
 
@@ -117,23 +125,30 @@ function limitOf(limits: string, label: string): [string, string] {
 
 // capability(7) numbers, independent of ocirun's own table.
 const CAP = {
-  CHOWN: 0, KILL: 5, SETUID: 7, NET_BIND_SERVICE: 10, NET_RAW: 13, SYS_CHROOT: 18, SYS_ADMIN: 21, SYS_RESOURCE: 24,
+  CHOWN: 0,
+  KILL: 5,
+  SETUID: 7,
+  NET_BIND_SERVICE: 10,
+  NET_RAW: 13,
+  SYS_CHROOT: 18,
+  SYS_ADMIN: 21,
+  SYS_RESOURCE: 24,
   AUDIT_WRITE: 29,
 } as const;
 type CapName = keyof typeof CAP;
 
 /** The set as /proc/self/status prints it: 16 hex digits. */
 function capMask(names: CapName[]): string {
-  return names.reduce((mask, name) => mask | (1n << BigInt(CAP[name])), 0n).toString(16).padStart(16, '0');
+  return names
+    .reduce((mask, name) => mask | (1n << BigInt(CAP[name])), 0n)
+    .toString(16)
+    .padStart(16, '0');
 }
 
 const capNames = (names: CapName[]) => names.map((n) => `CAP_${n}`);
 
 /** The test VM withholds CAP_SYS_RESOURCE from everyone; the tests of that are skipped elsewhere. */
-const hostLacksSysResource = !(
-  (BigInt(`0x${/^CapBnd:\s*(\w+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]}`) >> BigInt(CAP.SYS_RESOURCE)) &
-  1n
-);
+const hostLacksSysResource = !((BigInt(`0x${/^CapBnd:\s*(\w+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]}`) >> BigInt(CAP.SYS_RESOURCE)) & 1n);
 
 const randomName = () => Math.random().toString(36).slice(2, 10);
 const hostNs = (type: string) => fs.readlinkSync(`/proc/self/ns/${type}`);
@@ -160,7 +175,12 @@ describe.skipIf(!isRoot)('what a container sees', () => {
       expect(seen.pid.out).toBe('1\n');
       expect(seen.hostname.out).toBe('ctr-host\n');
       expect(seen.domainname.out).toBe('ctr.example\n');
-      const ns = Object.fromEntries(seen.ns.out.trim().split('\n').map((l) => l.split(' ')));
+      const ns = Object.fromEntries(
+        seen.ns.out
+          .trim()
+          .split('\n')
+          .map((l) => l.split(' ')),
+      );
       for (const type of ['pid', 'net', 'ipc', 'uts', 'mnt']) {
         expect(ns[type]).toMatch(new RegExp(`^${type}:\\[\\d+\\]$`));
         expect(ns[type], `${type} namespace`).not.toBe(hostNs(type));
@@ -218,9 +238,7 @@ describe.skipIf(!isRoot)('what a container sees', () => {
       const cgroup = mountAt(mounts, '/sys/fs/cgroup');
       expect(['tmpfs', 'cgroup2']).toContain(cgroup.fstype);
       // Every cgroup v1 hierarchy of the host, read-only, at the same place.
-      const hostV1 = parseMountinfo(readHost('/proc/self/mountinfo')).filter(
-        (m) => m.fstype === 'cgroup' && m.mountPoint.startsWith('/sys/fs/cgroup/'),
-      );
+      const hostV1 = parseMountinfo(readHost('/proc/self/mountinfo')).filter((m) => m.fstype === 'cgroup' && m.mountPoint.startsWith('/sys/fs/cgroup/'));
       for (const h of hostV1) {
         const inside = mountAt(mounts, h.mountPoint);
         expect(inside.fstype).toBe('cgroup');
@@ -232,7 +250,7 @@ describe.skipIf(!isRoot)('what a container sees', () => {
     it('has a writable / when root.readonly is false', () => {
       let created = false;
       const seen = observe(
-        { mountinfo: "awk '$5 == \"/\"' /proc/self/mountinfo", touch: 'touch /x' },
+        { mountinfo: 'awk \'$5 == "/"\' /proc/self/mountinfo', touch: 'touch /x' },
         {
           mutate: (c) => (c.root.readonly = false),
           inspect: (b) => (created = fs.existsSync(path.join(b.rootfs, 'x'))),
@@ -386,13 +404,18 @@ describe.skipIf(!isRoot)('what a container sees', () => {
       const seen = observe(
         { modes: 'stat -c "%n %a" /restricted /sticky /given' },
         {
-          mutate: (c) => c.mounts.push(
-            { destination: '/restricted', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
-            { destination: '/sticky', type: 'tmpfs', source: 'tmpfs', options: [] },
-            { destination: '/given', type: 'tmpfs', source: 'tmpfs', options: ['mode=711'] },
-          ),
+          mutate: (c) =>
+            c.mounts.push(
+              { destination: '/restricted', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
+              { destination: '/sticky', type: 'tmpfs', source: 'tmpfs', options: [] },
+              { destination: '/given', type: 'tmpfs', source: 'tmpfs', options: ['mode=711'] },
+            ),
           prepare: (b) => {
-            for (const [dir, mode] of [['restricted', 0o710], ['sticky', 0o1770], ['given', 0o700]] as const) {
+            for (const [dir, mode] of [
+              ['restricted', 0o710],
+              ['sticky', 0o1770],
+              ['given', 0o700],
+            ] as const) {
               fs.mkdirSync(path.join(b.rootfs, dir));
               fs.chmodSync(path.join(b.rootfs, dir), mode);
             }
@@ -547,10 +570,9 @@ describe.skipIf(!isRoot)('what a container sees', () => {
 
   describe('capabilities', () => {
     const capLines = 'grep -E "^Cap(Inh|Prm|Eff|Bnd|Amb):" /proc/self/status';
-    const caps = (status: string) =>
-      Object.fromEntries(['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'].map((k) => [k, statusLine(status, k)]));
+    const caps = (status: string) => Object.fromEntries(['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'].map((k) => [k, statusLine(status, k)]));
 
-    it('has the default config\'s sets (ambient needs inheritable, so it stays empty)', () => {
+    it("has the default config's sets (ambient needs inheritable, so it stays empty)", () => {
       const seen = observe({ caps: capLines });
       const defaults = capMask(['AUDIT_WRITE', 'KILL', 'NET_BIND_SERVICE']);
       expect(caps(seen.caps.out)).toEqual({ CapInh: capMask([]), CapPrm: defaults, CapEff: defaults, CapBnd: defaults, CapAmb: capMask([]) });
@@ -702,7 +724,7 @@ describe.skipIf(!isRoot)('what a container sees', () => {
       expect(seen.adj.out).toBe(`${adj}\n`);
     });
 
-    it.runIf(hostLacksSysResource && ownAdj > -1000)('refuses to lower oom_score_adj below the runtime\'s, naming CAP_SYS_RESOURCE', () => {
+    it.runIf(hostLacksSysResource && ownAdj > -1000)("refuses to lower oom_score_adj below the runtime's, naming CAP_SYS_RESOURCE", () => {
       const result = runContainer('echo should not run', { mutate: (c) => (c.process.oomScoreAdj = Math.max(ownAdj - 100, -1000)) });
       expectCleanFailure(result, 'oom_score_adj', 'CAP_SYS_RESOURCE');
     });
@@ -747,7 +769,7 @@ describe.skipIf(!isRoot)('what a container sees', () => {
   });
 
   describe('sysctl', () => {
-    it('sets sysctls in the container\'s own network and IPC namespaces, not the host\'s', () => {
+    it("sets sysctls in the container's own network and IPC namespaces, not the host's", () => {
       const hostForward = readHost('/proc/sys/net/ipv4/ip_forward');
       const hostMsgmax = readHost('/proc/sys/kernel/msgmax');
       const forward = hostForward === '1' ? '0' : '1';
@@ -764,7 +786,7 @@ describe.skipIf(!isRoot)('what a container sees', () => {
   });
 
   describe('exit status, stdin and startup errors', () => {
-    it('exits with the process\'s exit status', () => {
+    it("exits with the process's exit status", () => {
       expect(runContainer('echo bye; exit 3')).toEqual({ code: 3, stdout: 'bye\n', stderr: '' });
     });
 

@@ -49,7 +49,13 @@ describe.skipIf(!isRoot)('exec', () => {
     const processFile = rt.scratchPath(`${id}-process.json`);
     writeFileSync(
       processFile,
-      JSON.stringify({ args: ['sh', '-c', 'echo $ONLY; grep NoNewPrivs /proc/self/status'], env: ['ONLY=this', 'PATH=/bin'], cwd: '/', noNewPrivileges: false, user: { uid: 0, gid: 0 } }),
+      JSON.stringify({
+        args: ['sh', '-c', 'echo $ONLY; grep NoNewPrivs /proc/self/status'],
+        env: ['ONLY=this', 'PATH=/bin'],
+        cwd: '/',
+        noNewPrivileges: false,
+        user: { uid: 0, gid: 0 },
+      }),
     );
     const viaFile = rt.ok(['exec', '--process', processFile, id]);
     expect(viaFile.stdout).toMatch(/^this\nNoNewPrivs:\s+0\n$/);
@@ -60,7 +66,7 @@ describe.skipIf(!isRoot)('exec', () => {
     rt.ok(['delete', '-f', id]);
   });
 
-  it('--user UID keeps the config\'s gid and --additional-gids adds to its groups, as runc', () => {
+  it("--user UID keeps the config's gid and --additional-gids adds to its groups, as runc", () => {
     const { id } = sleeper((c) => (c.process.user = { uid: 0, gid: 5, additionalGids: [7] }));
     const ids = 'id -u; id -g; id -G';
     expect(rt.ok(['exec', '--user', '1000', '--additional-gids', '9', id, 'sh', '-c', ids]).stdout).toBe('1000\n5\n5 7 9\n');
@@ -72,7 +78,11 @@ describe.skipIf(!isRoot)('exec', () => {
     const { id } = sleeper();
     const memoryDir = (JSON.parse(readFileSync(path.join(rt.root, id, 'state.json'), 'utf8')) as { cgroupPaths: Record<string, string> }).cgroupPaths.memory;
     const isV1 = memoryDir !== undefined && !memoryDir.includes('/unified');
-    const ownCgroup = (text: string, controller: string) => text.split('\n').find((l) => l.split(':')[1].split(',').includes(controller))!.split(':')[2];
+    const ownCgroup = (text: string, controller: string) =>
+      text
+        .split('\n')
+        .find((l) => l.split(':')[1].split(',').includes(controller))!
+        .split(':')[2];
     try {
       if (isV1) {
         mkdirSync(path.join(memoryDir, 'sub'));
@@ -99,7 +109,7 @@ describe.skipIf(!isRoot)('exec', () => {
     }
   });
 
-  it('refuses a stopped or unknown container with runc\'s words', () => {
+  it("refuses a stopped or unknown container with runc's words", () => {
     const bundle = makeBundle({ args: ['true'] });
     bundles.push(bundle);
     const id = uniqueId();
@@ -122,7 +132,11 @@ describe.skipIf(!isRoot)('run in the foreground', () => {
       mutate: (c) => c.mounts.push({ destination: '/out', type: 'bind', source: outbox, options: ['rbind'] }),
     });
     bundles.push(bundle);
-    for (const [signal, code] of [['SIGTERM', 11], ['SIGINT', 12], ['SIGHUP', 13]] as const) {
+    for (const [signal, code] of [
+      ['SIGTERM', 11],
+      ['SIGINT', 12],
+      ['SIGHUP', 13],
+    ] as const) {
       rmSync(path.join(outbox, 'ready'), { force: true });
       const child = spawn(OCIRUN_BIN, ['--root', rt.root, 'run', '--bundle', bundle.dir, uniqueId()], { stdio: 'ignore' });
       const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
@@ -263,7 +277,13 @@ describe('features', () => {
     expect(f.linux.intelRdt).toEqual({ enabled: true, schemata: true, monitoring: true });
     // linux.memoryPolicy and linux.netDevices are applied (execCPUAffinity has no entry in features.md).
     expect([...f.linux.memoryPolicy.modes].sort()).toEqual([
-      'MPOL_BIND', 'MPOL_DEFAULT', 'MPOL_INTERLEAVE', 'MPOL_LOCAL', 'MPOL_PREFERRED', 'MPOL_PREFERRED_MANY', 'MPOL_WEIGHTED_INTERLEAVE',
+      'MPOL_BIND',
+      'MPOL_DEFAULT',
+      'MPOL_INTERLEAVE',
+      'MPOL_LOCAL',
+      'MPOL_PREFERRED',
+      'MPOL_PREFERRED_MANY',
+      'MPOL_WEIGHTED_INTERLEAVE',
     ]);
     expect([...f.linux.memoryPolicy.flags].sort()).toEqual(['MPOL_F_NUMA_BALANCING', 'MPOL_F_RELATIVE_NODES', 'MPOL_F_STATIC_NODES']);
     expect(f.linux.netDevices).toEqual({ enabled: true });

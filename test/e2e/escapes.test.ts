@@ -9,9 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OCIRUN_BIN } from '../../fixtures/bundle.mjs';
-import {
-  Runtime, bundleWithOutbox, hostMountsMentioning, isRoot, uniqueId, waitFor, type Bundle, type BundleConfig, type Result,
-} from '../helpers/ocirun.js';
+import { Runtime, bundleWithOutbox, hostMountsMentioning, isRoot, uniqueId, waitFor, type Bundle, type BundleConfig, type Result } from '../helpers/ocirun.js';
 
 const rt = new Runtime();
 afterAll(() => rt.dispose());
@@ -70,7 +68,7 @@ describe.skipIf(!isRoot)('mount destinations and root.path', () => {
 });
 
 describe.skipIf(!isRoot)('fds and cwd of the host (CVE-2024-21626 class)', () => {
-  it('the container\'s process has fds 0-2 only, whatever the runtime inherited', () => {
+  it("the container's process has fds 0-2 only, whatever the runtime inherited", () => {
     const b = bundle(['sleep', '1000']);
     const id = uniqueId();
     const r = runWithHostFds(['run', '-d', '--bundle', b.dir, id], b.dir);
@@ -113,7 +111,7 @@ describe.skipIf(!isRoot)('fds and cwd of the host (CVE-2024-21626 class)', () =>
   });
 });
 
-describe.skipIf(!isRoot)('the runtime\'s binary (CVE-2019-5736 class)', () => {
+describe.skipIf(!isRoot)("the runtime's binary (CVE-2019-5736 class)", () => {
   /**
    * B's init joins A's namespaces and waits for start: a Node process, the
    * runtime itself, in A's sight. A process of A tries /proc/<pid>/exe.
@@ -133,7 +131,10 @@ describe.skipIf(!isRoot)('the runtime\'s binary (CVE-2019-5736 class)', () => {
     const nsPid = /^NSpid:\s+\d+\s+(\d+)$/m.exec(readFileSync(`/proc/${bPid}/status`, 'utf8'))![1];
     expect(readFileSync(`/proc/${bPid}/cmdline`, 'utf8')).toContain('ocirun'); // still the runtime
     const r = rt.run([
-      'exec', aId, 'sh', '-c',
+      'exec',
+      aId,
+      'sh',
+      '-c',
       `readlink /proc/${nsPid}/exe || echo no-link; cat /proc/${nsPid}/exe > /dev/null || echo no-read; readlink /proc/${nsPid}/cwd || echo no-cwd`,
     ]);
     rt.ok(['delete', '-f', bId]);
@@ -205,7 +206,7 @@ describe.skipIf(!isRoot)('masked and read-only paths under attack', () => {
 });
 
 describe.skipIf(!isRoot)('another user', () => {
-  it('cannot read, signal, exec in or delete root\'s containers', () => {
+  it("cannot read, signal, exec in or delete root's containers", () => {
     const { bundle: b, outbox } = bundleWithOutbox(rt, 'touch /out/ready; sleep 1000');
     rt.track(b);
     const id = uniqueId();

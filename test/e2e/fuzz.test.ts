@@ -25,10 +25,51 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 /** Values a careless or hostile writer puts where something else belongs. */
 const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(
-    null, true, false, 0, -1, 1.5, 2 ** 31, 2 ** 32, 2 ** 53, -(2 ** 63), 1e308, -1e308, '', ' ', '-1', '0x10', '1e3',
-    '..', '../../../../etc', '/proc/self/fd/3', '/proc/self/root', '/dev/sda', '/', '//', 'a\u0000b', '%s%n%x', '\u202e',
-    'x'.repeat(70_000), '__proto__', 'constructor', [], {}, [[]], { __proto__: { polluted: true } },
-    'CAP_SYS_ADMIN', 'CAP_NOPE', 'RLIMIT_NOFILE', 'SCMP_ACT_KILL', 'bind', 'rbind', 'tmpfs', 'ro', 'shared', 'user', 'pid',
+    null,
+    true,
+    false,
+    0,
+    -1,
+    1.5,
+    2 ** 31,
+    2 ** 32,
+    2 ** 53,
+    -(2 ** 63),
+    1e308,
+    -1e308,
+    '',
+    ' ',
+    '-1',
+    '0x10',
+    '1e3',
+    '..',
+    '../../../../etc',
+    '/proc/self/fd/3',
+    '/proc/self/root',
+    '/dev/sda',
+    '/',
+    '//',
+    'a\u0000b',
+    '%s%n%x',
+    '\u202e',
+    'x'.repeat(70_000),
+    '__proto__',
+    'constructor',
+    [],
+    {},
+    [[]],
+    { __proto__: { polluted: true } },
+    'CAP_SYS_ADMIN',
+    'CAP_NOPE',
+    'RLIMIT_NOFILE',
+    'SCMP_ACT_KILL',
+    'bind',
+    'rbind',
+    'tmpfs',
+    'ro',
+    'shared',
+    'user',
+    'pid',
   ),
   fc.string({ maxLength: 40 }),
   fc.integer(),
@@ -40,20 +81,85 @@ const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
 
 /** Paths (present in the default config or not) where values go. */
 const TARGETS = [
-  'ociVersion', 'root', 'root.path', 'root.readonly', 'mounts', 'mounts.0', 'mounts.0.destination', 'mounts.0.type', 'mounts.0.source',
-  'mounts.0.options', 'mounts.0.options.0', 'mounts.99', 'process', 'process.args', 'process.args.0', 'process.env', 'process.env.0',
-  'process.cwd', 'process.user', 'process.user.uid', 'process.user.gid', 'process.user.umask', 'process.user.additionalGids',
-  'process.capabilities', 'process.capabilities.bounding', 'process.capabilities.bounding.0', 'process.rlimits',
-  'process.rlimits.0.type', 'process.rlimits.0.hard', 'process.terminal', 'process.consoleSize', 'process.oomScoreAdj',
-  'process.noNewPrivileges', 'process.scheduler', 'process.ioPriority', 'process.apparmorProfile', 'process.selinuxLabel',
-  'hostname', 'domainname', 'hooks', 'hooks.createRuntime', 'annotations', 'linux', 'linux.namespaces', 'linux.namespaces.0',
-  'linux.namespaces.0.type', 'linux.namespaces.0.path', 'linux.uidMappings', 'linux.gidMappings', 'linux.devices',
-  'linux.devices.0', 'linux.cgroupsPath', 'linux.resources', 'linux.resources.memory', 'linux.resources.memory.limit',
-  'linux.resources.cpu', 'linux.resources.cpu.cpus', 'linux.resources.cpu.shares', 'linux.resources.pids.limit',
-  'linux.resources.devices', 'linux.resources.devices.0', 'linux.resources.blockIO', 'linux.resources.hugepageLimits',
-  'linux.resources.unified', 'linux.sysctl', 'linux.seccomp', 'linux.seccomp.defaultAction', 'linux.seccomp.syscalls',
-  'linux.seccomp.architectures', 'linux.maskedPaths', 'linux.maskedPaths.0', 'linux.readonlyPaths', 'linux.rootfsPropagation',
-  'linux.mountLabel', 'linux.personality', 'linux.timeOffsets', 'linux.intelRdt', 'linux.memoryPolicy', 'linux.netDevices',
+  'ociVersion',
+  'root',
+  'root.path',
+  'root.readonly',
+  'mounts',
+  'mounts.0',
+  'mounts.0.destination',
+  'mounts.0.type',
+  'mounts.0.source',
+  'mounts.0.options',
+  'mounts.0.options.0',
+  'mounts.99',
+  'process',
+  'process.args',
+  'process.args.0',
+  'process.env',
+  'process.env.0',
+  'process.cwd',
+  'process.user',
+  'process.user.uid',
+  'process.user.gid',
+  'process.user.umask',
+  'process.user.additionalGids',
+  'process.capabilities',
+  'process.capabilities.bounding',
+  'process.capabilities.bounding.0',
+  'process.rlimits',
+  'process.rlimits.0.type',
+  'process.rlimits.0.hard',
+  'process.terminal',
+  'process.consoleSize',
+  'process.oomScoreAdj',
+  'process.noNewPrivileges',
+  'process.scheduler',
+  'process.ioPriority',
+  'process.apparmorProfile',
+  'process.selinuxLabel',
+  'hostname',
+  'domainname',
+  'hooks',
+  'hooks.createRuntime',
+  'annotations',
+  'linux',
+  'linux.namespaces',
+  'linux.namespaces.0',
+  'linux.namespaces.0.type',
+  'linux.namespaces.0.path',
+  'linux.uidMappings',
+  'linux.gidMappings',
+  'linux.devices',
+  'linux.devices.0',
+  'linux.cgroupsPath',
+  'linux.resources',
+  'linux.resources.memory',
+  'linux.resources.memory.limit',
+  'linux.resources.cpu',
+  'linux.resources.cpu.cpus',
+  'linux.resources.cpu.shares',
+  'linux.resources.pids.limit',
+  'linux.resources.devices',
+  'linux.resources.devices.0',
+  'linux.resources.blockIO',
+  'linux.resources.hugepageLimits',
+  'linux.resources.unified',
+  'linux.sysctl',
+  'linux.seccomp',
+  'linux.seccomp.defaultAction',
+  'linux.seccomp.syscalls',
+  'linux.seccomp.architectures',
+  'linux.maskedPaths',
+  'linux.maskedPaths.0',
+  'linux.readonlyPaths',
+  'linux.rootfsPropagation',
+  'linux.mountLabel',
+  'linux.personality',
+  'linux.timeOffsets',
+  'linux.intelRdt',
+  'linux.memoryPolicy',
+  'linux.netDevices',
 ];
 
 type Mutation = { target: string; value: unknown } | { target: string; remove: true };
@@ -198,10 +304,51 @@ const containerIdArb = fc.oneof(
 );
 const argArb = fc.oneof(
   containerIdArb,
-  fc.constantFrom('-a', '--all', '-f', '--force', '-d', '--detach', '--bundle', '-b', '/nonexistent', '--pid-file', 'pid',
-    '--preserve-fds', '-1', '99999999999', '--console-socket', '/dev/null', '--root', '--log', '--log-format', 'xml',
-    '--process', '/etc/hostname', '--cwd', '--env', '=', '--user', '0:0:0', '--memory', '1q', '--cpu-quota', 'NaN', '--interval', '0s',
-    '--format', 'yaml', 'KILL', 'SIGNOPE', '65', '-9', '--help', '-v', '--', '-'),
+  fc.constantFrom(
+    '-a',
+    '--all',
+    '-f',
+    '--force',
+    '-d',
+    '--detach',
+    '--bundle',
+    '-b',
+    '/nonexistent',
+    '--pid-file',
+    'pid',
+    '--preserve-fds',
+    '-1',
+    '99999999999',
+    '--console-socket',
+    '/dev/null',
+    '--root',
+    '--log',
+    '--log-format',
+    'xml',
+    '--process',
+    '/etc/hostname',
+    '--cwd',
+    '--env',
+    '=',
+    '--user',
+    '0:0:0',
+    '--memory',
+    '1q',
+    '--cpu-quota',
+    'NaN',
+    '--interval',
+    '0s',
+    '--format',
+    'yaml',
+    'KILL',
+    'SIGNOPE',
+    '65',
+    '-9',
+    '--help',
+    '-v',
+    '--',
+    '-',
+  ),
   fc.string({ maxLength: 10 }),
 );
 // Not `spec`: it writes config.json, and a generated --bundle could name a real directory.
@@ -213,13 +360,20 @@ describe.skipIf(!isRoot)('generated command lines', () => {
     try {
       fc.assert(
         // An argument cannot hold a NUL byte (execve(2) takes C strings).
-        fc.property(fc.constantFrom(...COMMANDS), fc.array(argArb.filter((a) => !a.includes('\u0000')), { maxLength: 5 }), (command, args) => {
-          // `events` without --stats streams until killed: give it --stats.
-          const extra = command === 'events' ? ['--stats'] : [];
-          const r = cli([command, ...extra, ...args], cwd);
-          expectClearOutcome(r, `${command} ${args.join(' ')}`);
-          expect(rt.containerIds()).toEqual([]);
-        }),
+        fc.property(
+          fc.constantFrom(...COMMANDS),
+          fc.array(
+            argArb.filter((a) => !a.includes('\u0000')),
+            { maxLength: 5 },
+          ),
+          (command, args) => {
+            // `events` without --stats streams until killed: give it --stats.
+            const extra = command === 'events' ? ['--stats'] : [];
+            const r = cli([command, ...extra, ...args], cwd);
+            expectClearOutcome(r, `${command} ${args.join(' ')}`);
+            expect(rt.containerIds()).toEqual([]);
+          },
+        ),
         { numRuns: 25 },
       );
     } finally {
@@ -254,18 +408,34 @@ describe.skipIf(!isRoot)('generated configs, created for real', () => {
     const init = rt.state(id).pid;
     const file = rt.scratchPath('process.json');
     const processBase = { args: ['true'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } };
-    const processTargets = ['args', 'args.0', 'cwd', 'env', 'env.0', 'user', 'user.uid', 'user.additionalGids', 'capabilities', 'capabilities.bounding',
-      'rlimits', 'terminal', 'consoleSize', 'noNewPrivileges', 'apparmorProfile', 'oomScoreAdj', 'scheduler', 'ioPriority', 'selinuxLabel'];
+    const processTargets = [
+      'args',
+      'args.0',
+      'cwd',
+      'env',
+      'env.0',
+      'user',
+      'user.uid',
+      'user.additionalGids',
+      'capabilities',
+      'capabilities.bounding',
+      'rlimits',
+      'terminal',
+      'consoleSize',
+      'noNewPrivileges',
+      'apparmorProfile',
+      'oomScoreAdj',
+      'scheduler',
+      'ioPriority',
+      'selinuxLabel',
+    ];
     fc.assert(
-      fc.property(
-        fc.array(fc.record({ target: fc.constantFrom(...processTargets), value: hostileValue }), { minLength: 1, maxLength: 3 }),
-        (mutations) => {
-          const spec = structuredClone(processBase) as Record<string, unknown>;
-          for (const m of mutations) apply(spec, m);
-          writeFileSync(file, JSON.stringify(spec));
-          expectClearOutcome(cli(['exec', '--process', file, id]), `exec ${JSON.stringify(spec).slice(0, 500)}`);
-        },
-      ),
+      fc.property(fc.array(fc.record({ target: fc.constantFrom(...processTargets), value: hostileValue }), { minLength: 1, maxLength: 3 }), (mutations) => {
+        const spec = structuredClone(processBase) as Record<string, unknown>;
+        for (const m of mutations) apply(spec, m);
+        writeFileSync(file, JSON.stringify(spec));
+        expectClearOutcome(cli(['exec', '--process', file, id]), `exec ${JSON.stringify(spec).slice(0, 500)}`);
+      }),
       { numRuns: 12 },
     );
     expect(processAlive(init)).toBe(true);
@@ -287,7 +457,9 @@ describe.skipIf(!isRoot)('generated damage to state files', () => {
       fc.property(
         fc.oneof(
           fc.nat().map((n) => whole.slice(0, n % whole.length)),
-          fc.record({ key: fc.constantFrom(...stateKeys), value: hostileValue }).map(({ key, value }) => JSON.stringify({ ...JSON.parse(whole), [key]: value })),
+          fc
+            .record({ key: fc.constantFrom(...stateKeys), value: hostileValue })
+            .map(({ key, value }) => JSON.stringify({ ...JSON.parse(whole), [key]: value })),
           fc.string(),
         ),
         (text) => {

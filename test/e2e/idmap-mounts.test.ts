@@ -5,9 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  Runtime, hostMountsMentioning, isRoot, processesMentioning, refusedCreate, runInContainer, uniqueId, type BundleConfig,
-} from '../helpers/ocirun.js';
+import { Runtime, hostMountsMentioning, isRoot, processesMentioning, refusedCreate, runInContainer, uniqueId, type BundleConfig } from '../helpers/ocirun.js';
 
 const rt = new Runtime();
 afterAll(() => {
@@ -39,7 +37,9 @@ function withUserNamespace(c: BundleConfig): void {
 }
 
 function cgroupDirsNamed(name: string): string[] {
-  return readdirSync('/sys/fs/cgroup').map((controller) => path.join('/sys/fs/cgroup', controller, name)).filter((dir) => existsSync(dir));
+  return readdirSync('/sys/fs/cgroup')
+    .map((controller) => path.join('/sys/fs/cgroup', controller, name))
+    .filter((dir) => existsSync(dir));
 }
 
 /** Mounts `fstype` at a new directory for the test, unmounted when `use` returns. */
@@ -54,12 +54,19 @@ function withHostMount<T>(fstype: string, at: string, use: () => T): T {
 }
 
 describe.skipIf(!isRoot)('id-mapped mounts', () => {
-  it('show the source\'s ids mapped, and store the container\'s unmapped (no user namespace)', () => {
+  it("show the source's ids mapped, and store the container's unmapped (no user namespace)", () => {
     const dir = volume('plain', 1001, 1002);
     chmodSync(dir, 0o777);
     const r = runInContainer(rt, 'stat -c %u:%g /data/foo && touch /data/made && stat -c %u:%g /data/made', (c) => {
       c.process.user = { uid: 2005, gid: 2007 };
-      c.mounts.push({ destination: '/data', type: 'bind', source: dir, options: ['bind', 'idmap'], uidMappings: range(1000, 2000, 10), gidMappings: range(1000, 2000, 10) });
+      c.mounts.push({
+        destination: '/data',
+        type: 'bind',
+        source: dir,
+        options: ['bind', 'idmap'],
+        uidMappings: range(1000, 2000, 10),
+        gidMappings: range(1000, 2000, 10),
+      });
     });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split('\n').slice(0, 2)).toEqual(['2001:2002', '2005:2007']);
@@ -68,7 +75,7 @@ describe.skipIf(!isRoot)('id-mapped mounts', () => {
     expect([made.uid, made.gid]).toEqual([1005, 1007]);
   });
 
-  it('map the host\'s root to the container\'s, as Kubernetes pods without host users get their volumes', () => {
+  it("map the host's root to the container's, as Kubernetes pods without host users get their volumes", () => {
     const dir = volume('pod', 0, 0);
     // Destinations the image has: the container's root may not create any in a root directory the host's root owns.
     const r = runInContainer(rt, 'stat -c %u:%g /tmp/foo /run/foo /var/foo && touch /tmp/made && stat -c %u:%g /tmp/made', (c) => {
@@ -86,7 +93,7 @@ describe.skipIf(!isRoot)('id-mapped mounts', () => {
     expect([made.uid, made.gid]).toEqual([0, 0]);
   });
 
-  it('idmap without mappings takes a joined user namespace\'s maps', () => {
+  it("idmap without mappings takes a joined user namespace's maps", () => {
     const holder = uniqueId('userns');
     rt.ok(['run', '-d', '--bundle', rt.bundle(['sleep', '60'], withUserNamespace).dir, holder]);
     try {
@@ -123,7 +130,14 @@ describe.skipIf(!isRoot)('id-mapped mounts', () => {
     const dir = volume('procs', 0, 0);
     const b = rt.bundle(['sleep', '30'], (c) => {
       for (const [i, hostID] of [100000, 200000, 100000].entries()) {
-        c.mounts.push({ destination: `/v${i}`, type: 'bind', source: dir, options: ['bind'], uidMappings: range(0, hostID, 10), gidMappings: range(0, hostID, 10) });
+        c.mounts.push({
+          destination: `/v${i}`,
+          type: 'bind',
+          source: dir,
+          options: ['bind'],
+          uidMappings: range(0, hostID, 10),
+          gidMappings: range(0, hostID, 10),
+        });
       }
     });
     rt.ok(['create', '--bundle', b.dir, id]);
@@ -162,15 +176,21 @@ describe.skipIf(!isRoot)('id-mapped mounts', () => {
       });
       return refusedCreate(rt, b).replace(/\/mounts\/\d+/, '/mounts/N');
     };
-    expect(refused({ gidMappings: POD_MAP })).toMatch(/\/mounts\/N: must have property uidMappings when property gidMappings is present|\/mounts\/N\/uidMappings: is required when "gidMappings" is set/);
+    expect(refused({ gidMappings: POD_MAP })).toMatch(
+      /\/mounts\/N: must have property uidMappings when property gidMappings is present|\/mounts\/N\/uidMappings: is required when "gidMappings" is set/,
+    );
     expect(refused({ uidMappings: [...range(0, 1000, 10), ...range(5, 3000, 10)], gidMappings: POD_MAP })).toMatch(
       /\/mounts\/N\/uidMappings\/1: its containerID range 5-14 overlaps \/mounts\/\d+\/uidMappings\/0 \(0-9\)/,
     );
     expect(refused({ uidMappings: POD_MAP, gidMappings: [...range(0, 1000, 10), ...range(100, 1005, 1)] })).toMatch(
       /\/mounts\/N\/gidMappings\/1: its hostID range 1005-1005 overlaps/,
     );
-    expect(refused({ options: ['bind', 'idmap'] })).toMatch(/\/mounts\/N\/options: idmap without uidMappings and gidMappings uses the container's user namespace, and the container has none/);
-    expect(refused({ type: 'tmpfs', source: 'tmpfs', options: ['idmap'] }, withUserNamespace)).toMatch(/\/mounts\/N\/options: id-mapped mounts are bind mounts only/);
+    expect(refused({ options: ['bind', 'idmap'] })).toMatch(
+      /\/mounts\/N\/options: idmap without uidMappings and gidMappings uses the container's user namespace, and the container has none/,
+    );
+    expect(refused({ type: 'tmpfs', source: 'tmpfs', options: ['idmap'] }, withUserNamespace)).toMatch(
+      /\/mounts\/N\/options: id-mapped mounts are bind mounts only/,
+    );
   });
 
   it('features says so', () => {

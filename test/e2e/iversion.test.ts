@@ -38,7 +38,22 @@ describe.skipIf(!isRoot)('iversion and noiversion', () => {
       );
     });
     const trace = rt.scratchPath(`strace-${uniqueId()}`);
-    const r = spawnSync('strace', ['-f', '--seccomp-bpf', '-qq', '-e', 'trace=mount', '-o', trace, OCIRUN_BIN, '--root', rt.root, 'run', '--bundle', b.dir, uniqueId()]);
+    const r = spawnSync('strace', [
+      '-f',
+      '--seccomp-bpf',
+      '-qq',
+      '-e',
+      'trace=mount',
+      '-o',
+      trace,
+      OCIRUN_BIN,
+      '--root',
+      rt.root,
+      'run',
+      '--bundle',
+      b.dir,
+      uniqueId(),
+    ]);
     expect(r.status, String(r.stderr)).toBe(0);
     const calls = readFileSync(trace, 'utf8').split('\n');
     const flagsOf = (source: string) => calls.find((l) => l.includes(`mount("${source}"`))?.split(', ')[3];

@@ -22,7 +22,9 @@ function userNamespaced(c: BundleConfig): void {
   c.linux.namespaces.push({ type: 'user' });
   c.linux.uidMappings = UID_MAPS;
   c.linux.gidMappings = GID_MAPS;
-  c.mounts = c.mounts.map((m: { destination: string }) => (m.destination === '/sys' ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] } : m));
+  c.mounts = c.mounts.map((m: { destination: string }) =>
+    m.destination === '/sys' ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] } : m,
+  );
   c.mounts = c.mounts.filter((m: { destination: string }) => m.destination !== '/sys/fs/cgroup');
 }
 
@@ -45,12 +47,19 @@ describe.skipIf(!isRoot)('id maps with a joined user namespace', () => {
     holderPid = rt.state(holderId).pid;
     const r = rt.run(['run', '--bundle', bundle(['cat', '/proc/self/uid_map'], joining([...UID_MAPS].reverse(), GID_MAPS)).dir, uniqueId('userns-join')]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '))).toEqual(['0 231072 1000', '1000 300000 10']);
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/).join(' ')),
+    ).toEqual(['0 231072 1000', '1000 300000 10']);
   });
 
   it('refuses other maps, naming the field', () => {
     const uidErr = refusedCreate(rt, bundle(['true'], joining([{ containerID: 0, hostID: 100000, size: 1000 }], GID_MAPS)));
-    expect(uidErr).toContain(`linux.uidMappings 0 100000 1000 do not match the joined user namespace /proc/${holderPid}/ns/user, whose uid_map is 0 231072 1000, 1000 300000 10`);
+    expect(uidErr).toContain(
+      `linux.uidMappings 0 100000 1000 do not match the joined user namespace /proc/${holderPid}/ns/user, whose uid_map is 0 231072 1000, 1000 300000 10`,
+    );
     const gidErr = refusedCreate(rt, bundle(['true'], joining(UID_MAPS, [{ containerID: 0, hostID: 231072, size: 1000 }])));
     expect(gidErr).toContain('linux.gidMappings 0 231072 1000 do not match the joined user namespace');
   });

@@ -4,15 +4,21 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  bundleWithOutbox, Runtime, hostMountsMentioning, isRoot, makeBundle, processAlive, processesMentioning, sleep, uniqueId, waitFor, type Bundle,
+  bundleWithOutbox,
+  Runtime,
+  hostMountsMentioning,
+  isRoot,
+  makeBundle,
+  processAlive,
+  processesMentioning,
+  sleep,
+  uniqueId,
+  waitFor,
+  type Bundle,
 } from '../helpers/ocirun.js';
 
 const rt = new Runtime();
 afterAll(() => rt.dispose());
-
-
-
-
 
 describe.skipIf(!isRoot)('lifecycle', () => {
   it('create leaves the init waiting, start runs the process, exit makes it stopped, delete removes every trace', () => {
@@ -46,7 +52,8 @@ describe.skipIf(!isRoot)('lifecycle', () => {
   });
 
   it('kill accepts names with and without SIG, and numbers', () => {
-    const { bundle, outbox } = bundleWithOutbox(rt, 
+    const { bundle, outbox } = bundleWithOutbox(
+      rt,
       'trap "echo usr1 >> /out/signals" USR1; trap "echo hup >> /out/signals" HUP; trap "echo term >> /out/signals; exit 0" TERM; ' +
         'echo ready > /out/ready; while true; do sleep 0.05; done',
     );

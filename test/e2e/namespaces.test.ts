@@ -14,7 +14,13 @@ const PROC_NAME: Record<string, string> = { network: 'net', mount: 'mnt', time: 
 const procName = (type: string) => PROC_NAME[type] ?? type;
 const hostNs = (name: string) => readlinkSync(`/proc/self/ns/${name}`);
 const NS_REPORT = 'for t in user pid net ipc uts mnt cgroup time; do echo "$t $(readlink /proc/self/ns/$t)"; done';
-const parseNs = (text: string) => Object.fromEntries(text.trim().split('\n').map((l) => l.split(' ')));
+const parseNs = (text: string) =>
+  Object.fromEntries(
+    text
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')),
+  );
 
 /** The second field of /proc/uptime is idle time; the first follows CLOCK_BOOTTIME. */
 const hostUptime = () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
@@ -35,11 +41,11 @@ function userNamespaced(c: BundleConfig): void {
     { containerID: 0, hostID: 231072, size: 1000 },
     { containerID: 1000, hostID: 300000, size: 10 },
   ];
-  c.linux.gidMappings = [
-    { containerID: 0, hostID: 231072, size: 2000 },
-  ];
+  c.linux.gidMappings = [{ containerID: 0, hostID: 231072, size: 2000 }];
   // sysfs belongs to the network namespace's owner: keep the host's, read-only, as rootless configs do.
-  c.mounts = c.mounts.map((m) => (m.destination === '/sys' ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] } : m));
+  c.mounts = c.mounts.map((m) =>
+    m.destination === '/sys' ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] } : m,
+  );
   c.mounts = c.mounts.filter((m) => m.destination !== '/sys/fs/cgroup');
 }
 
@@ -64,7 +70,12 @@ describe.skipIf(!isRoot)('namespaces', () => {
     openToAll({ outbox, bundle });
     try {
       rt.ok(['run', '--bundle', bundle.dir, uniqueId()]);
-      expect(out('uid_map').trim().split('\n').map((l) => l.trim().split(/\s+/))).toEqual([
+      expect(
+        out('uid_map')
+          .trim()
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/)),
+      ).toEqual([
         ['0', '231072', '1000'],
         ['1000', '300000', '10'],
       ]);
@@ -97,10 +108,14 @@ describe.skipIf(!isRoot)('namespaces', () => {
   });
 
   it('a time namespace with monotonic and boottime offsets', () => {
-    const { bundle, out } = bundleWithOutbox(rt, 'cat /proc/uptime > /out/uptime; cat /proc/self/timens_offsets > /out/offsets; readlink /proc/self/ns/time > /out/ns', (c) => {
-      c.linux.namespaces.push({ type: 'time' });
-      c.linux.timeOffsets = { monotonic: { secs: 86400, nanosecs: 0 }, boottime: { secs: 7 * 86400, nanosecs: 500 } };
-    });
+    const { bundle, out } = bundleWithOutbox(
+      rt,
+      'cat /proc/uptime > /out/uptime; cat /proc/self/timens_offsets > /out/offsets; readlink /proc/self/ns/time > /out/ns',
+      (c) => {
+        c.linux.namespaces.push({ type: 'time' });
+        c.linux.timeOffsets = { monotonic: { secs: 86400, nanosecs: 0 }, boottime: { secs: 7 * 86400, nanosecs: 500 } };
+      },
+    );
     try {
       const before = hostUptime();
       rt.ok(['run', '--bundle', bundle.dir, uniqueId()]);
@@ -108,7 +123,15 @@ describe.skipIf(!isRoot)('namespaces', () => {
       const inside = Number(out('uptime').split(' ')[0]);
       expect(inside).toBeGreaterThanOrEqual(before + 7 * 86400);
       expect(inside).toBeLessThanOrEqual(after + 7 * 86400 + 1);
-      const offsets = Object.fromEntries(out('offsets').trim().split('\n').map((l) => { const [clock, s, ns] = l.trim().split(/\s+/); return [clock, [s, ns]]; }));
+      const offsets = Object.fromEntries(
+        out('offsets')
+          .trim()
+          .split('\n')
+          .map((l) => {
+            const [clock, s, ns] = l.trim().split(/\s+/);
+            return [clock, [s, ns]];
+          }),
+      );
       expect(offsets).toEqual({ monotonic: ['86400', '0'], boottime: ['604800', '500'] });
       expect(out('ns').trim()).not.toBe(hostNs('time'));
     } finally {
@@ -125,13 +148,17 @@ describe.skipIf(!isRoot)('namespaces', () => {
       c.linux.timeOffsets = { boottime: { secs: 86400 } };
     });
     // Its mounts are the holder's, /out included: it reports into the holder's outbox.
-    const joinerBundle = bundleWithOutbox(rt, `${NS_REPORT} > /out/j-ns; hostname > /out/j-hostname; id -u > /out/j-uid; cat /proc/uptime > /out/j-uptime`, (c) => {
-      c.linux.namespaces = ALL_TYPES.map((type) => ({ type, path: `/proc/${holder.pid}/ns/${procName(type)}` }));
-      delete c.linux.uidMappings;
-      delete c.linux.gidMappings;
-      delete c.hostname;
-      c.mounts = [];
-    });
+    const joinerBundle = bundleWithOutbox(
+      rt,
+      `${NS_REPORT} > /out/j-ns; hostname > /out/j-hostname; id -u > /out/j-uid; cat /proc/uptime > /out/j-uptime`,
+      (c) => {
+        c.linux.namespaces = ALL_TYPES.map((type) => ({ type, path: `/proc/${holder.pid}/ns/${procName(type)}` }));
+        delete c.linux.uidMappings;
+        delete c.linux.gidMappings;
+        delete c.hostname;
+        c.mounts = [];
+      },
+    );
     const id = uniqueId();
     try {
       rt.ok(['create', '--bundle', joinerBundle.bundle.dir, id]);

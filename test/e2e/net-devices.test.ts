@@ -143,11 +143,15 @@ describe.skipIf(!isRoot)('linux.netDevices', () => {
 
   it('refuses names the kernel would refuse', () => {
     const { a } = vethPair();
-    expect(refused((c) => {
-      c.linux.netDevices = { [a]: { name: 'a/b' } };
-    })).toContain(`/linux/netDevices/${a}/name: "a/b" cannot contain "/", ":" or white space`);
-    expect(refused((c) => {
-      c.linux.netDevices = { [a]: { name: 'a-name-too-long-for-linux' } };
-    })).toContain('must be 1 to 15 bytes long');
+    expect(
+      refused((c) => {
+        c.linux.netDevices = { [a]: { name: 'a/b' } };
+      }),
+    ).toContain(`/linux/netDevices/${a}/name: "a/b" cannot contain "/", ":" or white space`);
+    expect(
+      refused((c) => {
+        c.linux.netDevices = { [a]: { name: 'a-name-too-long-for-linux' } };
+      }),
+    ).toContain('must be 1 to 15 bytes long');
   });
 });

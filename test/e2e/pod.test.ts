@@ -66,7 +66,7 @@ function stopAndDelete(...containers: { id: string; bundle: Bundle; outbox?: str
 }
 
 describe.skipIf(!isRoot)('pods', () => {
-  it('members share the infra\'s network, IPC and UTS namespaces; the infra cannot be deleted under them', () => {
+  it("members share the infra's network, IPC and UTS namespaces; the infra cannot be deleted under them", () => {
     const infra = startInfra();
     const members: ReturnType<typeof member>[] = [];
     try {
@@ -76,7 +76,13 @@ describe.skipIf(!isRoot)('pods', () => {
       const infraNs = nsOf(infra.pid);
       const hostNs = nsOf('self');
       for (const m of members) {
-        const seen = Object.fromEntries(m.out('ns').trim().split('\n').map((l) => l.split(' ')));
+        const seen = Object.fromEntries(
+          m
+            .out('ns')
+            .trim()
+            .split('\n')
+            .map((l) => l.split(' ')),
+        );
         for (const t of ['net', 'ipc', 'uts']) {
           expect(seen[t], `${m.id} ${t}`).toBe(infraNs[t]);
           expect(seen[t]).not.toBe(hostNs[t]);
@@ -101,7 +107,10 @@ describe.skipIf(!isRoot)('pods', () => {
       expect(rt.state(infra.id).status).toBe('running');
 
       // A member goes; the others stay. Each member is marked in the infra's directory, and its delete removes the mark.
-      const marks = () => readdirSync(path.join(rt.root, infra.id)).filter((f) => f.startsWith('member.')).sort();
+      const marks = () =>
+        readdirSync(path.join(rt.root, infra.id))
+          .filter((f) => f.startsWith('member.'))
+          .sort();
       expect(marks()).toEqual(members.map((m) => `member.${m.id}`).sort());
       const gone = members.shift()!;
       stopAndDelete(gone);
@@ -121,7 +130,7 @@ describe.skipIf(!isRoot)('pods', () => {
     }
   });
 
-  it('with the pid namespace shared, members see each other\'s processes and the pause process as pid 1', () => {
+  it("with the pid namespace shared, members see each other's processes and the pause process as pid 1", () => {
     const infra = startInfra();
     const members: ReturnType<typeof member>[] = [];
     try {

@@ -6,9 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  Runtime, isRoot, makeBundle, processesMentioning, runInContainer, uniqueId, type Bundle, type BundleConfig,
-} from '../helpers/ocirun.js';
+import { Runtime, isRoot, makeBundle, processesMentioning, runInContainer, uniqueId, type Bundle, type BundleConfig } from '../helpers/ocirun.js';
 import { OCIRUN_BIN } from '../../fixtures/bundle.mjs';
 
 const rt = new Runtime();
@@ -80,7 +78,7 @@ describe.skipIf(!isRoot)('settings that cannot be granted: a warning, not a fail
     expect(r.stderr).toBe('ocirun: warning: linux.personality.flags: ignoring ADDR_NO_RANDOMIZE: no flag values are supported\n');
   });
 
-  it('an unknown capability, and one outside the runtime\'s bounding set, are dropped with one warning', () => {
+  it("an unknown capability, and one outside the runtime's bounding set, are dropped with one warning", () => {
     const bundle = makeBundle({
       args: ['sh', '-c', 'grep CapBnd /proc/self/status'],
       mutate: (c) => {
@@ -167,14 +165,17 @@ describe.skipIf(!isRoot)('process.scheduler', () => {
     const id = uniqueId('exec');
     rt.ok(['run', '-d', '--bundle', bundle.dir, id]);
     const file = rt.scratchPath(`${id}.process.json`);
-    writeFileSync(file, JSON.stringify({
-      args: ['sh', '-c', STAT_FIELDS],
-      cwd: '/',
-      env: ['PATH=/bin'],
-      user: { uid: 0, gid: 0 },
-      scheduler: { policy: 'SCHED_IDLE' },
-      ioPriority: { class: 'IOPRIO_CLASS_IDLE', priority: 0 },
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        args: ['sh', '-c', STAT_FIELDS],
+        cwd: '/',
+        env: ['PATH=/bin'],
+        user: { uid: 0, gid: 0 },
+        scheduler: { policy: 'SCHED_IDLE' },
+        ioPriority: { class: 'IOPRIO_CLASS_IDLE', priority: 0 },
+      }),
+    );
     const r = rt.run(['exec', '--process', file, id]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split(' ')[2]).toBe('5');
@@ -182,14 +183,18 @@ describe.skipIf(!isRoot)('process.scheduler', () => {
   });
 
   it('refuses what the kernel would refuse, naming the field', () => {
-    expect(refusedCreate((c) => (c.process.scheduler = { policy: 'SCHED_FIFO' })))
-      .toBe('ocirun: config.json: /process/scheduler/priority: must be between 1 and 99 for SCHED_FIFO\n');
-    expect(refusedCreate((c) => (c.process.scheduler = { policy: 'SCHED_OTHER', runtime: 1000 })))
-      .toBe('ocirun: config.json: /process/scheduler/runtime: can only be set with SCHED_DEADLINE, not SCHED_OTHER\n');
-    expect(refusedCreate((c) => (c.process.scheduler = { policy: 'SCHED_ISO' })))
-      .toBe('ocirun: config.json: /process/scheduler/policy: SCHED_ISO is not implemented by Linux\n');
-    expect(refusedCreate((c) => (c.process.scheduler = { policy: 'SCHED_DEADLINE', runtime: 5000, deadline: 4000 })))
-      .toBe('ocirun: config.json: /process/scheduler/deadline: must be at least runtime (5000) for SCHED_DEADLINE\n');
+    expect(refusedCreate((c) => (c.process.scheduler = { policy: 'SCHED_FIFO' }))).toBe(
+      'ocirun: config.json: /process/scheduler/priority: must be between 1 and 99 for SCHED_FIFO\n',
+    );
+    expect(refusedCreate((c) => (c.process.scheduler = { policy: 'SCHED_OTHER', runtime: 1000 }))).toBe(
+      'ocirun: config.json: /process/scheduler/runtime: can only be set with SCHED_DEADLINE, not SCHED_OTHER\n',
+    );
+    expect(refusedCreate((c) => (c.process.scheduler = { policy: 'SCHED_ISO' }))).toBe(
+      'ocirun: config.json: /process/scheduler/policy: SCHED_ISO is not implemented by Linux\n',
+    );
+    expect(refusedCreate((c) => (c.process.scheduler = { policy: 'SCHED_DEADLINE', runtime: 5000, deadline: 4000 }))).toBe(
+      'ocirun: config.json: /process/scheduler/deadline: must be at least runtime (5000) for SCHED_DEADLINE\n',
+    );
   });
 });
 
@@ -231,4 +236,3 @@ describe.skipIf(!isRoot)('security modules and Intel RDT missing from the host',
     rt.ok(['delete', '-f', id]);
   });
 });
-

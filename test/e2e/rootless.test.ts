@@ -51,9 +51,7 @@ function rootlessBundle(script: string, mutate?: (c: BundleConfig) => void): Bun
 
 describe.skipIf(!kernelAllows)('rootless', () => {
   it('runs as an unprivileged user: root inside maps to them, setgroups is denied, no cgroup is made', () => {
-    const b = rootlessBundle(
-      'cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups; id -u; touch /tmp/made-by-root; readlink /proc/self/ns/user',
-    );
+    const b = rootlessBundle('cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups; id -u; touch /tmp/made-by-root; readlink /proc/self/ns/user');
     const id = uniqueId('rootless');
     try {
       expect(b.config.linux.uidMappings).toEqual([{ containerID: 0, hostID: UID, size: 1 }]);
@@ -66,7 +64,10 @@ describe.skipIf(!kernelAllows)('rootless', () => {
       const r = ocirunAsUser(['run', '--bundle', b.dir, id]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toBe('');
-      const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/).join(' '));
       expect(lines.slice(0, 4)).toEqual([`0 ${UID} 1`, `0 ${GID} 1`, 'deny', '0']);
       expect(lines[4]).not.toBe(`${spawnSync('readlink', ['/proc/self/ns/user'], { encoding: 'utf8' }).stdout.trim()}`);
       const made = statSync(path.join(b.rootfs, 'tmp/made-by-root'));
@@ -78,11 +79,18 @@ describe.skipIf(!kernelAllows)('rootless', () => {
     }
   });
 
-  it('refuses limits it cannot apply without cgroups, and ids that are not the user\'s own, with nothing left', () => {
+  it("refuses limits it cannot apply without cgroups, and ids that are not the user's own, with nothing left", () => {
     const cases: [(c: BundleConfig) => void, RegExp][] = [
-      [(c) => (c.linux.resources = { pids: { limit: 10 } }), /^ocirun: config\.json: \/linux\/resources\/pids: limits need cgroups, which ocirun does not create when not run as root/],
       [
-        (c) => (c.linux.uidMappings = [{ containerID: 0, hostID: UID, size: 1 }, { containerID: 1, hostID: 100000, size: 10 }]),
+        (c) => (c.linux.resources = { pids: { limit: 10 } }),
+        /^ocirun: config\.json: \/linux\/resources\/pids: limits need cgroups, which ocirun does not create when not run as root/,
+      ],
+      [
+        (c) =>
+          (c.linux.uidMappings = [
+            { containerID: 0, hostID: UID, size: 1 },
+            { containerID: 1, hostID: 100000, size: 10 },
+          ]),
         /^ocirun: linux\.uidMappings .*: writing uid_map of the user namespace: EPERM; without root, only your own uid \(52763\) can be mapped/,
       ],
     ];
@@ -106,10 +114,14 @@ describe.skipIf(!kernelAllows)('rootless', () => {
     const id = uniqueId('rootless');
     try {
       // A user namespace whose user.max_user_namespaces is 0, entered as the user (test/helpers/no-userns.py).
-      const r = spawnSync('python3', [path.join(__dirname, '../helpers/no-userns.py'), String(UID), OCIRUN_BIN, '--root', path.join(home, 'root'), 'run', '--bundle', b.dir, id], {
-        env,
-        encoding: 'utf8',
-      });
+      const r = spawnSync(
+        'python3',
+        [path.join(__dirname, '../helpers/no-userns.py'), String(UID), OCIRUN_BIN, '--root', path.join(home, 'root'), 'run', '--bundle', b.dir, id],
+        {
+          env,
+          encoding: 'utf8',
+        },
+      );
       expect(r.status).toBe(1);
       expect(r.stderr).toBe(
         'ocirun: creating a user namespace as an unprivileged user: clone3: ENOSPC (No space left on device): this host forbids unprivileged user namespaces ' +

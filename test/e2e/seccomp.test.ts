@@ -9,11 +9,14 @@ import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'n
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Runtime, isRoot, makeBundle, processesMentioning, runInContainer, uniqueId, waitFor, type BundleConfig } from '../helpers/ocirun.js';
 import {
-  Runtime, isRoot, makeBundle, processesMentioning, runInContainer, uniqueId, waitFor, type BundleConfig,
-} from '../helpers/ocirun.js';
-import {
-  CONTAINERS_SECCOMP_JSON, loadContainersProfile, runtimeToolsProfile, syscallsOf2018, toOciSeccomp, type OciSeccomp,
+  CONTAINERS_SECCOMP_JSON,
+  loadContainersProfile,
+  runtimeToolsProfile,
+  syscallsOf2018,
+  toOciSeccomp,
+  type OciSeccomp,
 } from '../helpers/seccomp-profile.js';
 
 const rt = new Runtime();
@@ -51,7 +54,11 @@ function refusedCreate(mutate: (c: BundleConfig) => void): string {
 
 describe.skipIf(!isRoot)('seccomp', () => {
   it('denies a system call with EPERM and lets the others through', () => {
-    const r = runInContainer(rt, 'grep -E "^Seccomp:" /proc/self/status; mkdir /tmp/x; echo "mkdir=$?"; echo still here', withSeccomp(allowAllBut([{ names: MKDIR, action: 'SCMP_ACT_ERRNO' }])));
+    const r = runInContainer(
+      rt,
+      'grep -E "^Seccomp:" /proc/self/status; mkdir /tmp/x; echo "mkdir=$?"; echo still here',
+      withSeccomp(allowAllBut([{ names: MKDIR, action: 'SCMP_ACT_ERRNO' }])),
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^Seccomp:\s+2$/m);
     expect(r.stderr).toContain("mkdir: can't create directory '/tmp/x': Operation not permitted");
@@ -79,9 +86,7 @@ describe.skipIf(!isRoot)('seccomp', () => {
     const r = runInContainer(rt, 'mkdir /tmp/x', (c) => {
       const profile = toOciSeccomp(loadContainersProfile(), c.process.capabilities?.bounding ?? []);
       profile.defaultErrnoRet = 95;
-      profile.syscalls = profile.syscalls
-        .map((s) => ({ ...s, names: s.names.filter((n) => !MKDIR.includes(n)) }))
-        .filter((s) => s.names.length > 0);
+      profile.syscalls = profile.syscalls.map((s) => ({ ...s, names: s.names.filter((n) => !MKDIR.includes(n)) })).filter((s) => s.names.length > 0);
       c.linux.seccomp = profile;
     });
     expect(r.code, r.stderr).toBe(1);
@@ -89,9 +94,7 @@ describe.skipIf(!isRoot)('seccomp', () => {
   });
 
   it('filters on arguments: kill with signal 0 is denied, other signals are not', () => {
-    const seccomp = allowAllBut([
-      { names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 0, op: 'SCMP_CMP_EQ' }] },
-    ]);
+    const seccomp = allowAllBut([{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 0, op: 'SCMP_CMP_EQ' }] }]);
     const r = runInContainer(rt, 'kill -0 $$ && echo zero-allowed || echo zero-denied; kill -CONT $$ && echo cont-allowed', withSeccomp(seccomp));
     expect(r.stdout).toContain('zero-denied');
     expect(r.stdout).toContain('cont-allowed');
@@ -114,9 +117,7 @@ describe.skipIf(!isRoot)('seccomp', () => {
     // MASKED_EQ(mask all ones, 0) matches only signal 0; a rounded mask would match every signal.
     const bundle = makeBundle({
       args: ['sh', '-c', 'kill -0 $$ || echo zero-denied; kill -CONT $$ && echo cont-allowed'],
-      mutate: withSeccomp(allowAllBut([
-        { names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 0, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] },
-      ])),
+      mutate: withSeccomp(allowAllBut([{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 0, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] }])),
     });
     try {
       const text = readFileSync(bundle.configPath, 'utf8');
@@ -149,15 +150,19 @@ describe.skipIf(!isRoot)('seccomp', () => {
   });
 
   it('takes the flags libseccomp supports (TSYNC, LOG, SPEC_ALLOW) and SCMP_ACT_TRAP', () => {
-    const r = runInContainer(rt, 'mkdir /tmp/x; echo "status=$?"', withSeccomp({
-      defaultAction: 'SCMP_ACT_ALLOW',
-      flags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'],
-      syscalls: [{ names: MKDIR, action: 'SCMP_ACT_TRAP' }],
-    }));
+    const r = runInContainer(
+      rt,
+      'mkdir /tmp/x; echo "status=$?"',
+      withSeccomp({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        flags: ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW'],
+        syscalls: [{ names: MKDIR, action: 'SCMP_ACT_TRAP' }],
+      }),
+    );
     expect(r.stdout, r.stderr).toContain('status=159'); // SIGSYS, delivered as a trap
   });
 
-  it('applies the container\'s filter to exec\'d processes', () => {
+  it("applies the container's filter to exec'd processes", () => {
     const bundle = makeBundle({ args: ['sleep', '1000'], mutate: withSeccomp(allowAllBut([{ names: MKDIR, action: 'SCMP_ACT_ERRNO', errnoRet: 38 }])) });
     const id = uniqueId('exec');
     try {
@@ -172,13 +177,14 @@ describe.skipIf(!isRoot)('seccomp', () => {
   });
 
   it('loads before the credentials change when noNewPrivileges is false', () => {
-    const r = runInContainer(rt, 'grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status; mkdir /tmp/x', withSeccomp(
-      allowAllBut([{ names: MKDIR, action: 'SCMP_ACT_ERRNO', errnoRet: 38 }]),
-      (c) => {
+    const r = runInContainer(
+      rt,
+      'grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status; mkdir /tmp/x',
+      withSeccomp(allowAllBut([{ names: MKDIR, action: 'SCMP_ACT_ERRNO', errnoRet: 38 }]), (c) => {
         c.process.noNewPrivileges = false;
         c.process.user = { uid: 1000, gid: 1000 };
-      },
-    ));
+      }),
+    );
     expect(r.stdout).toMatch(/^NoNewPrivs:\s+0$/m);
     expect(r.stdout).toMatch(/^Seccomp:\s+2$/m);
     expect(r.stderr).toContain('Function not implemented');
@@ -243,8 +249,14 @@ describe.skipIf(!isRoot)('seccomp', () => {
       it(`under a profile of 2018, calls newer than all it names get ENOSYS, the others its errnos (noNewPrivileges ${noNewPrivileges})`, () => {
         const { errnos, fds } = probeUnder(profileOf2018(), noNewPrivileges, [...NEW_CALLS, 'mkdirat', 'setns', 'getcpu']);
         expect(errnos).toEqual({
-          clone3: 'ENOSYS', openat2: 'ENOSYS', close_range: 'ENOSYS', faccessat2: 'ENOSYS', fchmodat2: 'ENOSYS',
-          mkdirat: 'EACCES', setns: 'EPERM', getcpu: '0',
+          clone3: 'ENOSYS',
+          openat2: 'ENOSYS',
+          close_range: 'ENOSYS',
+          faccessat2: 'ENOSYS',
+          fchmodat2: 'ENOSYS',
+          mkdirat: 'EACCES',
+          setns: 'EPERM',
+          getcpu: '0',
         });
         expect(fds).toBe('0 1 2');
       });
@@ -254,28 +266,41 @@ describe.skipIf(!isRoot)('seccomp', () => {
         // hole below it and keep EPERM, so the init must not need close_range.
         const { errnos, fds } = probeUnder(runtimeToolsProfile(), noNewPrivileges, [...NEW_CALLS, 'mkdirat', 'setns', 'getcpu']);
         expect(errnos).toEqual({
-          clone3: 'EPERM', openat2: 'EPERM', close_range: 'EPERM', faccessat2: 'EPERM', fchmodat2: 'ENOSYS',
-          mkdirat: 'EFAULT', setns: 'EPERM', getcpu: '0',
+          clone3: 'EPERM',
+          openat2: 'EPERM',
+          close_range: 'EPERM',
+          faccessat2: 'EPERM',
+          fchmodat2: 'ENOSYS',
+          mkdirat: 'EFAULT',
+          setns: 'EPERM',
+          getcpu: '0',
         });
         expect(fds).toBe('0 1 2');
       });
     }
 
-    it('runs startContainer hooks under a profile of 2018: glibc\'s posix_spawn falls back from clone3 and close_range', () => {
+    it("runs startContainer hooks under a profile of 2018: glibc's posix_spawn falls back from clone3 and close_range", () => {
       // The hook is spawned by the init, under the filter (noNewPrivileges false).
-      const r = runInContainer(rt, 'echo ran', withSeccomp(profileOf2018(), (c) => {
-        c.process.noNewPrivileges = false;
-        c.hooks = { startContainer: [{ path: '/bin/true' }] };
-      }));
+      const r = runInContainer(
+        rt,
+        'echo ran',
+        withSeccomp(profileOf2018(), (c) => {
+          c.process.noNewPrivileges = false;
+          c.hooks = { startContainer: [{ path: '/bin/true' }] };
+        }),
+      );
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toBe('ran\n');
     });
 
     it('execs into a container under the runtime-tools default profile, passing only stdio (noNewPrivileges false)', () => {
       // exec forks a second time to enter the pid namespace: the fds are listed for that process.
-      const bundle = makeBundle({ args: ['sleep', '1000'], mutate: withSeccomp(runtimeToolsProfile(), (c) => {
-        c.process.noNewPrivileges = false;
-      }) });
+      const bundle = makeBundle({
+        args: ['sleep', '1000'],
+        mutate: withSeccomp(runtimeToolsProfile(), (c) => {
+          c.process.noNewPrivileges = false;
+        }),
+      });
       const id = uniqueId('oldexec');
       try {
         rt.ok(['run', '-d', '--bundle', bundle.dir, id]);
@@ -353,11 +378,13 @@ describe.skipIf(!isRoot)('seccomp', () => {
     }
 
     it('fails create, leaving nothing, when nobody listens at listenerPath', () => {
-      const stderr = refusedCreate(withSeccomp({
-        defaultAction: 'SCMP_ACT_ALLOW',
-        listenerPath: rt.scratchPath('nobody.sock'),
-        syscalls: [{ names: MKDIR, action: 'SCMP_ACT_NOTIFY' }],
-      }));
+      const stderr = refusedCreate(
+        withSeccomp({
+          defaultAction: 'SCMP_ACT_ALLOW',
+          listenerPath: rt.scratchPath('nobody.sock'),
+          syscalls: [{ names: MKDIR, action: 'SCMP_ACT_NOTIFY' }],
+        }),
+      );
       expect(stderr).toMatch(/linux\.seccomp\.listenerPath: cannot connect to .*nobody\.sock: ENOENT/);
     });
   });
@@ -369,7 +396,9 @@ describe.skipIf(!isRoot)('seccomp', () => {
     });
 
     it('an unknown operator', () => {
-      const stderr = refusedCreate(withSeccomp(allowAllBut([{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 0, op: 'SCMP_CMP_ALMOST' }] }])));
+      const stderr = refusedCreate(
+        withSeccomp(allowAllBut([{ names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 0, op: 'SCMP_CMP_ALMOST' }] }])),
+      );
       expect(stderr).toMatch(/\/linux\/seccomp\/syscalls\/0\/args\/0\/op: must be one of/);
     });
 
@@ -380,24 +409,28 @@ describe.skipIf(!isRoot)('seccomp', () => {
       expect(stderr).toMatch(/\/linux\/seccomp\/architectures\/1: must be one of/);
     });
 
-    it('an errnoRet that does not fit in seccomp\'s 16 bits', () => {
+    it("an errnoRet that does not fit in seccomp's 16 bits", () => {
       const stderr = refusedCreate(withSeccomp(allowAllBut([{ names: MKDIR, action: 'SCMP_ACT_ERRNO', errnoRet: 70000 }])));
       expect(stderr).toContain('config.json: /linux/seccomp/syscalls/0/errnoRet: must be at most 65535');
     });
 
     it('SCMP_ACT_NOTIFY without a listenerPath, or as the default action', () => {
-      expect(refusedCreate(withSeccomp(allowAllBut([{ names: MKDIR, action: 'SCMP_ACT_NOTIFY' }]))))
-        .toContain('config.json: /linux/seccomp/listenerPath: is required when a rule uses SCMP_ACT_NOTIFY');
-      expect(refusedCreate(withSeccomp({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/nonexistent.sock', syscalls: [] })))
-        .toContain('config.json: /linux/seccomp/defaultAction: SCMP_ACT_NOTIFY cannot be the default action');
+      expect(refusedCreate(withSeccomp(allowAllBut([{ names: MKDIR, action: 'SCMP_ACT_NOTIFY' }])))).toContain(
+        'config.json: /linux/seccomp/listenerPath: is required when a rule uses SCMP_ACT_NOTIFY',
+      );
+      expect(refusedCreate(withSeccomp({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/nonexistent.sock', syscalls: [] }))).toContain(
+        'config.json: /linux/seccomp/defaultAction: SCMP_ACT_NOTIFY cannot be the default action',
+      );
     });
 
     it('SCMP_ACT_NOTIFY on write, which the runtime needs to hand the fd over', () => {
-      const stderr = refusedCreate(withSeccomp({
-        defaultAction: 'SCMP_ACT_ALLOW',
-        listenerPath: '/nonexistent.sock',
-        syscalls: [{ names: ['getpid', 'write'], action: 'SCMP_ACT_NOTIFY' }],
-      }));
+      const stderr = refusedCreate(
+        withSeccomp({
+          defaultAction: 'SCMP_ACT_ALLOW',
+          listenerPath: '/nonexistent.sock',
+          syscalls: [{ names: ['getpid', 'write'], action: 'SCMP_ACT_NOTIFY' }],
+        }),
+      );
       expect(stderr).toContain('config.json: /linux/seccomp/syscalls/0/names/1: SCMP_ACT_NOTIFY cannot be used for write');
     });
 

@@ -28,12 +28,25 @@ export interface RecordedCall {
 
 /** Argument positions that are fds, per call. */
 const FD_ARGS: Partial<Record<CallName, number[]>> = {
-  openTree: [0], moveMountFd: [0, 1], mountSetattr: [0], fsconfigSet: [0], fsCreateAndMount: [0], setns: [0],
-  mknodat: [0], symlinkat: [1], fchownat: [0], fchmodat: [0],
+  openTree: [0],
+  moveMountFd: [0, 1],
+  mountSetattr: [0],
+  fsconfigSet: [0],
+  fsCreateAndMount: [0],
+  setns: [0],
+  mknodat: [0],
+  symlinkat: [1],
+  fchownat: [0],
+  fchmodat: [0],
 };
 /** Positions of paths that may name an fd (/proc/self/fd/N, or <pid>/fd/N relative to a procfs). */
 const PATH_ARGS: Partial<Record<CallName, number[]>> = {
-  mount: [0, 1], umount2: [0], pivotRoot: [0, 1], chroot: [0], fchownat: [1], fchmodat: [1],
+  mount: [0, 1],
+  umount2: [0],
+  pivotRoot: [0, 1],
+  chroot: [0],
+  fchownat: [1],
+  fchmodat: [1],
 };
 /** Positions of paths that, when relative, are relative to the working directory. */
 const CWD_ARGS: Partial<Record<CallName, number[]>> = { mount: [1], umount2: [0], pivotRoot: [0, 1], chroot: [0] };

@@ -49,7 +49,11 @@ const ARCHES: Record<string, { go: string; scmp: string }> = {
 };
 
 function kernelAtLeast(min: string, release = os.release()): boolean {
-  const parse = (v: string) => v.split(/[.-]/).slice(0, 2).map((n) => Number.parseInt(n, 10) || 0);
+  const parse = (v: string) =>
+    v
+      .split(/[.-]/)
+      .slice(0, 2)
+      .map((n) => Number.parseInt(n, 10) || 0);
   const [a, b] = parse(release);
   const [x, y] = parse(min);
   return a > x || (a === x && b >= y);

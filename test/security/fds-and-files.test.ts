@@ -6,7 +6,18 @@
 // and --root. Each test fails if its protection is gone.
 import { spawnSync } from 'node:child_process';
 import {
-  chmodSync, chownSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync,
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -88,7 +99,10 @@ describe.skipIf(!isRoot)('fds of the runtime (CVE-2016-9962, CVE-2024-21626 clas
 
   it('--preserve-fds beyond the fds the caller passed is refused, and nothing is left', () => {
     const b = rt.bundle(['ls', '-l', '/proc/self/fd']);
-    for (const [count, extra, fd] of [[10, [], 3], [3, twoFiles(), 5]] as const) {
+    for (const [count, extra, fd] of [
+      [10, [], 3],
+      [3, twoFiles(), 5],
+    ] as const) {
       const r = runWithFds(['run', '--preserve-fds', String(count), '--bundle', b.dir, uniqueId()], [...extra]);
       expect(r.code).not.toBe(0);
       expect(r.stdout).toBe('');
@@ -181,7 +195,7 @@ describe.skipIf(!isRoot)('files root writes where the caller says, in a director
 });
 
 describe.skipIf(!isRoot)('the environment of hooks', () => {
-  it('a startContainer hook without env gets the container process\'s environment, not the runtime\'s', () => {
+  it("a startContainer hook without env gets the container process's environment, not the runtime's", () => {
     const { bundle: b, out, outbox } = bundleWithOutbox(rt, 'true', (c) => c.process.env.push('CONTAINER_ONLY=1'));
     rt.track(b);
     b.config.hooks = {

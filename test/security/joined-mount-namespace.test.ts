@@ -17,10 +17,11 @@ describe.skipIf(!isRoot)('a mount namespace joined as it is', () => {
     const infraId = uniqueId('infra');
     rt.ok(['run', '--detach', '--bundle', infra.dir, infraId]);
     try {
-      const member = (mutate: (c: BundleConfig) => void, script = 'true') => rt.bundle(['sh', '-c', script], (c) => {
-        c.root.readonly = false;
-        mutate(c);
-      });
+      const member = (mutate: (c: BundleConfig) => void, script = 'true') =>
+        rt.bundle(['sh', '-c', script], (c) => {
+          c.root.readonly = false;
+          mutate(c);
+        });
       const share = ['--share', `mnt=${infraId}`];
       const refused = (mutate: (c: BundleConfig) => void) => {
         // As refusedCreate checks, with --share: status 1, one line, nothing left.

@@ -81,7 +81,7 @@ describe.skipIf(!isRoot)('read-only binds into a volume that another container s
           const binds = mounts.filter((m) => m.root.endsWith(`/${path.basename(source)}`));
           expect(binds.length).toBe(BINDS);
           for (const m of binds) expect(m.options, `the bind at ${m.mountPoint}`).toContain('ro');
-          const others = mounts.filter((m) => m.mountPoint === '/' || m.mountPoint.startsWith('/vol') && !binds.includes(m));
+          const others = mounts.filter((m) => m.mountPoint === '/' || (m.mountPoint.startsWith('/vol') && !binds.includes(m)));
           expect(others.length).toBe(2 + BINDS);
           for (const m of others) expect(m.options, `${m.mountPoint}`).toContain('rw');
         } finally {
@@ -160,11 +160,7 @@ describe.skipIf(!isRoot)('flags in force inside the container', () => {
       const dirs = ['/bind', '/rbind-ro', '/rbind-ro/inner', '/rbind-rro', '/rbind-rro/inner', '/tmp'];
       const atimeDirs = ['/rbind-noatime/inner', '/rbind-norelatime/inner'];
       const b = rt.bundle(
-        ['sh', '-c', [
-          'cat /proc/self/mountinfo',
-          ...dirs.map((d) => `touch ${d}/new 2>/dev/null && echo "written: ${d}"`),
-          'true',
-        ].join('; ')],
+        ['sh', '-c', ['cat /proc/self/mountinfo', ...dirs.map((d) => `touch ${d}/new 2>/dev/null && echo "written: ${d}"`), 'true'].join('; ')],
         (c) => {
           c.root.readonly = false;
           c.mounts.push(
@@ -180,7 +176,12 @@ describe.skipIf(!isRoot)('flags in force inside the container', () => {
       const r = rt.run(['run', '--bundle', b.dir, uniqueId()]);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      const mounts = parseMountinfo(r.stdout.split('\n').filter((l) => /^\d+ /.test(l)).join('\n'));
+      const mounts = parseMountinfo(
+        r.stdout
+          .split('\n')
+          .filter((l) => /^\d+ /.test(l))
+          .join('\n'),
+      );
       const at = (dir: string) => mounts.filter((m) => m.mountPoint === dir).pop()?.options ?? [];
       for (const dir of ['/bind', '/rbind-rro', '/rbind-rro/inner', '/tmp']) expect(at(dir), dir).toEqual(expect.arrayContaining(ALL));
       // "ro" on an rbind is for its top mount only, as in runc.
@@ -247,16 +248,17 @@ describe.skipIf(!isRoot)('binds in a container with its own user namespace, whos
         'umount -l /volume/covered',
         'cat /volume/covered/hidden',
       ];
-      const report = attack(attacks, ['grep -E " /(ro|host-ro|volume/covered) " /proc/self/mountinfo | cut -d" " -f5,6'], [{ containerID: 0, hostID: 0, size: 65536 }], [
-        { destination: '/ro', type: 'bind', source: dir, options: ['bind', 'ro'] },
-        { destination: '/host-ro', type: 'bind', source: readOnly, options: ['bind'] },
-        { destination: '/volume', type: 'bind', source: volume, options: ['rbind'] },
-      ]);
-      expect(report).toEqual([
-        '/host-ro ro,nosuid,nodev,relatime',
-        '/ro ro,relatime',
-        '/volume/covered rw,relatime',
-      ]);
+      const report = attack(
+        attacks,
+        ['grep -E " /(ro|host-ro|volume/covered) " /proc/self/mountinfo | cut -d" " -f5,6'],
+        [{ containerID: 0, hostID: 0, size: 65536 }],
+        [
+          { destination: '/ro', type: 'bind', source: dir, options: ['bind', 'ro'] },
+          { destination: '/host-ro', type: 'bind', source: readOnly, options: ['bind'] },
+          { destination: '/volume', type: 'bind', source: volume, options: ['rbind'] },
+        ],
+      );
+      expect(report).toEqual(['/host-ro ro,nosuid,nodev,relatime', '/ro ro,relatime', '/volume/covered rw,relatime']);
     } finally {
       for (const target of [covered, readOnly]) spawnSync('umount', ['-l', target]);
     }
@@ -279,15 +281,14 @@ describe.skipIf(!isRoot)('binds in a container with its own user namespace, whos
       ];
       const commands = ['stat -c "owner %u:%g" /tmp', 'grep -E " /tmp(/covered)? " /proc/self/mountinfo | cut -d" " -f5,6'];
       // A destination the image has: the container's root may not make one in a root the host's root owns.
-      const report = attack(attacks, commands, [{ containerID: 0, hostID: 100000, size: 65536 }], [
-        { destination: '/tmp', type: 'bind', source: volume, options: ['rbind', 'ro', 'nosuid', 'noexec', 'ridmap'] },
-      ]);
+      const report = attack(
+        attacks,
+        commands,
+        [{ containerID: 0, hostID: 100000, size: 65536 }],
+        [{ destination: '/tmp', type: 'bind', source: volume, options: ['rbind', 'ro', 'nosuid', 'noexec', 'ridmap'] }],
+      );
       // What the host's root owns is the container's root's, through the container's own maps.
-      expect(report).toEqual([
-        '/tmp ro,nosuid,noexec,relatime,idmapped',
-        '/tmp/covered rw,relatime,idmapped',
-        'owner 0:0',
-      ]);
+      expect(report).toEqual(['/tmp ro,nosuid,noexec,relatime,idmapped', '/tmp/covered rw,relatime,idmapped', 'owner 0:0']);
     } finally {
       spawnSync('umount', ['-l', covered]);
     }

@@ -104,12 +104,16 @@ describe.skipIf(!isRoot)('mount destinations that lead into procfs', () => {
   });
 
   it('a tmpfs over /proc/sys, a directory of procfs, is refused', () => {
-    const b = hostileBundle(['true'], () => {}, (c) => c.mounts.push({ destination: '/proc/sys', type: 'tmpfs', source: 'tmpfs' }));
+    const b = hostileBundle(
+      ['true'],
+      () => {},
+      (c) => c.mounts.push({ destination: '/proc/sys', type: 'tmpfs', source: 'tmpfs' }),
+    );
     expectRefused(b, /^ocirun: .*mount \/proc\/sys .*on procfs/);
   });
 });
 
-describe.skipIf(!isRoot)('the init never reads the container\'s /proc', () => {
+describe.skipIf(!isRoot)("the init never reads the container's /proc", () => {
   // The image forges what the init used to read: a bounding set keeping
   // everything, and a cap_last_cap that is no number. proc is mounted
   // elsewhere, so the container's process can tell what it really got.
@@ -193,7 +197,7 @@ describe.skipIf(!isRoot)('/dev entries of the image or of a volume', () => {
     expect(r.stdout).toBe('null-is-a-device\n');
   });
 
-  it('a device node the image already has keeps no mode or owner of the image\'s', () => {
+  it("a device node the image already has keeps no mode or owner of the image's", () => {
     const b = hostileBundle(
       ['stat', '-c', '%F %t:%T %a %u:%g', '/dev/null', '/dev/kvm0'],
       (rootfs) => {
@@ -216,14 +220,18 @@ describe.skipIf(!isRoot)('/dev entries of the image or of a volume', () => {
   it('a /dev/null bind-mounted from a volume is never the source of a mask', () => {
     const fake = rt.scratchPath(`null-${uniqueId()}`);
     writeFileSync(fake, 'LEAK\n');
-    const b = hostileBundle(['cat', '/etc/masked'], (rootfs) => writeIn(rootfs, 'etc/masked', 'hidden\n'), (c) => {
-      c.mounts.push({ destination: '/dev/null', type: 'bind', source: fake, options: ['bind'] });
-      c.linux.maskedPaths = ['/etc/masked'];
-    });
+    const b = hostileBundle(
+      ['cat', '/etc/masked'],
+      (rootfs) => writeIn(rootfs, 'etc/masked', 'hidden\n'),
+      (c) => {
+        c.mounts.push({ destination: '/dev/null', type: 'bind', source: fake, options: ['bind'] });
+        c.linux.maskedPaths = ['/etc/masked'];
+      },
+    );
     expectRefused(b, /^ocirun: .*\/dev\/null/);
   });
 
-  it('a /dev/console symlink is not followed by the console\'s bind mount', () => {
+  it("a /dev/console symlink is not followed by the console's bind mount", () => {
     const b = hostileBundle(
       ['sh', '-c', 'grep -c " /etc/target " /proc/self/mountinfo; grep -c " /dev/console " /proc/self/mountinfo; stat -c %F /etc/target /dev/console'],
       (rootfs) => {

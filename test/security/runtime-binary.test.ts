@@ -126,7 +126,7 @@ function startAttackable(script: string, evil: boolean, mutate?: (c: BundleConfi
   return { id, out };
 }
 
-describe.skipIf(!isRoot)('the runtime\'s binary cannot be written from a container (CVE-2019-5736)', () => {
+describe.skipIf(!isRoot)("the runtime's binary cannot be written from a container (CVE-2019-5736)", () => {
   it('an entrypoint starting #!/proc/self/exe runs a binary no one can open for writing', () => {
     const { id, out } = startAttackable('true', true, (c) => {
       c.process.args = ['/evil'];
@@ -176,7 +176,7 @@ describe.skipIf(!isRoot)('the runtime\'s binary cannot be written from a contain
     expect(seen.whileRunning).toMatch(readOnly);
   });
 
-  it('leaves the runtime\'s binary as it was', () => {
+  it("leaves the runtime's binary as it was", () => {
     expect(sha256(nodeCopy)).toBe(copyHash);
   });
 });

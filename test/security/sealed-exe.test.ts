@@ -33,8 +33,11 @@ function head(file: string | number): Buffer {
 const [major, minor] = release().split('.').map(Number);
 const kernelTakesFdLayers = major > 6 || (major === 6 && minor >= 15);
 
-describe.skipIf(!isRoot)('the runtime\'s binary through a lower-only overlay', () => {
-  for (const [form, fdLayers] of [['layers given as fds', true], ['layers given as /proc/self/fd paths', false]] as const) {
+describe.skipIf(!isRoot)("the runtime's binary through a lower-only overlay", () => {
+  for (const [form, fdLayers] of [
+    ['layers given as fds', true],
+    ['layers given as /proc/self/fd paths', false],
+  ] as const) {
     it(`${form}: is the running node, and cannot be opened for writing`, () => {
       process.env.TMPDIR = rt.scratchPath(uniqueId('tmp'));
       mkdirSync(process.env.TMPDIR);

@@ -39,7 +39,7 @@ time.sleep(600)
   return { child, full: () => out.includes('full') };
 }
 
-describe.skipIf(!isRoot)('a container in the runtime\'s mount namespace', () => {
+describe.skipIf(!isRoot)("a container in the runtime's mount namespace", () => {
   it('leaves no bind mount of its root when create is killed before the state is written', async () => {
     const b = rt.bundle(['true'], (c) => {
       c.linux.namespaces = c.linux.namespaces.filter((ns) => ns.type !== 'mount');

@@ -7,7 +7,15 @@ import { closeSync, existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  BPF, attachedDevicePrograms, decode, deviceProgram, disassemble, encode, evaluate, installDeviceFilter, loadDeviceProgram,
+  BPF,
+  attachedDevicePrograms,
+  decode,
+  deviceProgram,
+  disassemble,
+  encode,
+  evaluate,
+  installDeviceFilter,
+  loadDeviceProgram,
 } from '../../src/cgroups/bpf.js';
 import { effectiveRules, emulate, type DeviceState } from '../../src/cgroups/devices.js';
 import type { DeviceRule } from '../../src/cgroups/types.js';
@@ -72,7 +80,9 @@ describe('device program instructions', () => {
     const insns = deviceProgram({ defaultAllow: false, exceptions: [{ allow: true, type: 'c', major: 4000, minor: 0xfffffffe, access: 'rwm' }] });
     const jumps = insns.filter((i) => (i.code & 0x07) === BPF.JMP32);
     expect(jumps.map((j) => j.code)).toEqual([0x56, 0x56, 0x56]); // JMP32 | JNE | K
-    expect(ask({ defaultAllow: false, exceptions: [{ allow: true, type: 'c', major: 4000, minor: 0xfffffffe, access: 'rwm' }] }, 'c', 4000, 0xfffffffe, 'r')).toBe(1);
+    expect(
+      ask({ defaultAllow: false, exceptions: [{ allow: true, type: 'c', major: 4000, minor: 0xfffffffe, access: 'rwm' }] }, 'c', 4000, 0xfffffffe, 'r'),
+    ).toBe(1);
   });
 });
 
@@ -104,7 +114,10 @@ describe('what the program answers', () => {
   });
 
   it('an allow-all config is a deny list: a denied access matches as soon as any of it is asked for', () => {
-    const s = stateOf([{ allow: true, access: 'rwm' }, { allow: false, type: 'b', major: 8, minor: 0, access: 'w' }]);
+    const s = stateOf([
+      { allow: true, access: 'rwm' },
+      { allow: false, type: 'b', major: 8, minor: 0, access: 'w' },
+    ]);
     expect(s.defaultAllow).toBe(true);
     expect(disassemble(deviceProgram(s)).slice(-2)).toEqual(['w0 = 1', 'exit']);
     expect(ask(s, 'b', 8, 0, 'r')).toBe(1);
@@ -118,7 +131,14 @@ describe.skipIf(!isRoot)('the kernel', () => {
   it('verifier accepts the programs (BPF_PROG_LOAD), for small and large rule sets', () => {
     const many: DeviceRule[] = [...DEFAULT_SPEC];
     for (let i = 0; i < 200; i++) many.push({ allow: true, type: i % 2 ? 'b' : 'c', major: 200 + i, minor: i, access: i % 3 ? 'rw' : 'r' });
-    for (const rules of [DEFAULT_SPEC, [{ allow: true, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 9, access: 'w' }] as DeviceRule[], many]) {
+    for (const rules of [
+      DEFAULT_SPEC,
+      [
+        { allow: true, access: 'rwm' },
+        { allow: false, type: 'c', major: 1, minor: 9, access: 'w' },
+      ] as DeviceRule[],
+      many,
+    ]) {
       const fd = loadDeviceProgram(deviceProgram(stateOf(rules)));
       expect(fd).toBeGreaterThan(2);
       closeSync(fd);

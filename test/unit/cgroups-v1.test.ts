@@ -18,13 +18,23 @@ const UNLIMITED = '9223372036854771712';
 /** The files a kernel shows in a new cgroup of each v1 hierarchy. */
 const KERNEL_FILES: Record<string, Record<string, string>> = {
   memory: {
-    'memory.limit_in_bytes': UNLIMITED, 'memory.memsw.limit_in_bytes': UNLIMITED, 'memory.soft_limit_in_bytes': UNLIMITED,
-    'memory.kmem.limit_in_bytes': UNLIMITED, 'memory.kmem.tcp.limit_in_bytes': UNLIMITED, 'memory.swappiness': '60',
-    'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n', 'memory.use_hierarchy': '1',
+    'memory.limit_in_bytes': UNLIMITED,
+    'memory.memsw.limit_in_bytes': UNLIMITED,
+    'memory.soft_limit_in_bytes': UNLIMITED,
+    'memory.kmem.limit_in_bytes': UNLIMITED,
+    'memory.kmem.tcp.limit_in_bytes': UNLIMITED,
+    'memory.swappiness': '60',
+    'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\noom_kill 0\n',
+    'memory.use_hierarchy': '1',
   },
   cpu: {
-    'cpu.shares': '1024', 'cpu.cfs_period_us': '100000', 'cpu.cfs_quota_us': '-1', 'cpu.cfs_burst_us': '0', 'cpu.rt_period_us': '1000000',
-    'cpu.rt_runtime_us': '0', 'cpu.idle': '0',
+    'cpu.shares': '1024',
+    'cpu.cfs_period_us': '100000',
+    'cpu.cfs_quota_us': '-1',
+    'cpu.cfs_burst_us': '0',
+    'cpu.rt_period_us': '1000000',
+    'cpu.rt_runtime_us': '0',
+    'cpu.idle': '0',
   },
   cpuacct: {},
   cpuset: { 'cpuset.cpus': '', 'cpuset.mems': '' },
@@ -32,8 +42,12 @@ const KERNEL_FILES: Record<string, Record<string, string>> = {
   devices: { 'devices.allow': '', 'devices.deny': '', 'devices.list': 'a *:* rwm' },
   freezer: { 'freezer.state': 'THAWED' },
   blkio: {
-    'blkio.bfq.weight': '100', 'blkio.bfq.weight_device': '', 'blkio.throttle.read_bps_device': '', 'blkio.throttle.write_bps_device': '',
-    'blkio.throttle.read_iops_device': '', 'blkio.throttle.write_iops_device': '',
+    'blkio.bfq.weight': '100',
+    'blkio.bfq.weight_device': '',
+    'blkio.throttle.read_bps_device': '',
+    'blkio.throttle.write_bps_device': '',
+    'blkio.throttle.read_iops_device': '',
+    'blkio.throttle.write_iops_device': '',
   },
   'name=systemd': {},
 };
@@ -60,7 +74,6 @@ function set(m: V1Manager, r: LinuxResources, update = false): void {
   fs.clearWrites();
   m.set(r, { update });
 }
-
 
 const onlyWrites = (prefix: string) => fs.writes.filter(([f]) => f.startsWith(prefix));
 
@@ -111,7 +124,9 @@ describe('cgroup v1: memory', () => {
   it('without swap accounting refuses a swap limit, naming the field', () => {
     const m = manager();
     rmSync(path.join(fs.root, 'memory/ocirun/c1/memory.memsw.limit_in_bytes'));
-    expect(errorOf(() => set(m, { memory: { limit: 1 << 20, swap: 2 << 20 } })).message).toMatch(/^linux\.resources\.memory\.swap: this kernel does not account swap/);
+    expect(errorOf(() => set(m, { memory: { limit: 1 << 20, swap: 2 << 20 } })).message).toMatch(
+      /^linux\.resources\.memory\.swap: this kernel does not account swap/,
+    );
     set(m, { memory: { limit: 1 << 20, swap: -1 } });
     expect(onlyWrites('memory/')).toEqual([['memory/ocirun/c1/memory.limit_in_bytes', String(1 << 20)]]);
   });
@@ -169,17 +184,21 @@ describe('cgroup v1: cpu, cpuset, pids, blkio', () => {
     );
   });
 
-  it('writes pids.max and the blkio files (BFQ\'s when CFQ\'s are absent)', () => {
+  it("writes pids.max and the blkio files (BFQ's when CFQ's are absent)", () => {
     const m = manager();
-    set(m, {
-      pids: { limit: 10 },
-      blockIO: {
-        weight: 300,
-        weightDevice: [{ major: 8, minor: 0, weight: 200 }],
-        throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1024 }],
-        throttleWriteIOPSDevice: [{ major: 8, minor: 0, rate: 10 }],
+    set(
+      m,
+      {
+        pids: { limit: 10 },
+        blockIO: {
+          weight: 300,
+          weightDevice: [{ major: 8, minor: 0, weight: 200 }],
+          throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1024 }],
+          throttleWriteIOPSDevice: [{ major: 8, minor: 0, rate: 10 }],
+        },
       },
-    }, true);
+      true,
+    );
     expect(fs.writes).toEqual([
       ['pids/ocirun/c1/pids.max', '10'],
       ['blkio/ocirun/c1/blkio.bfq.weight', '300'],
@@ -205,7 +224,9 @@ describe('cgroup v1: cpu, cpuset, pids, blkio', () => {
       'linux.resources.network.priorities: the net_prio controller is not available (no cgroup v1 hierarchy has it mounted)',
     ]);
     expect(fs.writes).toEqual([]);
-    expect(errorOf(() => set(m, { unified: { 'memory.high': '1' } })).message).toMatch(/^linux\.resources\.unified: this host manages containers with cgroup v1/);
+    expect(errorOf(() => set(m, { unified: { 'memory.high': '1' } })).message).toMatch(
+      /^linux\.resources\.unified: this host manages containers with cgroup v1/,
+    );
     expect(() => set(m, { unified: {} })).not.toThrow();
   });
 });
@@ -241,7 +262,7 @@ describe('cgroup v1: devices', () => {
     expect(lines.slice(0, 4)).toEqual(['deny a *:* rwm', 'allow c 10:229 rwm', 'allow b 8:20 rwm', 'allow b 10:200 r']);
   });
 
-  it('applies the config\'s rules in order; a deny of a default device takes that access away from it', () => {
+  it("applies the config's rules in order; a deny of a default device takes that access away from it", () => {
     const rules = effectiveRules([
       { allow: false, access: 'rwm' },
       { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' },
@@ -257,7 +278,12 @@ describe('cgroup v1: devices', () => {
   });
 
   it('an allow-all config becomes a deny list, and later rules take access away', () => {
-    const state = emulate(effectiveRules([{ allow: true, access: 'rwm' }, { allow: false, type: 'b', major: 8, minor: 0, access: 'w' }]));
+    const state = emulate(
+      effectiveRules([
+        { allow: true, access: 'rwm' },
+        { allow: false, type: 'b', major: 8, minor: 0, access: 'w' },
+      ]),
+    );
     expect(state.defaultAllow).toBe(true);
     expect(v1Writes(state)).toEqual([
       ['devices.allow', 'a *:* rwm'],
@@ -299,7 +325,7 @@ describe('cgroup v1: create, freezer, processes, stats, destroy', () => {
     expect(existsSync(path.join(mountPoint, 'keep'))).toBe(true);
   });
 
-  it('create refuses a cgroup path that names one of the parent cgroup\'s files', () => {
+  it("create refuses a cgroup path that names one of the parent cgroup's files", () => {
     const mountPoint = fs.dir('pids', { 'cgroup.procs': '', tasks: '' });
     const m = new V1Manager([{ controllers: ['pids'], dir: path.join(mountPoint, 'tasks'), mountPoint }]);
     expect(errorOf(() => m.create()).message).toBe(`linux.cgroupsPath: ${mountPoint}/tasks is a file of the parent cgroup, not a cgroup`);
@@ -324,11 +350,15 @@ describe('cgroup v1: create, freezer, processes, stats, destroy', () => {
     expect(m.pids()).toEqual([3, 4, 5]);
   });
 
-  it('reports stats with runc\'s field names, and counts OOM kills from memory.oom_control', () => {
+  it("reports stats with runc's field names, and counts OOM kills from memory.oom_control", () => {
     const m = manager({
       memory: {
-        'memory.usage_in_bytes': '4096', 'memory.max_usage_in_bytes': '8192', 'memory.failcnt': '1', 'memory.limit_in_bytes': '1048576',
-        'memory.memsw.usage_in_bytes': '4096', 'memory.stat': 'cache 12\nrss 34\nhierarchical_memory_limit 9223372036854771712\n',
+        'memory.usage_in_bytes': '4096',
+        'memory.max_usage_in_bytes': '8192',
+        'memory.failcnt': '1',
+        'memory.limit_in_bytes': '1048576',
+        'memory.memsw.usage_in_bytes': '4096',
+        'memory.stat': 'cache 12\nrss 34\nhierarchical_memory_limit 9223372036854771712\n',
         'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\noom_kill 3\n',
       },
       cpuacct: { 'cpuacct.usage': '5000', 'cpuacct.usage_percpu': '3000 2000 ', 'cpuacct.stat': 'user 2\nsystem 1\n' },
@@ -347,11 +377,16 @@ describe('cgroup v1: create, freezer, processes, stats, destroy', () => {
     expect(s.memory.usage).toEqual({ limit: 1048576, usage: 4096, max: 8192, failcnt: 1 });
     expect(s.memory.cache).toBe(12);
     expect(s.pids).toEqual({ current: 2, limit: 10 });
-    expect(s.blkio).toEqual({ ioServiceBytesRecursive: [{ major: 8, op: 'Read', value: 100 }, { major: 8, op: 'Write' }] });
+    expect(s.blkio).toEqual({
+      ioServiceBytesRecursive: [
+        { major: 8, op: 'Read', value: 100 },
+        { major: 8, op: 'Write' },
+      ],
+    });
     expect(s.cpuset.cpus).toBeUndefined(); // empty in the fake: omitted, as runc omits it
   });
 
-  it('destroy removes the container\'s directory in every hierarchy, sub-cgroups first', () => {
+  it("destroy removes the container's directory in every hierarchy, sub-cgroups first", () => {
     const dirs = ['pids', 'freezer'].map((h) => {
       fs.dir(`${h}/c9/inner`);
       return { controllers: [h], dir: path.join(fs.root, h, 'c9'), mountPoint: path.join(fs.root, h) };
@@ -366,7 +401,18 @@ describe('update and events flags', () => {
   it('reads runc\'s flag values: sizes with units, -1, and 0 as "not given"', async () => {
     const { resourcesFromFlags } = await import('../../src/cli/update.js');
     const { parseBytes, parseDuration } = await import('../../src/cli/units.js');
-    expect(resourcesFromFlags({ memory: '16M', memorySwap: '-1', cpuShare: '512', cpuQuota: '-1', cpuPeriod: '0', pidsLimit: '20', blkioWeight: '0', cpusetCpus: '0-1' })).toEqual({
+    expect(
+      resourcesFromFlags({
+        memory: '16M',
+        memorySwap: '-1',
+        cpuShare: '512',
+        cpuQuota: '-1',
+        cpuPeriod: '0',
+        pidsLimit: '20',
+        blkioWeight: '0',
+        cpusetCpus: '0-1',
+      }),
+    ).toEqual({
       memory: { limit: 16 << 20, swap: -1 },
       cpu: { shares: 512, quota: -1, cpus: '0-1' },
       pids: { limit: 20 },
@@ -374,7 +420,9 @@ describe('update and events flags', () => {
     expect([parseBytes('512k', 'f'), parseBytes('1.5g', 'f'), parseBytes('100', 'f'), parseBytes('2MiB', 'f')]).toEqual([524288, 1610612736, 100, 2097152]);
     expect(() => parseBytes('12 parsecs', '--memory')).toThrow('--memory: "12 parsecs" is not a size such as 512k, 16M or 1g (or -1 for no limit)');
     expect(() => resourcesFromFlags({ pidsLimit: '-5' })).toThrow('--pids-limit: "-5" is not an integer of at least -1');
-    expect([parseDuration('5s', 'f'), parseDuration('250ms', 'f'), parseDuration('1m30s', 'f'), parseDuration('1.5h', 'f')]).toEqual([5000, 250, 90_000, 5_400_000]);
+    expect([parseDuration('5s', 'f'), parseDuration('250ms', 'f'), parseDuration('1m30s', 'f'), parseDuration('1.5h', 'f')]).toEqual([
+      5000, 250, 90_000, 5_400_000,
+    ]);
     expect(() => parseDuration('5 seconds', '--interval')).toThrow(/--interval: "5 seconds" is not a duration/);
   });
 });

@@ -69,7 +69,6 @@ function set(m: V2Manager, r: LinuxResources, update = false): void {
   m.set(r, { update });
 }
 
-
 describe('cgroup v2: memory', () => {
   it('writes limit to memory.max, reservation to memory.low, and swap minus limit to memory.swap.max', () => {
     const m = manager();
@@ -94,7 +93,10 @@ describe('cgroup v2: memory', () => {
   it('no memory limit and no swap setting is no swap limit either (as runc)', () => {
     const m = manager({ 'memory.swap.max': '0' });
     set(m, { memory: { limit: -1 } });
-    expect(fs.writes).toEqual([['pod/c1/memory.max', 'max'], ['pod/c1/memory.swap.max', 'max']]);
+    expect(fs.writes).toEqual([
+      ['pod/c1/memory.max', 'max'],
+      ['pod/c1/memory.swap.max', 'max'],
+    ]);
   });
 
   it('takes the current memory.max for a swap update without a limit, and refuses swap without any limit', () => {
@@ -102,9 +104,13 @@ describe('cgroup v2: memory', () => {
     set(m, { memory: { swap: 300 << 20 } }, true);
     expect(fs.read('pod/c1/memory.swap.max')).toBe(String(200 << 20));
     fs.set('pod/c1/memory.max', 'max');
-    expect(errorOf(() => set(m, { memory: { swap: 300 << 20 } }, true)).message).toMatch(/^linux\.resources\.memory\.swap: a memory\+swap limit needs a memory limit/);
+    expect(errorOf(() => set(m, { memory: { swap: 300 << 20 } }, true)).message).toMatch(
+      /^linux\.resources\.memory\.swap: a memory\+swap limit needs a memory limit/,
+    );
     fs.set('pod/c1/memory.max', String(400 << 20));
-    expect(errorOf(() => set(m, { memory: { swap: 300 << 20 } }, true)).message).toMatch(/^linux\.resources\.memory\.swap: 314572800 is below memory\.limit 419430400/);
+    expect(errorOf(() => set(m, { memory: { swap: 300 << 20 } }, true)).message).toMatch(
+      /^linux\.resources\.memory\.swap: 314572800 is below memory\.limit 419430400/,
+    );
   });
 
   it('without swap accounting skips "no swap" and "no limit" but refuses a real swap limit', () => {
@@ -139,9 +145,14 @@ describe('cgroup v2: memory', () => {
 });
 
 describe('cgroup v2: cpu, cpuset, pids', () => {
-  it('converts shares to cpu.weight with runc\'s formula', () => {
+  it("converts shares to cpu.weight with runc's formula", () => {
     const m = manager();
-    for (const [shares, weight] of [[2, 1], [1024, 39], [512, 20], [262144, 10000]]) {
+    for (const [shares, weight] of [
+      [2, 1],
+      [1024, 39],
+      [512, 20],
+      [262144, 10000],
+    ]) {
       set(m, { cpu: { shares } });
       expect(fs.read('pod/c1/cpu.weight'), `shares ${shares}`).toBe(String(weight));
     }
@@ -177,9 +188,15 @@ describe('cgroup v2: cpu, cpuset, pids', () => {
   it('writes idle 0 before the weight and idle 1 after it (the kernel refuses a weight for an idle group)', () => {
     const m = manager();
     set(m, { cpu: { idle: 0, shares: 1024 } });
-    expect(fs.writes).toEqual([['pod/c1/cpu.idle', '0'], ['pod/c1/cpu.weight', '39']]);
+    expect(fs.writes).toEqual([
+      ['pod/c1/cpu.idle', '0'],
+      ['pod/c1/cpu.weight', '39'],
+    ]);
     set(m, { cpu: { idle: 1, shares: 1024 } });
-    expect(fs.writes).toEqual([['pod/c1/cpu.weight', '39'], ['pod/c1/cpu.idle', '1']]);
+    expect(fs.writes).toEqual([
+      ['pod/c1/cpu.weight', '39'],
+      ['pod/c1/cpu.idle', '1'],
+    ]);
   });
 
   it('refuses real-time settings, which v2 lacks', () => {
@@ -284,11 +301,26 @@ describe('cgroup v2: unified and devices', () => {
 
   it('hands the emulated device rules to the device filter on create, not on update', () => {
     const m = manager();
-    set(m, { devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 200, access: 'rw' }] });
+    set(m, {
+      devices: [
+        { allow: false, access: 'rwm' },
+        { allow: true, type: 'c', major: 10, minor: 200, access: 'rw' },
+      ],
+    });
     expect(devices).toHaveLength(1);
     expect(devices[0].defaultAllow).toBe(false);
     expect(devices[0].exceptions.map((r) => `${r.type} ${r.major}:${r.minor} ${r.access}`)).toEqual([
-      'c 10:200 rw', 'c -1:-1 m', 'b -1:-1 m', 'c 1:3 rwm', 'c 1:8 rwm', 'c 1:7 rwm', 'c 5:0 rwm', 'c 1:5 rwm', 'c 1:9 rwm', 'c 136:-1 rwm', 'c 5:2 rwm',
+      'c 10:200 rw',
+      'c -1:-1 m',
+      'b -1:-1 m',
+      'c 1:3 rwm',
+      'c 1:8 rwm',
+      'c 1:7 rwm',
+      'c 5:0 rwm',
+      'c 1:5 rwm',
+      'c 1:9 rwm',
+      'c 136:-1 rwm',
+      'c 5:2 rwm',
     ]);
     set(m, { pids: { limit: 5 } }, true);
     expect(devices).toHaveLength(1);
@@ -350,7 +382,7 @@ describe('cgroup v2: create, freeze, processes, stats', () => {
     expect(fs.writes).toEqual([['pod/c1/cgroup.procs', '99']]);
   });
 
-  it('reports stats with runc\'s field names and units, and the OOM kill count', () => {
+  it("reports stats with runc's field names and units, and the OOM kill count", () => {
     const m = manager({
       'cpu.stat': 'usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 4\nnr_throttled 2\nthrottled_usec 30\n',
       'memory.current': '4096',
@@ -414,8 +446,12 @@ describe('validation (host-independent)', () => {
   });
 
   it('checks swap against the limit and burst against the quota', () => {
-    expect(errorOf(() => validateResources({ memory: { limit: 100, swap: 50 } })).message).toMatch(/^linux\.resources\.memory\.swap: 50 is below memory\.limit 100/);
-    expect(errorOf(() => validateResources({ cpu: { quota: 10000, burst: 20000 } })).message).toBe('linux.resources.cpu.burst: 20000 is larger than quota 10000');
+    expect(errorOf(() => validateResources({ memory: { limit: 100, swap: 50 } })).message).toMatch(
+      /^linux\.resources\.memory\.swap: 50 is below memory\.limit 100/,
+    );
+    expect(errorOf(() => validateResources({ cpu: { quota: 10000, burst: 20000 } })).message).toBe(
+      'linux.resources.cpu.burst: 20000 is larger than quota 10000',
+    );
     expect(() => validateResources({ memory: { limit: 0, swap: 0 }, cpu: { quota: 0, shares: 0 }, pids: { limit: 0 } })).not.toThrow();
   });
 });
@@ -436,11 +472,14 @@ describe('host layout and cgroup paths', () => {
     expect(hybrid.mode).toBe('hybrid');
     expect(hybrid.hierarchies.map((h) => h.controllers.join(',') || 'unified')).toEqual(['cpu,cpuacct', 'memory', 'name=systemd', 'unified']);
     const v2 = parseHost('30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n', '0::/user.slice/x.scope\n');
-    expect(v2).toEqual({ mode: 'v2', hierarchies: [{ controllers: [], version: 2, mountPoint: '/sys/fs/cgroup', mountRoot: '/', ownCgroup: '/user.slice/x.scope' }] });
+    expect(v2).toEqual({
+      mode: 'v2',
+      hierarchies: [{ controllers: [], version: 2, mountPoint: '/sys/fs/cgroup', mountRoot: '/', ownCgroup: '/user.slice/x.scope' }],
+    });
     expect(() => parseHost('1 0 0:1 / / rw - ext4 /dev/vda rw\n', '')).toThrow(/no cgroup filesystem is mounted/);
   });
 
-  it('takes absolute paths from each hierarchy\'s root and relative ones (and the id) from the runtime\'s own cgroup', () => {
+  it("takes absolute paths from each hierarchy's root and relative ones (and the id) from the runtime's own cgroup", () => {
     const host = parseHost([...V1_LINES, UNIFIED_LINE].join('\n'), PROC_V1);
     expect(resolvePaths(host, '/ocirun/c1')).toEqual({
       cpu: '/sys/fs/cgroup/cpu,cpuacct/ocirun/c1',
@@ -456,7 +495,7 @@ describe('host layout and cgroup paths', () => {
     });
   });
 
-  it('maps a cgroup through a mount of a sub-tree (a cgroup namespace\'s view)', () => {
+  it("maps a cgroup through a mount of a sub-tree (a cgroup namespace's view)", () => {
     const host = parseHost('50 40 0:26 /kubepods/pod1 /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n', '0::/kubepods/pod1\n');
     expect(resolvePaths(host, 'c1')).toEqual({ '': '/sys/fs/cgroup/c1' });
     expect(() => resolvePaths(host, '/elsewhere/c1')).toThrow(/outside the part of the cgroup2 hierarchy mounted at \/sys\/fs\/cgroup/);
@@ -490,7 +529,16 @@ describe('host layout and cgroup paths', () => {
     expect(existsSync(`${fs.root}/ocirun`)).toBe(false);
     const bad = { linux: { resources: { cpu: { cpus: '0' } } } } as unknown as Spec;
     expect(() => planCgroups(bad, 'c1', { host })).toThrow(/^linux\.resources\.cpu\.cpus: the cpuset controller is not available/);
-    const hole = { linux: { resources: { devices: [{ allow: true, type: 'c', major: 1, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 3, access: 'r' }] } } } as unknown as Spec;
+    const hole = {
+      linux: {
+        resources: {
+          devices: [
+            { allow: true, type: 'c', major: 1, access: 'rwm' },
+            { allow: false, type: 'c', major: 1, minor: 3, access: 'r' },
+          ],
+        },
+      },
+    } as unknown as Spec;
     expect(() => planCgroups(hole, 'c1', { host })).toThrow(/^linux\.resources\.devices\[1\]: cannot deny c 1:3 r inside the broader rule allow c 1:\* rwm/);
   });
 });

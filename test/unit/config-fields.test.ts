@@ -29,7 +29,10 @@ function resolve(node: Schema, file: string): [Schema, string] {
   while (node.$ref) {
     const [target, fragment = ''] = node.$ref.split('#');
     file = target || file;
-    node = fragment.split('/').filter(Boolean).reduce((n: Record<string, unknown>, key) => n[key] as Record<string, unknown>, schemaFile(file) as Record<string, unknown>) as Schema;
+    node = fragment
+      .split('/')
+      .filter(Boolean)
+      .reduce((n: Record<string, unknown>, key) => n[key] as Record<string, unknown>, schemaFile(file) as Record<string, unknown>) as Schema;
   }
   return [node, file];
 }
@@ -63,7 +66,8 @@ function tableFields(): string[] {
     .flatMap((line) => [...line.split('|')[1].matchAll(/`([^`]+)`/g)].map((m) => m[1]));
 }
 
-const covers = (row: string, field: string) => row === field || (row.endsWith('.*') && (field === row.slice(0, -2) || field.startsWith(row.slice(0, -1)) || field.startsWith(`${row.slice(0, -2)}[]`)));
+const covers = (row: string, field: string) =>
+  row === field || (row.endsWith('.*') && (field === row.slice(0, -2) || field.startsWith(row.slice(0, -1)) || field.startsWith(`${row.slice(0, -2)}[]`)));
 
 describe("README's configuration fields table", () => {
   const fields = schemaFields();

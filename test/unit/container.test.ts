@@ -25,8 +25,17 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 function writeContainer(id: string, pid: number, startTime: number, created = false): ContainerState {
   mkdirSync(store.dir(id));
   const state: ContainerState = {
-    ociVersion: '1.3.0', id, status: created ? 'created' : 'running', pid, bundle: '/b', rootfs: '/b/rootfs',
-    created: '2026-12-06T00:00:00Z', owner: '', initStartTime: startTime, ownNamespaces: [], config: {},
+    ociVersion: '1.3.0',
+    id,
+    status: created ? 'created' : 'running',
+    pid,
+    bundle: '/b',
+    rootfs: '/b/rootfs',
+    created: '2026-12-06T00:00:00Z',
+    owner: '',
+    initStartTime: startTime,
+    ownNamespaces: [],
+    config: {},
   };
   store.write(state);
   if (created) writeFileSync(store.fifoPath(id), '');
@@ -68,8 +77,12 @@ describe('openContainer', () => {
     stopped('c');
     live('r');
     expect(() => openContainer(store, 'c', { allow: LIVE })).toThrow('c: container not running');
-    expect(() => openContainer(store, 'r', { allow: ['created'], refuse: (id, status) => new OciError('wrong-state', `${id}: cannot start a container that is ${status}`) }))
-      .toThrow('r: cannot start a container that is running');
+    expect(() =>
+      openContainer(store, 'r', {
+        allow: ['created'],
+        refuse: (id, status) => new OciError('wrong-state', `${id}: cannot start a container that is ${status}`),
+      }),
+    ).toThrow('r: cannot start a container that is running');
   });
 
   test('holds the lock until release; a refused open leaves it free', () => {

@@ -50,8 +50,14 @@ describe('applyCredentials', () => {
     applyCredentials(kernel, processSpec({ capabilities: caps, noNewPrivileges: true }), facts(caps));
     expect(folded(steps(kernel))).toEqual([
       'CAPBSET_DROP',
-      'SET_KEEPCAPS(1)', 'setgroups(10,20)', 'setresgid(100)', 'setresuid(1000)', 'SET_KEEPCAPS(0)',
-      'capset', 'AMBIENT_CLEAR_ALL', `AMBIENT_RAISE(${CAP_NET_BIND_SERVICE})`,
+      'SET_KEEPCAPS(1)',
+      'setgroups(10,20)',
+      'setresgid(100)',
+      'setresuid(1000)',
+      'SET_KEEPCAPS(0)',
+      'capset',
+      'AMBIENT_CLEAR_ALL',
+      `AMBIENT_RAISE(${CAP_NET_BIND_SERVICE})`,
       'SET_NO_NEW_PRIVS(1)',
     ]);
   });
@@ -59,7 +65,10 @@ describe('applyCredentials', () => {
   it('drops every capability outside the bounding set, and no other', () => {
     const kernel = new KernelDouble();
     applyCredentials(kernel, processSpec({ capabilities: caps }), facts(caps));
-    const dropped = kernel.only('prctl').filter((c) => c.args[0] === PR.CAPBSET_DROP).map((c) => c.args[1]);
+    const dropped = kernel
+      .only('prctl')
+      .filter((c) => c.args[0] === PR.CAPBSET_DROP)
+      .map((c) => c.args[1]);
     const kept = [CAP_CHOWN, CAP_KILL, CAP_NET_BIND_SERVICE];
     expect(dropped).toEqual(Array.from({ length: lastCap() + 1 }, (_, cap) => cap).filter((cap) => !kept.includes(cap)));
   });
@@ -68,7 +77,9 @@ describe('applyCredentials', () => {
     const kernel = new KernelDouble();
     applyCredentials(kernel, processSpec({ capabilities: caps }), facts(caps));
     expect(kernel.only('capset')[0].args[0]).toEqual({
-      effective: (1n << 5n) | (1n << 10n), permitted: (1n << 5n) | (1n << 10n), inheritable: 1n << 10n,
+      effective: (1n << 5n) | (1n << 10n),
+      permitted: (1n << 5n) | (1n << 10n),
+      inheritable: 1n << 10n,
     });
     expect(steps(kernel).filter((s) => s.startsWith('AMBIENT_RAISE'))).toEqual([`AMBIENT_RAISE(${CAP_NET_BIND_SERVICE})`]);
   });
@@ -120,7 +131,7 @@ describe('applyRlimits', () => {
     ]);
   });
 
-  it('explains EPERM as a hard limit above the runtime\'s', () => {
+  it("explains EPERM as a hard limit above the runtime's", () => {
     const kernel = new KernelDouble().fail('prlimit', 'EPERM');
     expect(() => applyRlimits(kernel, [{ type: 'RLIMIT_NOFILE', soft: 1, hard: 1 << 30 }])).toThrow(
       /RLIMIT_NOFILE: raising the hard limit to 1073741824 needs CAP_SYS_RESOURCE/,

@@ -99,11 +99,20 @@ describe('the log', () => {
     try {
       reportError(caught(() => open(missing, O.RDONLY)));
       reportError(new RangeError('bug'));
-      reportError(wrap(caught(() => open(missing, O.RDONLY)), 'context', { code: 'usage' }));
+      reportError(
+        wrap(
+          caught(() => open(missing, O.RDONLY)),
+          'context',
+          { code: 'usage' },
+        ),
+      );
     } finally {
       configureLog({ format: 'text', debug: false });
     }
-    const entries = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { code: string; msg: string });
+    const entries = readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { code: string; msg: string });
     expect(entries.map((e) => e.code)).toEqual(['system', 'internal', 'usage']);
     expect(entries[2].msg).toMatch(/^context: open .*: ENOENT/);
   });

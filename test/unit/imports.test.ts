@@ -70,7 +70,23 @@ describe('the import graph of src/', () => {
     const a = '/a.ts';
     expect(importsOf(a, "import type { X } from './b.js';\nconst c = () => import('./c.js');")).toEqual(['/b.ts', '/c.ts']);
     expect(importsOf(a, "import {\n  x,\n  y,\n} from '../d.js';\nexport { z } from './e.js';")).toEqual(['/d.ts', '/e.ts']);
-    expect(findCycle(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']]]))).toEqual(['a', 'b', 'c', 'a']);
-    expect(findCycle(new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]]))).toBeNull();
+    expect(
+      findCycle(
+        new Map([
+          ['a', ['b']],
+          ['b', ['c']],
+          ['c', ['a']],
+        ]),
+      ),
+    ).toEqual(['a', 'b', 'c', 'a']);
+    expect(
+      findCycle(
+        new Map([
+          ['a', ['b', 'c']],
+          ['b', ['c']],
+          ['c', []],
+        ]),
+      ),
+    ).toBeNull();
   });
 });

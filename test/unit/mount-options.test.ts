@@ -11,7 +11,20 @@ describe('mount options', () => {
 
   it('features lists what the parser applies, the id-mapping, i_version, recursive and copy-up ones included', () => {
     expect(listed.filter((o) => parseMountOptions([o]).data.length > 0)).toEqual([]);
-    expect(listed).toEqual(expect.arrayContaining(['idmap', 'ridmap', 'iversion', 'noiversion', 'tmpcopyup', 'rro', 'rnosymfollow', 'rstrictatime', 'rnorelatime', 'rnostrictatime']));
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        'idmap',
+        'ridmap',
+        'iversion',
+        'noiversion',
+        'tmpcopyup',
+        'rro',
+        'rnosymfollow',
+        'rstrictatime',
+        'rnorelatime',
+        'rnostrictatime',
+      ]),
+    );
     expect(listed).toEqual([...new Set(listed)].sort());
   });
 
@@ -22,7 +35,7 @@ describe('mount options', () => {
     }
   });
 
-  it('iversion sets MS_I_VERSION and noiversion clears it; idmap and ridmap are the runtime\'s', () => {
+  it("iversion sets MS_I_VERSION and noiversion clears it; idmap and ridmap are the runtime's", () => {
     expect(parseMountOptions(['iversion']).flags & MS.I_VERSION).toBe(MS.I_VERSION);
     const both = parseMountOptions(['iversion', 'noiversion']);
     expect([both.flags & MS.I_VERSION, both.cleared & MS.I_VERSION]).toEqual([0, MS.I_VERSION]);

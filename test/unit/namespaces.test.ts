@@ -39,10 +39,10 @@ describe('planNamespaces', () => {
     expect(planNamespaces([{ type: 'user' }]).unprivilegedMaps).toBe(!asRoot);
   });
 
-  it('puts joins in the kernel\'s order before their namespaces are opened: mount last', () => {
-    const types = planNamespaces(['mount', 'user', 'time', 'cgroup', 'pid', 'network', 'uts', 'ipc'].map(
-      (type) => ({ type, path: `/x/${type}` }) as Namespace,
-    )).joins.map((j) => j.type);
+  it("puts joins in the kernel's order before their namespaces are opened: mount last", () => {
+    const types = planNamespaces(
+      ['mount', 'user', 'time', 'cgroup', 'pid', 'network', 'uts', 'ipc'].map((type) => ({ type, path: `/x/${type}` }) as Namespace),
+    ).joins.map((j) => j.type);
     expect(types).toEqual(['ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'user', 'mount']);
   });
 
@@ -116,13 +116,14 @@ describe('joining namespaces', () => {
 
   it('joins each namespace through the fd it opened and checked, with the type it has', () => {
     const { kernel } = joined([{ type: 'network', path: `/proc/${pid}/ns/net` }]);
-    expect(kernel.calls).toEqual([
-      { call: 'setns', args: [readlinkSync(`/proc/${pid}/ns/net`), CLONE.NEWNET, `/proc/${pid}/ns/net`] },
-    ]);
+    expect(kernel.calls).toEqual([{ call: 'setns', args: [readlinkSync(`/proc/${pid}/ns/net`), CLONE.NEWNET, `/proc/${pid}/ns/net`] }]);
   });
 
   it('leaves out the user namespace it is already in, which setns would refuse', () => {
-    const { kernel, plan } = joined([{ type: 'user', path: '/proc/self/ns/user' }, { type: 'uts', path: '/proc/self/ns/uts' }]);
+    const { kernel, plan } = joined([
+      { type: 'user', path: '/proc/self/ns/user' },
+      { type: 'uts', path: '/proc/self/ns/uts' },
+    ]);
     expect(plan.joins.map((j) => j.type)).toEqual(['uts']);
     expect(setnsOrder(kernel)).toEqual([[CLONE.NEWUTS, '/proc/self/ns/uts']]);
   });
@@ -137,7 +138,9 @@ describe('joining namespaces', () => {
     openJoins(plan);
     try {
       const kernel = new KernelDouble().fail('setns', 'EPERM');
-      expect(() => joinNamespaces(kernel, plan)).toThrow(/joining uts namespace \/proc\/self\/ns\/uts: setns: EPERM .*not permitted: is it owned by a user namespace/);
+      expect(() => joinNamespaces(kernel, plan)).toThrow(
+        /joining uts namespace \/proc\/self\/ns\/uts: setns: EPERM .*not permitted: is it owned by a user namespace/,
+      );
     } finally {
       closeJoins(plan);
     }

@@ -16,12 +16,15 @@ describe('openat2 under a storm of renames', () => {
     mkdirSync(path.join(dir, 'root/a/b/c'), { recursive: true });
     symlinkSync('../../../a/b/c/../../b/c/../../b', path.join(dir, 'root/a/b/c/up'));
     mkdirSync(path.join(dir, 'storm'));
-    renamer = spawn('python3', ['-c', [
-      'import os, sys',
-      'os.chdir(sys.argv[1]); open("x", "w").close()',
-      'while True:',
-      '    os.rename("x", "y"); os.rename("y", "x")',
-    ].join('\n'), path.join(dir, 'storm')], { stdio: 'ignore' });
+    renamer = spawn(
+      'python3',
+      [
+        '-c',
+        ['import os, sys', 'os.chdir(sys.argv[1]); open("x", "w").close()', 'while True:', '    os.rename("x", "y"); os.rename("y", "x")'].join('\n'),
+        path.join(dir, 'storm'),
+      ],
+      { stdio: 'ignore' },
+    );
   });
   afterAll(() => {
     renamer.kill('SIGKILL');

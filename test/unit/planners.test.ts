@@ -70,7 +70,7 @@ describe('mountAttributes', () => {
 });
 
 describe('propagationFlag', () => {
-  it('names linux.rootfsPropagation\'s values, and nothing for an unknown one', () => {
+  it("names linux.rootfsPropagation's values, and nothing for an unknown one", () => {
     expect(['shared', 'rslave', 'private', 'unbindable'].map(propagationFlag)).toEqual([MS.SHARED, MS.SLAVE | MS.REC, MS.PRIVATE, MS.UNBINDABLE]);
     expect(propagationFlag(undefined)).toBeUndefined();
     expect(propagationFlag('sideways')).toBeUndefined();
@@ -82,7 +82,10 @@ describe('mergeResources', () => {
     const base = { memory: { limit: 100, swap: 200 }, cpu: { shares: 2, cpus: '0' }, devices: [{ allow: false, access: 'rwm' }] };
     const update = { memory: { limit: 300 }, cpu: { cpus: '0-1' }, devices: [{ allow: true }], pids: { limit: 5 } };
     expect(mergeResources(base, update)).toEqual({
-      memory: { limit: 300, swap: 200 }, cpu: { shares: 2, cpus: '0-1' }, devices: [{ allow: true }], pids: { limit: 5 },
+      memory: { limit: 300, swap: 200 },
+      cpu: { shares: 2, cpus: '0-1' },
+      devices: [{ allow: true }],
+      pids: { limit: 5 },
     });
     expect(base.memory.limit).toBe(100); // the base is not changed
   });
@@ -99,7 +102,7 @@ describe('mergeResources', () => {
 });
 
 describe('parseShare', () => {
-  it('reads TYPES=CONTAINER with runc\'s and the spec\'s names, each type once', () => {
+  it("reads TYPES=CONTAINER with runc's and the spec's names, each type once", () => {
     expect(parseShare('net,ipc,uts=infra')).toEqual({ id: 'infra', types: ['network', 'ipc', 'uts'] });
     expect(parseShare('mnt,mount,network,net=pod-1.a_b')).toEqual({ id: 'pod-1.a_b', types: ['mount', 'network'] });
   });
@@ -131,10 +134,20 @@ describe('parseSignal', () => {
 describe('resourcesFromFlags', () => {
   // What the cgroups-v1 suite's "update and events flags" test does not cover.
   it('puts each flag in its section, and leaves out sections no flag names', () => {
-    expect(resourcesFromFlags({
-      memoryReservation: '1m', kernelMemory: '2m', kernelMemoryTcp: '3m', cpuShares: '1024', cpuPeriod: '100000',
-      cpuRtPeriod: '1000000', cpuRtRuntime: '-1', cpusetMems: '0', cpuIdle: '1', blkioWeight: '500',
-    })).toEqual({
+    expect(
+      resourcesFromFlags({
+        memoryReservation: '1m',
+        kernelMemory: '2m',
+        kernelMemoryTcp: '3m',
+        cpuShares: '1024',
+        cpuPeriod: '100000',
+        cpuRtPeriod: '1000000',
+        cpuRtRuntime: '-1',
+        cpusetMems: '0',
+        cpuIdle: '1',
+        blkioWeight: '500',
+      }),
+    ).toEqual({
       memory: { reservation: 1 << 20, kernel: 2 << 20, kernelTCP: 3 << 20 },
       cpu: { shares: 1024, period: 100000, realtimePeriod: 1000000, realtimeRuntime: -1, mems: '0', idle: 1 },
       blockIO: { weight: 500 },

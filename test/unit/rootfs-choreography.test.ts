@@ -46,8 +46,15 @@ function config(extra: Partial<Spec> = {}, linux: Spec['linux'] = {}): Spec {
 
 function plan(spec: Spec, more: Partial<RootfsPlan> = {}): RootfsPlan {
   return {
-    kernel, config: spec, rootfs, bundle: scratch, inUserNamespace: false, newCgroupNamespace: false, entry: 'pivot',
-    beforePivot: () => kernel.mark('create hooks'), ...more,
+    kernel,
+    config: spec,
+    rootfs,
+    bundle: scratch,
+    inUserNamespace: false,
+    newCgroupNamespace: false,
+    entry: 'pivot',
+    beforePivot: () => kernel.mark('create hooks'),
+    ...more,
   };
 }
 
@@ -57,7 +64,7 @@ const onto = (...parts: string[]) => throughFd(at(...parts));
 const mountsOnto = (target: string) => kernel.only('mount').filter((c) => c.args[1] === target);
 
 describe('buildRootfs', () => {
-  it('makes / a slave, the root\'s parent private, then binds the root onto itself, before any mount of config.json', () => {
+  it("makes / a slave, the root's parent private, then binds the root onto itself, before any mount of config.json", () => {
     buildRootfs(plan(config()));
     const mounts = kernel.only('mount');
     expect(mounts[0].args).toEqual([null, '/', null, MS.SLAVE | MS.REC, null]);
@@ -86,7 +93,7 @@ describe('buildRootfs', () => {
     expect(kernel.only('mount').some((c) => ((c.args[3] as number) & MS.REMOUNT) !== 0)).toBe(false);
   });
 
-  it('gives a tmpfs without mode= its mount point\'s mode, as runc', () => {
+  it("gives a tmpfs without mode= its mount point's mode, as runc", () => {
     mkdirSync(at('scratch'), { mode: 0o700 });
     buildRootfs(plan(config({ mounts: [{ destination: '/scratch', type: 'tmpfs', source: 'tmpfs' }] })));
     expect(mountsOnto(onto('scratch'))[0].args).toEqual(['tmpfs', onto('scratch'), 'tmpfs', 0, 'mode=700']);
@@ -107,7 +114,7 @@ describe('buildRootfs', () => {
     ]);
   });
 
-  it('sets a bind mount\'s propagation option after it is attached, and r* options on every mount of the copy', () => {
+  it("sets a bind mount's propagation option after it is attached, and r* options on every mount of the copy", () => {
     const source = path.join(scratch, 'volume');
     mkdirSync(source);
     writeFileSync(path.join(source, 'f'), '');
@@ -128,7 +135,10 @@ describe('buildRootfs', () => {
     mkdirSync(source);
     kernel.fail('mountSetattr', 'EPERM', (args) => (args[2] as { clear: number }).clear !== 0);
     buildRootfs(plan(config({ mounts: [{ destination: '/data', type: 'bind', source, options: ['rbind', 'rw', 'nosuid'] }] })));
-    const attrs = kernel.only('mountSetattr').slice(0, 2).map((c) => c.args[2]);
+    const attrs = kernel
+      .only('mountSetattr')
+      .slice(0, 2)
+      .map((c) => c.args[2]);
     expect(attrs).toEqual([
       { set: MOUNT_ATTR.NOSUID, clear: MOUNT_ATTR.RDONLY, propagation: 0 },
       { set: MOUNT_ATTR.NOSUID, clear: 0, propagation: 0 },
@@ -146,10 +156,13 @@ describe('buildRootfs', () => {
     expect(kernel.only('mount').filter((c) => c.args[3] === MS.BIND)).toEqual([]);
   });
 
-  it('binds the host\'s nodes onto empty files in a user namespace, where mknod is refused', () => {
+  it("binds the host's nodes onto empty files in a user namespace, where mknod is refused", () => {
     buildRootfs(plan(config({ mounts: [] }, { devices: [{ type: 'c', path: '/dev/fuse', major: 10, minor: 229 }] }), { inUserNamespace: true }));
     expect(kernel.only('mknodat')).toEqual([]);
-    const binds = kernel.only('mount').filter((c) => c.args[3] === MS.BIND).map((c) => c.args);
+    const binds = kernel
+      .only('mount')
+      .filter((c) => c.args[3] === MS.BIND)
+      .map((c) => c.args);
     expect(binds).toEqual(
       ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/fuse'].map((d) => [d, onto(d), null, MS.BIND, null]),
     );
@@ -158,10 +171,15 @@ describe('buildRootfs', () => {
   it('links /dev/fd, the standard streams and /dev/ptmx', () => {
     buildRootfs(plan(config({ mounts: [] })));
     const links = kernel.only('symlinkat').map((c) => `${path.join(c.args[1] as string, c.args[2] as string)} -> ${c.args[0]}`);
-    expect(links).toEqual(expect.arrayContaining([
-      `${at('dev', 'fd')} -> /proc/self/fd`, `${at('dev', 'stdin')} -> /proc/self/fd/0`, `${at('dev', 'stdout')} -> /proc/self/fd/1`,
-      `${at('dev', 'stderr')} -> /proc/self/fd/2`, `${at('dev', 'ptmx')} -> pts/ptmx`,
-    ]));
+    expect(links).toEqual(
+      expect.arrayContaining([
+        `${at('dev', 'fd')} -> /proc/self/fd`,
+        `${at('dev', 'stdin')} -> /proc/self/fd/0`,
+        `${at('dev', 'stdout')} -> /proc/self/fd/1`,
+        `${at('dev', 'stderr')} -> /proc/self/fd/2`,
+        `${at('dev', 'ptmx')} -> pts/ptmx`,
+      ]),
+    );
   });
 
   it('leaves /dev to a bind mount of it', () => {
@@ -195,7 +213,7 @@ describe('buildRootfs', () => {
     ]);
   });
 
-  it('leaves propagation alone in the runtime\'s own mount namespace and only chroots', () => {
+  it("leaves propagation alone in the runtime's own mount namespace and only chroots", () => {
     buildRootfs(plan(config({ mounts: [] }), { entry: 'chroot' }));
     expect(kernel.only('mount').filter((c) => c.args[1] === '/' || c.args[0] === rootfs)).toEqual([]);
     expect(kernel.only('pivotRoot', 'chroot')).toEqual([{ call: 'chroot', args: ['.'], cwd: rootfs }]);
@@ -222,7 +240,7 @@ describe('finishRootfs', () => {
     ]);
   });
 
-  it('masks a directory with a read-only tmpfs and a file with the container\'s /dev/null, once verified to be 1:3', () => {
+  it("masks a directory with a read-only tmpfs and a file with the container's /dev/null, once verified to be 1:3", () => {
     finishRootfs(kernel, config({}, { maskedPaths: ['/proc/sys', '/proc/version', '/no/such/file'] }));
     expect(kernel.calls).toEqual([
       { call: 'mount', args: ['tmpfs', throughFd('/proc/sys'), 'tmpfs', MS.RDONLY, null] },
@@ -284,7 +302,7 @@ describe('openNullDevice', () => {
 });
 
 describe('setupDev alone', () => {
-  it('replaces what the image has at a device\'s path (here a symlink to a host file) instead of following it', () => {
+  it("replaces what the image has at a device's path (here a symlink to a host file) instead of following it", () => {
     mkdirSync(at('dev'));
     symlinkSync('/etc/passwd', at('dev', 'null'));
     const fd = openRoot(rootfs);

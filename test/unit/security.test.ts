@@ -40,27 +40,38 @@ describe('compileSeccomp', () => {
   const allow = (syscalls: LinuxSeccomp['syscalls']): LinuxSeccomp => ({ defaultAction: 'SCMP_ACT_ALLOW', syscalls });
 
   it('compiles a profile, skipping unknown names and rules with the default action', () => {
-    const compiled = compileSeccomp(allow([
-      { names: ['mkdir', 'not_a_syscall'], action: 'SCMP_ACT_ERRNO' },
-      { names: ['getpid'], action: 'SCMP_ACT_ALLOW' },
-      { names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 9, op: 'SCMP_CMP_EQ' }, { index: 1, value: 15, op: 'SCMP_CMP_EQ' }] },
-    ]));
+    const compiled = compileSeccomp(
+      allow([
+        { names: ['mkdir', 'not_a_syscall'], action: 'SCMP_ACT_ERRNO' },
+        { names: ['getpid'], action: 'SCMP_ACT_ALLOW' },
+        {
+          names: ['kill'],
+          action: 'SCMP_ACT_ERRNO',
+          args: [
+            { index: 1, value: 9, op: 'SCMP_CMP_EQ' },
+            { index: 1, value: 15, op: 'SCMP_CMP_EQ' },
+          ],
+        },
+      ]),
+    );
     expect(compiled.ignoredNames).toEqual(['not_a_syscall']);
     expect(compiled.notify).toBe(false);
   });
 
   it('names every bad field, one line each', () => {
-    expect(compileError({
-      defaultAction: 'SCMP_ACT_ALLOW',
-      architectures: ['SCMP_ARCH_VAX'],
-      flags: ['SECCOMP_FILTER_FLAG_NOPE'],
-      syscalls: [
-        { names: ['mkdir'], action: 'SCMP_ACT_BOGUS' },
-        { names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 0, op: 'SCMP_CMP_ROUGHLY' }] },
-        { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 65536 },
-        { names: ['kill'], action: 'SCMP_ACT_ALLOW', errnoRet: 1 },
-      ],
-    })).toEqual([
+    expect(
+      compileError({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        architectures: ['SCMP_ARCH_VAX'],
+        flags: ['SECCOMP_FILTER_FLAG_NOPE'],
+        syscalls: [
+          { names: ['mkdir'], action: 'SCMP_ACT_BOGUS' },
+          { names: ['kill'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 0, op: 'SCMP_CMP_ROUGHLY' }] },
+          { names: ['kill'], action: 'SCMP_ACT_ERRNO', errnoRet: 65536 },
+          { names: ['kill'], action: 'SCMP_ACT_ALLOW', errnoRet: 1 },
+        ],
+      }),
+    ).toEqual([
       expect.stringMatching(/^config\.json: \/linux\/seccomp\/architectures\/0: SCMP_ARCH_VAX is not an architecture libseccomp [\d.]+ knows$/),
       expect.stringMatching(/^config\.json: \/linux\/seccomp\/flags\/0: unknown flag "SECCOMP_FILTER_FLAG_NOPE"/),
       expect.stringMatching(/^config\.json: \/linux\/seccomp\/syscalls\/0\/action: unknown action "SCMP_ACT_BOGUS"/),
@@ -77,7 +88,9 @@ describe('compileSeccomp', () => {
     expect(compileError({ ...allow([{ names: ['sendmsg'], action: 'SCMP_ACT_NOTIFY' }]), listenerPath: '/x.sock' })).toEqual([
       'config.json: /linux/seccomp/syscalls/0/names/0: SCMP_ACT_NOTIFY cannot be used for sendmsg: the runtime needs it to pass the notify fd on',
     ]);
-    expect(compileError({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/x.sock' })[0]).toMatch(/defaultAction: SCMP_ACT_NOTIFY cannot be the default action/);
+    expect(compileError({ defaultAction: 'SCMP_ACT_NOTIFY', listenerPath: '/x.sock' })[0]).toMatch(
+      /defaultAction: SCMP_ACT_NOTIFY cannot be the default action/,
+    );
   });
 
   it('takes uint64 values above 2^53 from the exact text, and refuses them without it', () => {
@@ -119,7 +132,10 @@ describe('the ENOSYS stub', () => {
   }
 
   it('returns ENOSYS above the newest named call of each architecture, and nothing else', () => {
-    const stub = enosysStub([{ auditArch: X86_64, newest: 446 }, { auditArch: I386, newest: 450 }]);
+    const stub = enosysStub([
+      { auditArch: X86_64, newest: 446 },
+      { auditArch: I386, newest: 450 },
+    ]);
     expect(decide(stub, X86_64, 447)).toBe('ENOSYS');
     expect(decide(stub, X86_64, 446)).toBe('filter');
     expect(decide(stub, X86_64, 0)).toBe('filter');
@@ -147,10 +163,9 @@ describe('the ENOSYS stub', () => {
     };
     const lib = libseccomp();
     const tokens = [lib.archNative(), lib.archResolveName('x86'), lib.archResolveName('x32')];
-    expect(newestNamedCalls(profile, tokens, lib)).toEqual(expect.arrayContaining([
-      { auditArch: I386, newest: 446 },
-      ...(process.arch === 'x64' ? [{ auditArch: X86_64, newest: 446, newestX32: X32 | 446 }] : []),
-    ]));
+    expect(newestNamedCalls(profile, tokens, lib)).toEqual(
+      expect.arrayContaining([{ auditArch: I386, newest: 446 }, ...(process.arch === 'x64' ? [{ auditArch: X86_64, newest: 446, newestX32: X32 | 446 }] : [])]),
+    );
     expect(needsEnosysStub(profile)).toBe(true);
     expect(needsEnosysStub({ ...profile, defaultAction: 'SCMP_ACT_KILL_PROCESS' })).toBe(true);
     expect(needsEnosysStub({ ...profile, defaultErrnoRet: 38 })).toBe(false);
@@ -183,7 +198,15 @@ describe('process.scheduler checks', () => {
   });
 
   it('lays out struct sched_attr as the kernel reads it', () => {
-    const attr = schedAttr({ policy: 'SCHED_DEADLINE', nice: -3, priority: 0, flags: ['SCHED_FLAG_RESET_ON_FORK', 'SCHED_FLAG_RECLAIM'], runtime: 1, deadline: 2, period: 3 });
+    const attr = schedAttr({
+      policy: 'SCHED_DEADLINE',
+      nice: -3,
+      priority: 0,
+      flags: ['SCHED_FLAG_RESET_ON_FORK', 'SCHED_FLAG_RECLAIM'],
+      runtime: 1,
+      deadline: 2,
+      period: 3,
+    });
     expect(attr.length).toBe(56);
     expect(attr.readUInt32LE(0)).toBe(56);
     expect(attr.readUInt32LE(4)).toBe(6);

@@ -9,7 +9,9 @@ const props = (r: Parameters<typeof unitProperties>[0]) => Object.fromEntries(un
 
 describe('systemd unit properties', () => {
   it('memory, swap (memory+swap − memory), pids, weight, quota per second rounded up to 10 ms, and its period', () => {
-    expect(props({ memory: { limit: 64 << 20, reservation: 16 << 20, swap: 96 << 20 }, pids: { limit: -1 }, cpu: { shares: 512, quota: 12345, period: 200000 } })).toEqual({
+    expect(
+      props({ memory: { limit: 64 << 20, reservation: 16 << 20, swap: 96 << 20 }, pids: { limit: -1 }, cpu: { shares: 512, quota: 12345, period: 200000 } }),
+    ).toEqual({
       MemoryMax: BigInt(64 << 20),
       MemoryLow: BigInt(16 << 20),
       MemorySwapMax: BigInt(32 << 20),

@@ -249,9 +249,7 @@ describe('validateConfig: accepted configs', () => {
   });
 
   it('accepts any non-empty annotation key', () => {
-    expect(problemsAfter((c) => (c.annotations = { 'org.opencontainers.reserved.x': '', 'x y/z~': 'v' }))).toEqual(
-      [],
-    );
+    expect(problemsAfter((c) => (c.annotations = { 'org.opencontainers.reserved.x': '', 'x y/z~': 'v' }))).toEqual([]);
   });
 });
 
@@ -312,9 +310,7 @@ describe('validateConfig: schema problems', () => {
   });
 
   it('requires at least one argument', () => {
-    expect(problemsAfter((c) => (c.process.args = []))).toEqual([
-      'config.json: /process/args: must have at least 1 item',
-    ]);
+    expect(problemsAfter((c) => (c.process.args = []))).toEqual(['config.json: /process/args: must have at least 1 item']);
   });
 
   it('lists the allowed namespace types', () => {
@@ -476,23 +472,16 @@ describe('validateConfig: schema problems', () => {
       c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: [], action: 'SCMP_ACT_LOG' }] };
       c.linux.personality = { domain: 'LINUX', flags: ['ADDR_NO_RANDOMIZE'] };
     });
-    expect(lines).toEqual([
-      'config.json: /annotations/: key must not be empty',
-      'config.json: /linux/seccomp/syscalls/0/names: must have at least 1 item',
-    ]);
+    expect(lines).toEqual(['config.json: /annotations/: key must not be empty', 'config.json: /linux/seccomp/syscalls/0/names: must have at least 1 item']);
   });
 
   it('reports one line per pointer when a value breaks several rules', () => {
     // "1" is neither an integer nor one of the allowed values 0 and 1.
-    expect(problemsAfter((c) => (c.linux.resources = { cpu: { idle: '1' } }))).toEqual([
-      'config.json: /linux/resources/cpu/idle: must be an integer',
-    ]);
+    expect(problemsAfter((c) => (c.linux.resources = { cpu: { idle: '1' } }))).toEqual(['config.json: /linux/resources/cpu/idle: must be an integer']);
   });
 
   it('escapes "/" and "~" in pointers', () => {
-    expect(problemsAfter((c) => (c.annotations = { 'a/b~c': 1 }))).toEqual([
-      'config.json: /annotations/a~1b~0c: must be a string',
-    ]);
+    expect(problemsAfter((c) => (c.annotations = { 'a/b~c': 1 }))).toEqual(['config.json: /annotations/a~1b~0c: must be a string']);
   });
 
   it('requires an idmapping to map at least one id', () => {
@@ -515,19 +504,13 @@ describe('validateConfig: schema problems', () => {
 
 describe('validateConfig: semantic problems', () => {
   it('rejects a major version other than 1', () => {
-    expect(problemsAfter((c) => (c.ociVersion = '2.0.0'))).toEqual([
-      'config.json: /ociVersion: unsupported major version 2 (ocirun supports 1.x)',
-    ]);
+    expect(problemsAfter((c) => (c.ociVersion = '2.0.0'))).toEqual(['config.json: /ociVersion: unsupported major version 2 (ocirun supports 1.x)']);
     expect(problemsAfter((c) => (c.ociVersion = '1.0.2-dev'))).toEqual([]);
   });
 
   it('requires the root filesystem directory to exist', () => {
-    expect(problemsAfter((c) => (c.root.path = 'missing'))).toEqual([
-      `config.json: /root/path: no such directory: ${path.join(bundleDir, 'missing')}`,
-    ]);
-    expect(problemsAfter((c) => (c.root.path = 'a-file'))).toEqual([
-      `config.json: /root/path: not a directory: ${path.join(bundleDir, 'a-file')}`,
-    ]);
+    expect(problemsAfter((c) => (c.root.path = 'missing'))).toEqual([`config.json: /root/path: no such directory: ${path.join(bundleDir, 'missing')}`]);
+    expect(problemsAfter((c) => (c.root.path = 'a-file'))).toEqual([`config.json: /root/path: not a directory: ${path.join(bundleDir, 'a-file')}`]);
     expect(problemsAfter((c) => (c.root.path = 'a-file/rootfs'))).toEqual([
       `config.json: /root/path: no such directory: ${path.join(bundleDir, 'a-file', 'rootfs')}`,
     ]);
@@ -554,13 +537,24 @@ describe('validateConfig: semantic problems', () => {
 
   it('knows all 16 Linux rlimits', () => {
     const types = [
-      'RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'RLIMIT_CORE', 'RLIMIT_RSS',
-      'RLIMIT_NPROC', 'RLIMIT_NOFILE', 'RLIMIT_MEMLOCK', 'RLIMIT_AS', 'RLIMIT_LOCKS',
-      'RLIMIT_SIGPENDING', 'RLIMIT_MSGQUEUE', 'RLIMIT_NICE', 'RLIMIT_RTPRIO', 'RLIMIT_RTTIME',
+      'RLIMIT_CPU',
+      'RLIMIT_FSIZE',
+      'RLIMIT_DATA',
+      'RLIMIT_STACK',
+      'RLIMIT_CORE',
+      'RLIMIT_RSS',
+      'RLIMIT_NPROC',
+      'RLIMIT_NOFILE',
+      'RLIMIT_MEMLOCK',
+      'RLIMIT_AS',
+      'RLIMIT_LOCKS',
+      'RLIMIT_SIGPENDING',
+      'RLIMIT_MSGQUEUE',
+      'RLIMIT_NICE',
+      'RLIMIT_RTPRIO',
+      'RLIMIT_RTTIME',
     ];
-    expect(problemsAfter((c) => (c.process.rlimits = types.map((type) => ({ type, soft: 1, hard: 1 }))))).toEqual(
-      [],
-    );
+    expect(problemsAfter((c) => (c.process.rlimits = types.map((type) => ({ type, soft: 1, hard: 1 }))))).toEqual([]);
   });
 
   it('leaves unknown capability names to create, which ignores them with a warning (config.md)', () => {
@@ -572,14 +566,47 @@ describe('validateConfig: semantic problems', () => {
 
   it('knows all 41 Linux capabilities, in number order', () => {
     const all = [
-      'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL',
-      'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE',
-      'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER',
-      'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
-      'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
-      'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL',
-      'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
-      'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+      'CAP_CHOWN',
+      'CAP_DAC_OVERRIDE',
+      'CAP_DAC_READ_SEARCH',
+      'CAP_FOWNER',
+      'CAP_FSETID',
+      'CAP_KILL',
+      'CAP_SETGID',
+      'CAP_SETUID',
+      'CAP_SETPCAP',
+      'CAP_LINUX_IMMUTABLE',
+      'CAP_NET_BIND_SERVICE',
+      'CAP_NET_BROADCAST',
+      'CAP_NET_ADMIN',
+      'CAP_NET_RAW',
+      'CAP_IPC_LOCK',
+      'CAP_IPC_OWNER',
+      'CAP_SYS_MODULE',
+      'CAP_SYS_RAWIO',
+      'CAP_SYS_CHROOT',
+      'CAP_SYS_PTRACE',
+      'CAP_SYS_PACCT',
+      'CAP_SYS_ADMIN',
+      'CAP_SYS_BOOT',
+      'CAP_SYS_NICE',
+      'CAP_SYS_RESOURCE',
+      'CAP_SYS_TIME',
+      'CAP_SYS_TTY_CONFIG',
+      'CAP_MKNOD',
+      'CAP_LEASE',
+      'CAP_AUDIT_WRITE',
+      'CAP_AUDIT_CONTROL',
+      'CAP_SETFCAP',
+      'CAP_MAC_OVERRIDE',
+      'CAP_MAC_ADMIN',
+      'CAP_SYSLOG',
+      'CAP_WAKE_ALARM',
+      'CAP_BLOCK_SUSPEND',
+      'CAP_AUDIT_READ',
+      'CAP_PERFMON',
+      'CAP_BPF',
+      'CAP_CHECKPOINT_RESTORE',
     ];
     expect([...CAPABILITY_NAMES]).toEqual(all);
     expect(problemsAfter((c) => (c.process.capabilities = { permitted: all }))).toEqual([]);
@@ -587,12 +614,7 @@ describe('validateConfig: semantic problems', () => {
 
   it('rejects mount destinations that climb above the root', () => {
     const lines = problemsAfter((c) => {
-      c.mounts = [
-        { destination: '/a/../b' },
-        { destination: '/../etc' },
-        { destination: 'a/../../etc' },
-        { destination: '/a/./..' },
-      ];
+      c.mounts = [{ destination: '/a/../b' }, { destination: '/../etc' }, { destination: 'a/../../etc' }, { destination: '/a/./..' }];
     });
     expect(lines).toEqual([
       'config.json: /mounts/1/destination: must not climb above the container root with ".."',
@@ -682,7 +704,7 @@ describe('validateConfig: semantic problems', () => {
     expect(created).toEqual([]);
   });
 
-  it('allows sysctls only inside the container\'s own namespaces', () => {
+  it("allows sysctls only inside the container's own namespaces", () => {
     const lines = problemsAfter((c) => {
       c.linux.sysctl = {
         'net.ipv4.ip_forward': '1',
@@ -773,10 +795,7 @@ describe('formatProblems', () => {
       { pointer: '/process/args', message: 'must have at least 1 item' },
       { pointer: '', message: 'must be an object' },
     ];
-    expect(formatProblems(problems)).toEqual([
-      'config.json: /process/args: must have at least 1 item',
-      'config.json: must be an object',
-    ]);
+    expect(formatProblems(problems)).toEqual(['config.json: /process/args: must have at least 1 item', 'config.json: must be an object']);
     expect(formatProblems(problems, '/bundle/config.json')).toEqual([
       '/bundle/config.json: /process/args: must have at least 1 item',
       '/bundle/config.json: must be an object',

@@ -76,12 +76,18 @@ describe.skipIf(!isRoot || !isV2Host)('cgroups (v2 host)', () => {
     if (existsSync(path.join(cgDir(c.id), 'io.bfq.weight'))) expect(cgFile(c.id, 'io.bfq.weight')).toMatch(/^default 500$/m);
     else expect(cgFile(c.id, 'io.weight')).toMatch(/^default 4950$/m);
     // The parent was made with every controller the container needs enabled for its children.
-    const enabled = readFileSync(path.join('/sys/fs/cgroup', PARENT, 'cgroup.subtree_control'), 'utf8').trim().split(' ');
+    const enabled = readFileSync(path.join('/sys/fs/cgroup', PARENT, 'cgroup.subtree_control'), 'utf8')
+      .trim()
+      .split(' ');
     expect(enabled).toEqual(expect.arrayContaining(['cpu', 'cpuset', 'io', 'memory', 'pids']));
     // In its cgroup namespace the container is at the root, and /sys/fs/cgroup is its own cgroup.
     expect(c.out('cgroup')).toBe('0::/\n');
     expect(c.out('max')).toBe(`${64 << 20}\n`);
-    expect(readFileSync(path.join(cgDir(c.id), 'cgroup.procs'), 'utf8').trim().split('\n')).toContain(String(rt.state(c.id).pid));
+    expect(
+      readFileSync(path.join(cgDir(c.id), 'cgroup.procs'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toContain(String(rt.state(c.id).pid));
   });
 
   it('memory: a process above memory.max is OOM-killed, and events reports the OOM from memory.events', () => {
@@ -137,7 +143,13 @@ describe.skipIf(!isRoot || !isV2Host)('cgroups (v2 host)', () => {
     const c = start('sleep 986 & sleep 985 & echo ok > /out/ready; wait');
     waitFor(() => c.out('ready') !== '', 'the container');
     const ps = JSON.parse(rt.ok(['ps', '--format', 'json', c.id]).stdout) as number[];
-    expect(ps.sort()).toEqual(readFileSync(path.join(cgDir(c.id), 'cgroup.procs'), 'utf8').trim().split('\n').map(Number).sort());
+    expect(ps.sort()).toEqual(
+      readFileSync(path.join(cgDir(c.id), 'cgroup.procs'), 'utf8')
+        .trim()
+        .split('\n')
+        .map(Number)
+        .sort(),
+    );
     expect(ps.length).toBe(3);
     rt.ok(['pause', c.id]);
     expect(cgFile(c.id, 'cgroup.freeze')).toBe('1');
@@ -152,10 +164,13 @@ describe.skipIf(!isRoot || !isV2Host)('cgroups (v2 host)', () => {
   });
 
   it('devices: a denied device cannot be opened (eBPF filter), the default devices stay usable', () => {
-    const c = start('(echo x > /dev/zero) 2>/out/zero; echo "zero $?" >> /out/zero; (echo x > /dev/null) 2>/out/null; echo "null $?" >> /out/null; echo ok > /out/ready; sleep 987', (cfg) => {
-      // /dev/zero (c 1:5) is one of the default devices: a rule denying it takes it away.
-      cfg.linux.resources = { devices: [{ allow: false, type: 'c', major: 1, minor: 5, access: 'rwm' }] };
-    });
+    const c = start(
+      '(echo x > /dev/zero) 2>/out/zero; echo "zero $?" >> /out/zero; (echo x > /dev/null) 2>/out/null; echo "null $?" >> /out/null; echo ok > /out/ready; sleep 987',
+      (cfg) => {
+        // /dev/zero (c 1:5) is one of the default devices: a rule denying it takes it away.
+        cfg.linux.resources = { devices: [{ allow: false, type: 'c', major: 1, minor: 5, access: 'rwm' }] };
+      },
+    );
     waitFor(() => c.out('ready') !== '', 'the container');
     expect(c.out('null')).toBe('null 0\n');
     expect(c.out('zero')).toMatch(/Operation not permitted[\s\S]*zero 1\n$/);
@@ -215,10 +230,15 @@ describe.skipIf(!isRoot || !isV2Host)('cgroups (v2 host)', () => {
     });
     const noBfq = !existsSync(path.join('/sys/fs/cgroup', PARENT, 'io.bfq.weight'));
     if (noBfq) {
-      const bundle = rt.track(makeBundle({ args: ['true'], mutate: (cfg) => {
-        cfg.linux.cgroupsPath = `${PARENT}/weight-device`;
-        cfg.linux.resources = { blockIO: blockIO(true) };
-      } }));
+      const bundle = rt.track(
+        makeBundle({
+          args: ['true'],
+          mutate: (cfg) => {
+            cfg.linux.cgroupsPath = `${PARENT}/weight-device`;
+            cfg.linux.resources = { blockIO: blockIO(true) };
+          },
+        }),
+      );
       expect(refusedCreate(rt, bundle)).toMatch(/^ocirun: linux\.resources\.blockIO\.weightDevice\[0\]\.weight: .*needs the BFQ I\/O scheduler/);
       expect(existsSync(path.join('/sys/fs/cgroup', PARENT, 'weight-device'))).toBe(false);
       const c = start('echo ok > /out/ready; sleep 987', (cfg) => {
@@ -240,22 +260,34 @@ describe.skipIf(!isRoot || !isV2Host)('cgroups (v2 host)', () => {
   });
 
   it('rdma: a limit for a device the host does not have is refused, naming it, and leaves no cgroup', () => {
-    const bundle = rt.track(makeBundle({ args: ['true'], mutate: (cfg) => {
-      cfg.linux.cgroupsPath = `${PARENT}/rdma`;
-      cfg.linux.resources = { rdma: { mlx5_0: { hcaHandles: 3, hcaObjects: 100 } } };
-    } }));
+    const bundle = rt.track(
+      makeBundle({
+        args: ['true'],
+        mutate: (cfg) => {
+          cfg.linux.cgroupsPath = `${PARENT}/rdma`;
+          cfg.linux.resources = { rdma: { mlx5_0: { hcaHandles: 3, hcaObjects: 100 } } };
+        },
+      }),
+    );
     expect(readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8')).toMatch(/\brdma\b/);
-    expect(refusedCreate(rt, bundle)).toMatch(/^ocirun: linux\.resources\.rdma\.mlx5_0: cannot write "mlx5_0 hca_handle=3 hca_object=100" to .*rdma\.max: ENODEV/);
+    expect(refusedCreate(rt, bundle)).toMatch(
+      /^ocirun: linux\.resources\.rdma\.mlx5_0: cannot write "mlx5_0 hca_handle=3 hca_object=100" to .*rdma\.max: ENODEV/,
+    );
     expect(existsSync(path.join('/sys/fs/cgroup', PARENT, 'rdma'))).toBe(false);
   });
 
   it('clone3 puts the init in its cgroup: counted by pids.max from the clone on; refused by a pids limit of 0, it is moved in after a plain clone', () => {
     const created = (limit: number) => {
       const id = uniqueId('clone');
-      const b = rt.track(makeBundle({ args: ['sleep', '987'], mutate: (cfg) => {
-        cfg.linux.cgroupsPath = `${PARENT}/${id}`;
-        cfg.linux.resources = { pids: { limit } };
-      } }));
+      const b = rt.track(
+        makeBundle({
+          args: ['sleep', '987'],
+          mutate: (cfg) => {
+            cfg.linux.cgroupsPath = `${PARENT}/${id}`;
+            cfg.linux.resources = { pids: { limit } };
+          },
+        }),
+      );
       started.push(() => rt.run(['delete', '--force', id]));
       rt.ok(['create', '--bundle', b.dir, id]);
       return { id, pid: rt.state(id).pid };
@@ -273,7 +305,7 @@ describe.skipIf(!isRoot || !isV2Host)('cgroups (v2 host)', () => {
     expect(rt.state(none.id).status).toBe('running');
   });
 
-  it('kill --all KILL goes through cgroup.kill: a fork loop and a process that left the init\'s tree die too', () => {
+  it("kill --all KILL goes through cgroup.kill: a fork loop and a process that left the init's tree die too", () => {
     const c = start('setsid sh -c "sleep 984 & echo \\$! > /out/daemon" & while :; do sleep 983 & sleep 0.01; done', (cfg) => {
       // The host's PID namespace: the daemon is adopted by the guest's init, not the container's.
       cfg.linux.namespaces = cfg.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid');
@@ -289,16 +321,24 @@ describe.skipIf(!isRoot || !isV2Host)('cgroups (v2 host)', () => {
     expect(cgFile(c.id, 'cgroup.events')).toMatch(/^populated 0$/m);
   });
 
-  it('a nested cgroupsPath: the parents are made with the controllers enabled, and delete removes only the container\'s own', () => {
-    const c = start('echo ok > /out/ready; sleep 987', (cfg) => {
-      cfg.linux.resources = { memory: { limit: 32 << 20 }, pids: { limit: 20 } };
-    }, 'a/b');
+  it("a nested cgroupsPath: the parents are made with the controllers enabled, and delete removes only the container's own", () => {
+    const c = start(
+      'echo ok > /out/ready; sleep 987',
+      (cfg) => {
+        cfg.linux.resources = { memory: { limit: 32 << 20 }, pids: { limit: 20 } };
+      },
+      'a/b',
+    );
     const dir = path.join('/sys/fs/cgroup', PARENT, 'a/b', c.id);
     try {
       waitFor(() => c.out('ready') !== '', 'the container');
       expect(readFileSync(path.join(dir, 'memory.max'), 'utf8')).toBe(`${32 << 20}\n`);
       for (const parent of [PARENT, `${PARENT}/a`, `${PARENT}/a/b`]) {
-        expect(readFileSync(path.join('/sys/fs/cgroup', parent, 'cgroup.subtree_control'), 'utf8').trim().split(' ')).toEqual(expect.arrayContaining(['memory', 'pids']));
+        expect(
+          readFileSync(path.join('/sys/fs/cgroup', parent, 'cgroup.subtree_control'), 'utf8')
+            .trim()
+            .split(' '),
+        ).toEqual(expect.arrayContaining(['memory', 'pids']));
       }
       rt.ok(['delete', '--force', c.id]);
       expect(existsSync(dir)).toBe(false);

@@ -92,10 +92,26 @@ describe.skipIf(!runs)('containerd (runc v2 shim, SystemdCgroup, bin/ocirun) wit
     const id = 'sd-memory';
     const unit = `ocirun-ctr-${id}.scope`;
     ctrOk([
-      'run', '-d', '--runc-binary', OCIRUN_BIN, '--runc-systemd-cgroup', '--cgroup', `system.slice:ocirun-ctr:${id}`,
-      '--memory-limit', String(64 << 20), '--snapshotter', 'native', IMAGE, id, 'sh', '-c', 'echo started > /tmp/started; sleep 987',
+      'run',
+      '-d',
+      '--runc-binary',
+      OCIRUN_BIN,
+      '--runc-systemd-cgroup',
+      '--cgroup',
+      `system.slice:ocirun-ctr:${id}`,
+      '--memory-limit',
+      String(64 << 20),
+      '--snapshotter',
+      'native',
+      IMAGE,
+      id,
+      'sh',
+      '-c',
+      'echo started > /tmp/started; sleep 987',
     ]);
-    const line = ctrOk(['task', 'ls']).split('\n').find((l) => l.startsWith(`${id} `));
+    const line = ctrOk(['task', 'ls'])
+      .split('\n')
+      .find((l) => l.startsWith(`${id} `));
     expect(line?.trim().split(/\s+/)[2]).toBe('RUNNING');
     const pid = Number(line!.trim().split(/\s+/)[1]);
     expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toBe(`0::/system.slice/${unit}\n`);
@@ -107,7 +123,14 @@ describe.skipIf(!runs)('containerd (runc v2 shim, SystemdCgroup, bin/ocirun) wit
     expect(Number(/memory\.usage\s+(\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect(ctrOk(['task', 'exec', '--exec-id', 'cat', id, 'cat', '/tmp/started'])).toBe('started\n');
     ctrOk(['task', 'kill', '-s', 'SIGKILL', id]);
-    waitFor(() => !ctrOk(['task', 'ls']).split('\n').some((l) => l.startsWith(`${id} `) && /RUNNING/.test(l)), 'the task to stop', 30_000);
+    waitFor(
+      () =>
+        !ctrOk(['task', 'ls'])
+          .split('\n')
+          .some((l) => l.startsWith(`${id} `) && /RUNNING/.test(l)),
+      'the task to stop',
+      30_000,
+    );
     ctrOk(['task', 'delete', id]);
     ctrOk(['container', 'delete', id]);
     expect(execFileSync('systemctl', ['show', unit, '-p', 'ActiveState'], { encoding: 'utf8' }).trim()).toBe('ActiveState=inactive');

@@ -25,8 +25,18 @@ const VM_TESTS = ['test/vm/cgroup-v2.test.ts', 'test/vm/systemd.test.ts', 'test/
 
 /** Loaded in this order by the initramfs: virtio PCI, 9p over virtio, overlayfs, and an entropy source. */
 const MODULES = [
-  'virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci',
-  'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'overlay', 'virtio-rng',
+  'virtio_ring',
+  'virtio',
+  'virtio_pci_modern_dev',
+  'virtio_pci_legacy_dev',
+  'virtio_pci',
+  'netfs',
+  'fscache',
+  '9pnet',
+  '9pnet_virtio',
+  '9p',
+  'overlay',
+  'virtio-rng',
 ];
 
 const started = Date.now();
@@ -38,7 +48,11 @@ const die = (msg) => {
 
 function kernel() {
   if (process.env.OCIRUN_VM_KERNEL) return process.env.OCIRUN_VM_KERNEL;
-  const found = existsSync('/boot') ? readdirSync('/boot').filter((n) => /^vmlinuz-/.test(n)).sort() : [];
+  const found = existsSync('/boot')
+    ? readdirSync('/boot')
+        .filter((n) => /^vmlinuz-/.test(n))
+        .sort()
+    : [];
   if (found.length === 0) die('no kernel in /boot (apt-get install linux-image-amd64, or set OCIRUN_VM_KERNEL)');
   return path.join('/boot', found[found.length - 1]);
 }
@@ -128,19 +142,47 @@ writeFileSync(path.join(results, 'job.sh'), jobScript(files));
 const accel = process.env.OCIRUN_VM_ACCEL ?? 'tcg';
 const timeoutSec = Number(process.env.OCIRUN_VM_TIMEOUT ?? 900);
 const append = [
-  'console=ttyS0', 'quiet', 'loglevel=3', 'panic=-1',
+  'console=ttyS0',
+  'quiet',
+  'loglevel=3',
+  'panic=-1',
   // cgroup v2 alone, as on a host where systemd mounts only the unified hierarchy
-  'cgroup_no_v1=all', 'systemd.unified_cgroup_hierarchy=1',
-  'systemd.unit=ocirun-vm.target', 'systemd.show_status=false', 'systemd.log_level=warning',
+  'cgroup_no_v1=all',
+  'systemd.unified_cgroup_hierarchy=1',
+  'systemd.unit=ocirun-vm.target',
+  'systemd.show_status=false',
+  'systemd.log_level=warning',
 ].join(' ');
 const args = [
-  '-accel', accel === 'kvm' ? 'kvm' : 'tcg,thread=multi', '-cpu', accel === 'kvm' ? 'host' : 'max',
-  '-smp', String(Math.min(2, os.cpus().length)), '-m', '3072',
-  '-kernel', vmlinuz, '-initrd', image, '-append', append,
-  '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap',
-  '-virtfs', `local,path=${results},mount_tag=results,security_model=passthrough`,
-  '-device', 'virtio-rng-pci',
-  '-nic', 'none', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
+  '-accel',
+  accel === 'kvm' ? 'kvm' : 'tcg,thread=multi',
+  '-cpu',
+  accel === 'kvm' ? 'host' : 'max',
+  '-smp',
+  String(Math.min(2, os.cpus().length)),
+  '-m',
+  '3072',
+  '-kernel',
+  vmlinuz,
+  '-initrd',
+  image,
+  '-append',
+  append,
+  '-virtfs',
+  'local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap',
+  '-virtfs',
+  `local,path=${results},mount_tag=results,security_model=passthrough`,
+  '-device',
+  'virtio-rng-pci',
+  '-nic',
+  'none',
+  '-display',
+  'none',
+  '-monitor',
+  'none',
+  '-serial',
+  'stdio',
+  '-no-reboot',
 ];
 say(`booting ${path.basename(vmlinuz)} (${accel}, timeout ${timeoutSec}s) for ${files.join(' ')}`);
 const vm = spawn(qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });

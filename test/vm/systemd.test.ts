@@ -17,14 +17,31 @@ const systemdIsInit = (() => {
 const rt = new Runtime();
 
 const PROPERTIES = [
-  'ActiveState', 'Slice', 'Delegate', 'MemoryMax', 'MemorySwapMax', 'TasksMax', 'CPUWeight', 'CPUQuotaPerSecUSec', 'CPUQuotaPeriodUSec',
-  'AllowedCPUs', 'AllowedMemoryNodes', 'IOWeight', 'MemoryAccounting', 'TasksAccounting',
+  'ActiveState',
+  'Slice',
+  'Delegate',
+  'MemoryMax',
+  'MemorySwapMax',
+  'TasksMax',
+  'CPUWeight',
+  'CPUQuotaPerSecUSec',
+  'CPUQuotaPeriodUSec',
+  'AllowedCPUs',
+  'AllowedMemoryNodes',
+  'IOWeight',
+  'MemoryAccounting',
+  'TasksAccounting',
 ];
 
 /** systemctl show's view of a unit. */
 function show(unit: string): Record<string, string> {
   const out = execFileSync('systemctl', ['show', unit, '-p', PROPERTIES.join(',')], { encoding: 'utf8' });
-  return Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 afterAll(() => rt.dispose());
 
@@ -33,13 +50,15 @@ const SYSTEMD = { globals: ['--root', rt.root, '--systemd-cgroup'] };
 /** `ocirun --systemd-cgroup run -d` of `sleep` in the scope ocitest-<id>.scope of system.slice, with `resources`. */
 function runInScope(resources: Record<string, unknown>): { id: string; unit: string; stderr: string } {
   const id = uniqueId('sd');
-  const b = rt.track(makeBundle({
-    args: ['sleep', '987'],
-    mutate: (c) => {
-      c.linux.cgroupsPath = `system.slice:ocitest:${id}`;
-      c.linux.resources = resources;
-    },
-  }));
+  const b = rt.track(
+    makeBundle({
+      args: ['sleep', '987'],
+      mutate: (c) => {
+        c.linux.cgroupsPath = `system.slice:ocitest:${id}`;
+        c.linux.resources = resources;
+      },
+    }),
+  );
   const r = rt.ok(['run', '-d', '--bundle', b.dir, id], SYSTEMD);
   return { id, unit: `ocitest-${id}.scope`, stderr: r.stderr };
 }
@@ -50,7 +69,14 @@ describe.skipIf(!isRoot || !systemdIsInit)('--systemd-cgroup with systemd as PID
     expect(stderr).not.toMatch(/managing .* through the cgroup filesystem instead/);
     const pid = rt.state(id).pid;
     expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toBe(`0::/system.slice/${unit}\n`);
-    expect(show(unit)).toMatchObject({ ActiveState: 'active', Slice: 'system.slice', Delegate: 'yes', MemoryMax: String(64 << 20), TasksMax: '40', CPUWeight: '20' });
+    expect(show(unit)).toMatchObject({
+      ActiveState: 'active',
+      Slice: 'system.slice',
+      Delegate: 'yes',
+      MemoryMax: String(64 << 20),
+      TasksMax: '40',
+      CPUWeight: '20',
+    });
     expect(readFileSync(`/sys/fs/cgroup/system.slice/${unit}/memory.max`, 'utf8')).toBe(`${64 << 20}\n`);
     rt.ok(['update', '--memory', String(96 << 20), '--pids-limit', '50', id]);
     expect(show(unit)).toMatchObject({ MemoryMax: String(96 << 20), TasksMax: '50' });
@@ -68,9 +94,16 @@ describe.skipIf(!isRoot || !systemdIsInit)('--systemd-cgroup with systemd as PID
     });
     try {
       expect(show(unit)).toMatchObject({
-        MemoryMax: String(64 << 20), MemorySwapMax: String(32 << 20), CPUWeight: '20',
-        CPUQuotaPerSecUSec: '250ms', CPUQuotaPeriodUSec: '200ms', AllowedCPUs: '0', AllowedMemoryNodes: '0', IOWeight: '4950',
-        MemoryAccounting: 'yes', TasksAccounting: 'yes',
+        MemoryMax: String(64 << 20),
+        MemorySwapMax: String(32 << 20),
+        CPUWeight: '20',
+        CPUQuotaPerSecUSec: '250ms',
+        CPUQuotaPeriodUSec: '200ms',
+        AllowedCPUs: '0',
+        AllowedMemoryNodes: '0',
+        IOWeight: '4950',
+        MemoryAccounting: 'yes',
+        TasksAccounting: 'yes',
       });
       expect(cgFile(unit, 'cpu.max')).toBe('50000 200000');
       expect(cgFile(unit, 'cpuset.cpus')).toBe('0');
@@ -79,7 +112,12 @@ describe.skipIf(!isRoot || !systemdIsInit)('--systemd-cgroup with systemd as PID
       expect(cgFile(unit, 'cpuset.cpus')).toBe('1');
       // systemd writes the unit's cgroup files again from its properties on a reload: the limits stay.
       execFileSync('systemctl', ['daemon-reload']);
-      expect([cgFile(unit, 'cpuset.cpus'), cgFile(unit, 'cpu.max'), cgFile(unit, 'cpu.weight'), cgFile(unit, 'memory.swap.max')]).toEqual(['1', '100000 200000', '20', String(64 << 20)]);
+      expect([cgFile(unit, 'cpuset.cpus'), cgFile(unit, 'cpu.max'), cgFile(unit, 'cpu.weight'), cgFile(unit, 'memory.swap.max')]).toEqual([
+        '1',
+        '100000 200000',
+        '20',
+        String(64 << 20),
+      ]);
       expect(cgFile(unit, 'io.weight')).toMatch(/^default 10000$/m);
     } finally {
       rt.run(['delete', '--force', id]);
