@@ -147,18 +147,20 @@ function addAttributes(into: MountAttributes, change: { set?: number; clear?: nu
   into.clear = (into.clear | clear) & ~(change.set ?? 0);
 }
 
+/** mount(2) flags and the mount_setattr(2) attributes that mean the same (atime aside: one value of three). */
+export const FLAG_ATTRIBUTES: readonly (readonly [ms: number, attr: number])[] = [
+  [MS.RDONLY, MOUNT_ATTR.RDONLY],
+  [MS.NOSUID, MOUNT_ATTR.NOSUID],
+  [MS.NODEV, MOUNT_ATTR.NODEV],
+  [MS.NOEXEC, MOUNT_ATTR.NOEXEC],
+  [MS.NODIRATIME, MOUNT_ATTR.NODIRATIME],
+  [MS.NOSYMFOLLOW, MOUNT_ATTR.NOSYMFOLLOW],
+];
+
 /** The options' flags of a single mount as mount_setattr(2) attributes; only what they name changes. */
 export function mountAttributes(options: ParsedMountOptions): MountAttributes {
   const attrs: MountAttributes = { set: 0, clear: 0 };
-  const direct: [number, number][] = [
-    [MS.RDONLY, MOUNT_ATTR.RDONLY],
-    [MS.NOSUID, MOUNT_ATTR.NOSUID],
-    [MS.NODEV, MOUNT_ATTR.NODEV],
-    [MS.NOEXEC, MOUNT_ATTR.NOEXEC],
-    [MS.NODIRATIME, MOUNT_ATTR.NODIRATIME],
-    [MS.NOSYMFOLLOW, MOUNT_ATTR.NOSYMFOLLOW],
-  ];
-  for (const [ms, attr] of direct) {
+  for (const [ms, attr] of FLAG_ATTRIBUTES) {
     if (options.flags & ms) attrs.set |= attr;
     else if (options.cleared & ms) attrs.clear |= attr;
   }

@@ -10,7 +10,7 @@ import { makedev, openNullDevice, setupDev } from './devices.js';
 import { TMPFS_MAGIC } from '../cgroups/host.js';
 import { mountCgroupFs, type MountableHierarchies } from './cgroup-mount.js';
 import { withMountLabel } from './lsm.js';
-import { mountAttributes, parseMountOptions, propagationFlag, type MountAttributes, type ParsedMountOptions } from './mount-options.js';
+import { FLAG_ATTRIBUTES, mountAttributes, parseMountOptions, propagationFlag, type MountAttributes, type ParsedMountOptions } from './mount-options.js';
 import { openMountDestination } from './mount-destination.js';
 import { clonesSubmounts, isBindSource, openBindSourceInInit, type BindSources } from './bind-sources.js';
 import { READ_ONLY, attachMount, cloneMountAt, describeError, mountTarget, newFilesystem, setAttributes, setPropagation } from './detached-mounts.js';
@@ -252,16 +252,8 @@ function mountFilesystem(kernel: Kernel, rootFd: number, m: Mount, options: Pars
 
 /** The r* options as mount(2) flags, for a mount made whole by mount(2). */
 function recursiveFlags(recursive: MountAttributes): number {
-  const flags: [number, number][] = [
-    [MOUNT_ATTR.RDONLY, MS.RDONLY],
-    [MOUNT_ATTR.NOSUID, MS.NOSUID],
-    [MOUNT_ATTR.NODEV, MS.NODEV],
-    [MOUNT_ATTR.NOEXEC, MS.NOEXEC],
-    [MOUNT_ATTR.NODIRATIME, MS.NODIRATIME],
-    [MOUNT_ATTR.NOSYMFOLLOW, MS.NOSYMFOLLOW],
-  ];
   let set = 0;
-  for (const [attr, ms] of flags) if (recursive.set & attr) set |= ms;
+  for (const [ms, attr] of FLAG_ATTRIBUTES) if (recursive.set & attr) set |= ms;
   if (recursive.clear & MOUNT_ATTR.ATIME_MASK) {
     const atime = recursive.set & MOUNT_ATTR.ATIME_MASK;
     set |= atime === MOUNT_ATTR.NOATIME ? MS.NOATIME : atime === MOUNT_ATTR.STRICTATIME ? MS.STRICTATIME : MS.RELATIME;
