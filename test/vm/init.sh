@@ -22,6 +22,11 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results /newroot/mnt/o
 rm -f /newroot/etc/fstab /newroot/.dockerenv /newroot/run/.containerenv
 # A machine id of its own, so systemd sees no first boot (which presets every unit: ~40 s under TCG).
 tr -d '-' < /proc/sys/kernel/random/uuid > /newroot/etc/machine-id
+# Debian's tmpfiles.d/tmp.conf says "D /tmp": systemd-tmpfiles-setup.service empties /tmp at boot
+# (tmpfiles.d(5), D with --remove). Here that would delete, in the guest's view, a checkout under /tmp
+# while its tests run. The same name in /etc overrides it with a "d" that only makes the directory.
+mkdir -p /newroot/etc/tmpfiles.d
+echo 'd /tmp 1777 root root -' > /newroot/etc/tmpfiles.d/tmp.conf
 cp /units/* /newroot/etc/systemd/system/ || fail "copy units"
 # Booted into ocirun-vm.target alone: none of the host's units (getty, timers, tmpfiles over the whole host tree).
 ln -sf ocirun-vm.target /newroot/etc/systemd/system/default.target
