@@ -209,7 +209,7 @@ export function fdsListedIn(dirFd: number): number[] {
   }
 }
 
-const OPENAT2_ATTEMPTS = 128;
+const OPENAT2_ATTEMPTS = 1024;
 
 /**
  * openat2(2); ENOSYS on kernels before 5.6. With RESOLVE_IN_ROOT or
