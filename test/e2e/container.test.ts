@@ -7,9 +7,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  Runtime,
   hostMountsMentioning,
   isRoot,
   makeBundle,
@@ -19,16 +18,10 @@ import {
   type BundleConfig,
   type MountInfo,
   type Result,
+  runtimeLeavingNoContainer,
 } from '../helpers/ocirun.js';
 
-const rt = new Runtime();
-afterAll(() => {
-  try {
-    expect(rt.containerIds()).toEqual([]);
-  } finally {
-    rt.dispose();
-  }
-});
+const rt = runtimeLeavingNoContainer();
 
 // ---- running containers ----
 
