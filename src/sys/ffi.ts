@@ -78,7 +78,7 @@ export function errnoNameMap(): Map<number, string> {
   );
   return errnoNames;
 }
-export const E = { EINTR: 4, ENXIO: 6, EWOULDBLOCK: 11, EINVAL: 22, ENOSYS: 38 } as const;
+export const E = { ENOENT: 2, EINTR: 4, ENXIO: 6, EWOULDBLOCK: 11, EXDEV: 18, ENOTDIR: 20, EINVAL: 22, ENOSYS: 38, ELOOP: 40 } as const;
 
 export class SysError extends Error {
   constructor(

@@ -1,4 +1,4 @@
-// Files, directories and fds: open/openat/openat2, the *at calls, stat,
+// Files, directories and fds: open/openat, the *at calls, stat,
 // directory listing, fd flags, ioctl, the working directory and root.
 import { SYS } from './arch.js';
 import { check, E, f, koffi, SysError } from './ffi.js';
@@ -209,24 +209,6 @@ export function fdsListedIn(dirFd: number): number[] {
   }
 }
 
-const OPENAT2_ATTEMPTS = 1024;
-
-/**
- * openat2(2); ENOSYS on kernels before 5.6. With RESOLVE_IN_ROOT or
- * RESOLVE_BENEATH the kernel answers EAGAIN when a rename or a mount anywhere
- * on the host raced the lookup (openat2(2), ERRORS): a busy host mounts all
- * the time, so the lookup is tried again, a bounded number of times.
- */
-export function openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
-  const how = Buffer.alloc(24);
-  how.writeBigUInt64LE(BigInt(flags), 0);
-  how.writeBigUInt64LE(BigInt(mode), 8);
-  how.writeBigUInt64LE(BigInt(resolve), 16);
-  for (let attempt = 1; ; attempt++) {
-    const fd = Number(f.syscall(SYS.openat2, 'int', dirfd, 'const char *', path, 'void *', how, 'size_t', how.length));
-    if (fd !== -1 || koffi.errno() !== E.EWOULDBLOCK || attempt === OPENAT2_ATTEMPTS) return check(fd, 'open', path);
-  }
-}
 /** One entry of a directory, from getdents64(2): its name and d_type (DT_*; 0 when the filesystem does not say). */
 export interface DirEntry {
   name: string;

@@ -2,6 +2,7 @@
 // the modules below; callers import them from here.
 export { SysError, clone3, errnoName, errnoNameMap, koffi, libc, strerror, syscall } from './ffi.js';
 export * from './files.js';
+export * from './openat2.js';
 export * from './mounts.js';
 export * from './process.js';
 export * from './memory.js';
