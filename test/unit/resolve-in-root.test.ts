@@ -2,6 +2,7 @@
 // answering EAGAIN must open what openat2(2) with RESOLVE_IN_ROOT opens, or
 // fail the same way, on any tree a container can build.
 import fc from 'fast-check';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -253,5 +254,37 @@ describe('resolveInRoot against openat2 on random trees', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('resolveInRoot while a directory moves out of the root and back', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ocirun-resolve-moving-'));
+  mkdirSync(path.join(dir, 'root/a/d'), { recursive: true });
+  mkdirSync(path.join(dir, 'outside'));
+  writeFileSync(path.join(dir, 'root/a/d/x'), '');
+  const rootFd = openat(AT_FDCWD, path.join(dir, 'root'), O.PATH | O.DIRECTORY | O.CLOEXEC);
+  const mover = spawn(
+    'python3',
+    [
+      '-c',
+      ['import os, sys', 'os.chdir(sys.argv[1])', 'while True:', '    os.rename("root/a/d", "outside/d"); os.rename("outside/d", "root/a/d")'].join('\n'),
+      dir,
+    ],
+    { stdio: 'ignore' },
+  );
+  afterAll(() => {
+    mover.kill('SIGKILL');
+    close(rootFd);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers EXDEV for a file whose directory left the root during the lookup, as the kernel does', () => {
+    const outcomes: Record<string, number> = {};
+    for (let i = 0; i < 1_000_000 && !outcomes.EXDEV; i++) {
+      const got = outcome(() => resolveInRoot(rootFd, 'a/d/x', O.PATH | O.CLOEXEC, IN_ROOT));
+      const key = 'error' in got ? got.error : 'opened';
+      outcomes[key] = (outcomes[key] ?? 0) + 1;
+    }
+    expect(Object.keys(outcomes).filter((k) => !['opened', 'ENOENT'].includes(k))).toEqual(['EXDEV']);
   });
 });
