@@ -34,8 +34,9 @@ export function canResolveInRoot(flags: number, resolve: number): boolean {
 
 /**
  * What openat2(rootFd, path, { flags, resolve }) opens, found without the
- * kernel's scoped lookup; EINVAL for flags canResolveInRoot refuses. Errors are the kernel's for the same tree (ENOENT,
- * ENOTDIR, ELOOP, ...), as SysErrors of 'open' naming `path`.
+ * kernel's scoped lookup; EINVAL for flags canResolveInRoot refuses. Errors
+ * are the kernel's for the same tree (ENOENT, ENOTDIR, ELOOP, ...), as
+ * SysErrors of 'open' naming `path`.
  */
 export function resolveInRoot(rootFd: number, path: string, flags: number, resolve: number): number {
   const fail = (errno: number): never => {
@@ -103,11 +104,11 @@ export function resolveInRoot(rootFd: number, path: string, flags: number, resol
       }
       close(fd);
       // O_NOFOLLOW: if a symlink took the file's place since, this is ELOOP,
-      // and the name is looked at again (it counts towards MAX_SYMLINKS then).
+      // and the name is looked at again, a bounded number of times.
       try {
         return openat(parent, name, flags | O.NOFOLLOW);
       } catch (err) {
-        if (!(err instanceof SysError) || err.errno !== E.ELOOP || (flags & O.NOFOLLOW) !== 0) throw err;
+        if (!(err instanceof SysError) || err.errno !== E.ELOOP || (flags & O.NOFOLLOW) !== 0 || ++links > MAX_SYMLINKS) throw err;
         todo.push(name);
       }
     }
