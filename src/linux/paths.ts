@@ -6,12 +6,11 @@
 // that could be swapped in between or a /proc of the container's.
 import { fstatSync } from 'node:fs';
 import { AT_FDCWD, O, RESOLVE, SysError, close, mkdirat, openat, openat2, readlinkat } from '../sys/libc.js';
+import { E } from '../sys/ffi.js';
+import { MAX_SYMLINKS } from '../sys/resolve-in-root.js';
 import { procfs } from './procfs.js';
 
 const IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
-/** path_resolution(7): at most 40 symlinks in one resolution. */
-const MAX_SYMLINKS = 40;
-const ELOOP = 40;
 
 export function openRoot(rootfs: string): number {
   return openat(AT_FDCWD, rootfs, O.PATH | O.DIRECTORY | O.CLOEXEC);
@@ -71,7 +70,7 @@ export function ensureInRoot(rootFd: number, p: string, leaf: 'dir' | 'file', mo
     if (found === 'missing') {
       create(rootFd, done, name, todo.length === 0 ? leaf : 'dir', mode);
     } else if (found !== 'other') {
-      if (++links > MAX_SYMLINKS) throw new SysError('open', ELOOP, p);
+      if (++links > MAX_SYMLINKS) throw new SysError('open', E.ELOOP, p);
       if (found.startsWith('/')) done.length = 0;
       todo = [...components(found), ...todo];
       continue;

@@ -18,7 +18,7 @@ import { AT_EMPTY_PATH, O, RESOLVE, S_IFDIR, S_IFMT, close, fstatfsType, openat,
 const S_IFLNK = 0o120000;
 const O_TMPFILE_ONLY = 0o20000000;
 /** path_resolution(7): at most 40 symlinks in one resolution (MAXSYMLINKS). */
-const MAX_SYMLINKS = 40;
+export const MAX_SYMLINKS = 40;
 const PROC_SUPER_MAGIC = 0x9fa0;
 /** The root directory of every procfs instance has inode 1 (fs/proc/root.c, PROC_ROOT_INO). */
 const PROC_ROOT_INO = 1n;
