@@ -13,7 +13,7 @@
 import { closeSync, fstatSync, openSync, constants as fsc } from 'node:fs';
 import { OciError, errnoOf, messageOf, wrap } from '../errors.js';
 import type { IdMapping, Namespace, NamespaceType, Spec } from '../spec/types.js';
-import { CLONE, PR, SysError, fstatfsType, ioctlResult } from '../sys/libc.js';
+import { CLONE, PR, SysError, fstatfsType, ioctlResult, readlinkat } from '../sys/libc.js';
 import type { Kernel } from '../sys/kernel.js';
 import { procfs } from './procfs.js';
 
@@ -168,6 +168,16 @@ function orderJoins(plan: NamespacePlan): void {
   };
   const rank = new Map(plan.joins.map((j) => [j, step(j) * 100 + JOIN_ORDER.indexOf(j.type)]));
   plan.joins.sort((a, b) => rank.get(a)! - rank.get(b)!);
+}
+
+/**
+ * True when `fd` is the namespace of `type` the runtime is in: the nsfs inode
+ * its /proc/self/ns link names ("net:[4026531840]", namespaces(7)).
+ */
+export function isOwnNamespace(fd: number, type: NamespaceType): boolean {
+  const proc = procfs();
+  const link = readlinkat(proc.fd, `${proc.selfDir()}/ns/${NAMESPACES[type].procName}`);
+  return link === `${NAMESPACES[type].procName}:[${fstatSync(fd, { bigint: true }).ino}]`;
 }
 
 let selfUserNsFd = -1;

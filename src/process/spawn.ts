@@ -8,6 +8,7 @@ import { CLONE, O, WNOHANG, close, connectUnix, open, tryKill, waitpid } from '.
 import { readProcStat, sleepMs } from '../sys/proc.js';
 import { closeJoins, explainUserNamespaceRefusal, openJoins, planNamespaces, writeIdMaps, type NamespacePlan } from '../linux/namespaces.js';
 import { withGrantableCapabilities } from '../linux/capabilities.js';
+import { refuseSysctlsInRuntimeNamespaces } from '../linux/sysctl.js';
 import { openBindSources, type BindSources } from '../linux/bind-sources.js';
 import { hostKernel } from '../sys/kernel.js';
 import { hasIdMappedMounts } from '../linux/idmap-mounts.js';
@@ -104,6 +105,12 @@ export function spawnInit(spawnOptions: SpawnOptions): SpawnedInit {
 function spawnOnce(opts: SpawnOptions): SpawnedInit {
   const namespaces = planNamespaces(opts.namespaces, opts.config);
   openJoins(namespaces);
+  try {
+    if (opts.mode === 'create') refuseSysctlsInRuntimeNamespaces(namespaces, opts.config.linux?.sysctl);
+  } catch (err) {
+    closeJoins(namespaces);
+    throw err;
+  }
   const fds: number[] = [];
   const [parent, child] = Channel.pair();
   let pid: number;

@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { RLIMIT_NAMES } from '../linux/rlimits.js';
+import { SYSCTL_NAMESPACE_NAMES, sysctlNamespace } from '../linux/sysctl.js';
 import validateSchema, { patternDescriptions, type ConfigSchemaError } from './generated/config-validator.js';
 
 export interface ConfigProblem {
@@ -353,32 +354,6 @@ function checkTimeOffsetsNeedNewTimeNamespace(config: CheckedConfig): ConfigProb
   ];
 }
 
-/** The sysctls of the IPC namespace besides fs.mqueue.* (ipc_namespaces(7)). */
-const IPC_SYSCTLS = new Set([
-  'kernel.msgmax',
-  'kernel.msgmnb',
-  'kernel.msgmni',
-  'kernel.sem',
-  'kernel.shmall',
-  'kernel.shmmax',
-  'kernel.shmmni',
-  'kernel.shm_rmid_forced',
-]);
-
-const UTS_SYSCTLS = new Set(['kernel.hostname', 'kernel.domainname']);
-
-const NAMESPACE_DISPLAY_NAMES: Record<string, string> = { network: 'network', ipc: 'IPC', uts: 'UTS' };
-
-/** The namespace type that isolates a sysctl, or undefined when none does. */
-function sysctlNamespace(key: string): string | undefined {
-  // sysctl(8) accepts both "net.ipv4.ip_forward" and "net/ipv4/ip_forward".
-  const name = key.replace(/\//g, '.');
-  if (name.startsWith('net.')) return 'network';
-  if (IPC_SYSCTLS.has(name) || name.startsWith('fs.mqueue.')) return 'ipc';
-  if (UTS_SYSCTLS.has(name)) return 'uts';
-  return undefined;
-}
-
 // A sysctl outside the container's own namespaces would change the host.
 function checkSysctlNamespaces(config: CheckedConfig): ConfigProblem[] {
   return Object.keys(config.linux?.sysctl ?? {}).flatMap((key) => {
@@ -391,7 +366,7 @@ function checkSysctlNamespaces(config: CheckedConfig): ConfigProblem[] {
     return [
       {
         pointer,
-        message: `is not allowed in the host's ${NAMESPACE_DISPLAY_NAMES[namespace]} namespace (add a linux.namespaces entry of type "${namespace}")`,
+        message: `is not allowed in the host's ${SYSCTL_NAMESPACE_NAMES[namespace]} namespace (add a linux.namespaces entry of type "${namespace}")`,
       },
     ];
   });
