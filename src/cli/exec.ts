@@ -9,7 +9,7 @@ import type { Process, Spec } from '../spec/types.js';
 import { formatProblems, validateConfig } from '../spec/validate.js';
 import { PR, prctl } from '../sys/libc.js';
 import { waitForwardingSignals } from './wait.js';
-import { attachConsole, nonNegativeInt, preservedFds, storeFor } from './options.js';
+import { attachConsole, idArgument, preservedFds, storeFor } from './options.js';
 
 export default async function exec(globals: Globals, args: string[], o: Record<string, unknown>): Promise<number> {
   const preserveFds = preservedFds(o.preserveFds, 0);
@@ -67,7 +67,7 @@ function processFromFlags(base: Process, command: string[], o: Record<string, un
   p.env = [...(p.env ?? []), ...env];
   // As runc: --user UID keeps the config's gid, and --additional-gids adds to its groups.
   if (o.user) p.user = { gid: 0, ...p.user, ...parseUser(String(o.user)) };
-  const gids = ((o.additionalGids as string[] | undefined) ?? []).map((g) => nonNegativeInt(g, '--additional-gids'));
+  const gids = ((o.additionalGids as string[] | undefined) ?? []).map((g) => idArgument(g, '--additional-gids'));
   if (gids.length > 0) p.user = { uid: 0, gid: 0, ...p.user, additionalGids: [...(p.user?.additionalGids ?? []), ...gids] };
   const caps = (o.cap as string[] | undefined) ?? [];
   if (caps.length > 0) {
@@ -83,7 +83,8 @@ function processFromFlags(base: Process, command: string[], o: Record<string, un
 function parseUser(text: string): { uid: number; gid?: number } {
   const m = /^(\d+)(?::(\d+))?$/.exec(text);
   if (!m) throw new OciError('usage', `--user ${JSON.stringify(text)}: use UID or UID:GID (numbers)`);
-  return m[2] === undefined ? { uid: Number(m[1]) } : { uid: Number(m[1]), gid: Number(m[2]) };
+  const uid = idArgument(m[1], '--user');
+  return m[2] === undefined ? { uid } : { uid, gid: idArgument(m[2], '--user') };
 }
 
 /**

@@ -26,6 +26,18 @@ export function nonNegativeInt(value: unknown, flag: string): number {
   return n;
 }
 
+/** The highest uid or gid: 4294967295 is (uid_t)-1, which setresuid(2) and setresgid(2) take as "leave unchanged". */
+const MAX_ID = 4294967294;
+
+/** A uid or gid given on the command line (--user, --additional-gids). */
+export function idArgument(value: string, flag: string): number {
+  const n = nonNegativeInt(value, flag);
+  if (n > MAX_ID) {
+    throw new OciError('usage', `${flag}: ${value} is above ${MAX_ID}, the highest uid or gid (${MAX_ID + 1} is (uid_t)-1, "unchanged" to setresuid(2))`);
+  }
+  return n;
+}
+
 /**
  * --preserve-fds N, checked against the fds the caller really passed (with
  * systemd's listening sockets ahead of them): before the command opens

@@ -378,7 +378,7 @@ describe('validateConfig: schema problems', () => {
     });
     expect(lines).toEqual([
       'config.json: /process/user/uid: must be at least 0',
-      'config.json: /process/user/gid: must be at most 4294967295',
+      'config.json: /process/user/gid: must be at most 4294967294',
       'config.json: /process/rlimits/0/soft: must be at least 0',
       'config.json: /process/rlimits/0/hard: must be at most 18446744073709551615',
       'config.json: /process/oomScoreAdj: must be at most 1000',
