@@ -82,8 +82,11 @@ function defaultMounts(rootless: boolean): Mount[] {
       options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
     },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    // "ro" leaves the host's mounts below /sys writable to a container root
+    // that unmounts what covers them (its cgroup mount): "rro" makes them
+    // read-only too, where runc's rootless spec stops at "ro" (CVE-2023-25809).
     rootless
-      ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', ...sysOptions] }
+      ? { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', ...sysOptions, 'rro'] }
       : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: sysOptions },
     {
       destination: '/sys/fs/cgroup',

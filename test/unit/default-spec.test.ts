@@ -65,9 +65,12 @@ describe('defaultSpec', () => {
       expect(JSON.stringify(ours)).toBe(JSON.stringify(runcs)); // same key order too
     });
 
-    it("rootless, with the caller's uid and gid", () => {
-      const ours = defaultSpec({ rootless: true, uid: process.geteuid!(), gid: process.getegid!() });
-      const runcs = runcSpec(true);
+    it("rootless, with the caller's uid and gid, but for /sys, which ours makes read-only recursively", () => {
+      const ours = defaultSpec({ rootless: true, uid: process.geteuid!(), gid: process.getegid!() }) as any;
+      const runcs = runcSpec(true) as any;
+      const sys = (spec: any) => spec.mounts.find((m: { destination: string }) => m.destination === '/sys');
+      expect(sys(ours).options).toEqual([...sys(runcs).options, 'rro']);
+      sys(ours).options.pop();
       expect(ours).toEqual(runcs);
       expect(JSON.stringify(ours)).toBe(JSON.stringify(runcs));
     });
