@@ -44,6 +44,7 @@ import { hasHooks, runHooks, type HookState } from '../hooks/hooks.js';
 import { asOciError, errnoOf, OciError, wrap, type ErrorCode } from '../errors.js';
 import { forkProcess } from './forkable.js';
 import { switchToSealedExe, type SealedExe } from './sealed-exe.js';
+import { forgetRuntimeEnvironment, type EnvironmentBlock } from './runtime-environment.js';
 import { FIRST_PASSED_FD, dropFdsNotKept, markFdsCloseOnExecThroughProcfs } from './fds.js';
 import { openForWriting, writeFile, writeToOpened } from '../cgroups/files.js';
 import { resolveExecutable } from './exec-path.js';
@@ -71,6 +72,8 @@ export interface InitContext {
   statusFd: number;
   /** A connected console socket when process.terminal is true, else -1. */
   consoleSocketFd: number;
+  /** Where the runtime's environment strings are, to zero (runtime-environment.ts). */
+  runtimeEnvironment: EnvironmentBlock;
   /** The runtime's binary through a read-only overlay, to run from (sealed-exe.ts). */
   sealedExe: SealedExe | null;
   preserveFds: number;
@@ -113,6 +116,7 @@ export function runInit(ctx: InitContext): never {
     // the binary's text).
     becomeUndumpable(ctx.kernel, ctx.namespaces, false);
     switchToSealedExe(ctx.sealedExe);
+    forgetRuntimeEnvironment(ctx.runtimeEnvironment);
     // Before the container's namespaces and mounts: every later /proc access goes through it.
     openInitProcfs();
     dropFdsNotKept(fdsToKeep(ctx));

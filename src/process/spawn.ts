@@ -17,6 +17,7 @@ import { Channel } from './channel.js';
 import { forkProcess } from './forkable.js';
 import { runInit } from './init.js';
 import { prepareSealedExe, type SealedExe } from './sealed-exe.js';
+import { environmentBlock } from './runtime-environment.js';
 import type { HookState } from '../hooks/hooks.js';
 import type { CgroupPlacement } from '../cgroups/types.js';
 import type { MountableHierarchies } from '../linux/cgroup-mount.js';
@@ -103,6 +104,7 @@ export function spawnInit(spawnOptions: SpawnOptions): SpawnedInit {
 }
 
 function spawnOnce(opts: SpawnOptions): SpawnedInit {
+  const runtimeEnvironment = environmentBlock();
   const namespaces = planNamespaces(opts.namespaces, opts.config);
   openJoins(namespaces);
   try {
@@ -150,6 +152,7 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
       statusFd,
       consoleSocketFd,
       sealedExe,
+      runtimeEnvironment,
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
       sharedRootMountId: opts.sharedRootMountId,

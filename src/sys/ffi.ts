@@ -173,6 +173,7 @@ const PROTOTYPES = {
   mmap: 'intptr_t mmap(uintptr_t addr, size_t len, int prot, int flags, int fd, long offset)',
   mprotect: 'int mprotect(uintptr_t addr, size_t len, int prot)',
   memcpy: 'uintptr_t memcpy(uintptr_t dest, uintptr_t src, size_t n)',
+  memset: 'uintptr_t memset(uintptr_t s, int c, size_t n)',
   pread: 'long pread(int fd, _Out_ uint8_t *buf, size_t count, long offset)',
   // syscall(2) with fixed argument types, for calls made in the forked child.
   mremap: 'intptr_t syscall(long nr, uintptr_t from, size_t length, size_t newLength, int flags, uintptr_t to)',

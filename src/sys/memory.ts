@@ -19,6 +19,9 @@ export function mprotect(addr: number, length: number, prot: number): void {
 export function memcpy(dest: number, src: number, length: number): void {
   f.memcpy(dest, src, length);
 }
+export function memset(dest: number, byte: number, length: number): void {
+  f.memset(dest, byte, length);
+}
 /** mremap(2) with MREMAP_MAYMOVE|MREMAP_FIXED: moves [from, from+length) onto `to`, replacing what was there. */
 export function mremapOnto(from: number, length: number, to: number): void {
   check(f.mremap(SYS.mremap, from, length, length, 3, to), 'mremap', `0x${to.toString(16)}`);

@@ -14,6 +14,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   readdirSync,
   readlinkSync,
   symlinkSync,
@@ -210,6 +211,47 @@ describe.skipIf(!isRoot)('the environment of hooks', () => {
     expect(out('prestart.env')).toContain('RUNTIME_SECRET=engine token');
   });
 });
+
+describe.skipIf(!isRoot)("the runtime's environment in a process a container can reach", () => {
+  const SECRET = `engine-token-${uniqueId()}`;
+
+  it('a waiting init shows none of it, in /proc/1/environ or anywhere in its memory, nor does a createContainer hook get it', () => {
+    const { bundle: b, out, outbox } = bundleWithOutbox(rt, 'true');
+    rt.track(b);
+    b.config.hooks = { createContainer: [{ path: '/bin/sh', args: ['sh', '-c', `env > ${outbox}/createContainer.env`] }] };
+    b.write();
+    const id = uniqueId();
+    rt.ok(['create', '--bundle', b.dir, id], { env: { ...process.env, RUNTIME_SECRET: SECRET } });
+    // A container process with CAP_SYS_PTRACE in the host's user namespace may read its pid 1's environment.
+    const seen = rt.ok(['exec', '--cap', 'CAP_SYS_PTRACE', id, 'sh', '-c', 'cat /proc/1/environ; echo; echo read']).stdout;
+    expect(seen).toContain('read');
+    expect(seen).not.toContain(SECRET);
+    expect(memoryHolds(rt.state(id).pid, SECRET)).toBe(false);
+    expect(out('createContainer.env')).not.toContain(SECRET);
+  });
+});
+
+/** Whether any readable mapping of process `pid` contains `needle`. */
+function memoryHolds(pid: number, needle: string): boolean {
+  const mem = openSync(`/proc/${pid}/mem`, 'r');
+  try {
+    for (const line of readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
+      const [range, perms, , , , name] = line.split(/\s+/);
+      if (!range || !perms.startsWith('r') || /^\[(vvar|vvar_vclock|vsyscall)\]$/.test(name ?? '')) continue;
+      const [start, end] = range.split('-').map((hex) => parseInt(hex, 16));
+      const buf = Buffer.alloc(end - start);
+      try {
+        readSync(mem, buf, 0, buf.length, start);
+      } catch {
+        continue; // a mapping the kernel will not read (e.g. a guard page)
+      }
+      if (buf.includes(needle)) return true;
+    }
+    return false;
+  } finally {
+    closeSync(mem);
+  }
+}
 
 describe.skipIf(!isRoot)('the launcher', () => {
   it('no NODE_*, UV_* or OPENSSL_CONF setting of the caller acts on ocirun or reaches a hook', () => {
