@@ -14,6 +14,7 @@
 import { fstatSync } from 'node:fs';
 import { OciError, wrap } from '../errors.js';
 import type { Spec } from '../spec/types.js';
+import { escapePointerToken } from '../spec/json-pointer.js';
 import type { ConfigProblem } from '../spec/validate.js';
 import { CLONE, O, close, open, setns, syscall } from '../sys/libc.js';
 import { SYS } from '../sys/arch.js';
@@ -47,7 +48,7 @@ export function checkNetDevices(config: Spec): ConfigProblem[] {
   }
   const targets = new Map<string, string>();
   for (const [hostName, device] of Object.entries(devices)) {
-    const at = `/linux/netDevices/${hostName.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    const at = `/linux/netDevices/${escapePointerToken(hostName)}`;
     const hostProblem = nameProblem(hostName, false);
     if (hostProblem) problems.push({ pointer: at, message: `the host interface name ${JSON.stringify(hostName)} ${hostProblem}` });
     const target = device.name || hostName;

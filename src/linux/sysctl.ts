@@ -4,6 +4,7 @@
 // isolates, or whose namespace is the runtime's own, would change the host.
 import { OciError } from '../errors.js';
 import type { NamespaceType } from '../spec/types.js';
+import { escapePointerToken } from '../spec/json-pointer.js';
 import { isOwnNamespace, type NamespacePlan } from './namespaces.js';
 
 /** The sysctls of the IPC namespace besides fs.mqueue.* (ipc_namespaces(7)). */
@@ -45,7 +46,7 @@ export function refuseSysctlsInRuntimeNamespaces(plan: NamespacePlan, sysctl: Re
     const type = sysctlNamespace(key);
     const join = plan.joins.find((j) => j.type === type);
     if (!type || !join || !isOwnNamespace(join.fd, type)) continue;
-    const pointer = `/linux/sysctl/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    const pointer = `/linux/sysctl/${escapePointerToken(key)}`;
     throw new OciError(
       'invalid-config',
       `config.json: ${pointer}: is not allowed in the runtime's own ${SYSCTL_NAMESPACE_NAMES[type]} namespace (${join.path}): it would change the host`,

@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { RLIMIT_NAMES } from '../linux/rlimits.js';
+import { escapePointerToken } from './json-pointer.js';
 import { SYSCTL_NAMESPACE_NAMES, sysctlNamespace } from '../linux/sysctl.js';
 import validateSchema, { patternDescriptions, type ConfigSchemaError } from './generated/config-validator.js';
 
@@ -161,10 +162,6 @@ const EXACT_LIMITS = new Map<number, string>([
 
 function exactLimit(limit: unknown): string {
   return EXACT_LIMITS.get(limit as number) ?? String(limit);
-}
-
-function escapePointerToken(token: string): string {
-  return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 function childPointer(parent: string, token: string): string {
