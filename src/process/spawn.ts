@@ -226,18 +226,19 @@ function spawnOnce(opts: SpawnOptions): SpawnedInit {
 }
 
 /**
- * The runtime opens the bind sources of a container with mount and user
- * namespaces of its own, when it may (as root): they are then found as it
- * sees them, whatever the user namespace lets the init reach. Otherwise the
- * init, with the runtime's credentials or in the mount namespace it joined,
- * opens each right before it attaches it. That keeps the mounts' ids in the
- * order of config.mounts, the order /proc/self/mountinfo lists them in since
- * Linux 6.8 (and which the OCI conformance suite checks there).
+ * The runtime opens the bind sources of a container with a mount namespace
+ * of its own in a user namespace other than the host's, created or joined,
+ * when it may (as root): they are then found as it sees them, whatever the
+ * user namespace lets the init reach, and locked (bind-sources.ts), as the
+ * container's root owns that mount namespace. Otherwise the init, with the
+ * runtime's credentials or in the mount namespace it joined, opens each right
+ * before it attaches it. That keeps the mounts' ids in the order of
+ * config.mounts, the order /proc/self/mountinfo lists them in since Linux 6.8
+ * (and which the OCI conformance suite checks there).
  */
 function openBindSourcesFor(opts: SpawnOptions, namespaces: NamespacePlan): BindSources {
-  const own = namespaces.own;
   if (opts.mode !== 'create') return new Map();
-  const userNamespacedAsRoot = own.includes('mount') && own.includes('user') && process.geteuid?.() === 0;
+  const userNamespacedAsRoot = namespaces.own.includes('mount') && namespaces.inUser && process.geteuid?.() === 0;
   // Id-mapped mounts only the runtime can make: then it opens every source, which keeps them in order.
   if (!userNamespacedAsRoot && !hasIdMappedMounts(opts.config)) return new Map();
   return openBindSources(hostKernel, opts.config, opts.bundle, userNamespaceWithMaps);

@@ -5,7 +5,7 @@
 // path). And nosuid, nodev, noexec and ro are in force inside the container,
 // on binds, on their submounts with the recursive options, and on tmpfs.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -198,22 +198,28 @@ describe.skipIf(!isRoot)('flags in force inside the container', () => {
   });
 });
 
-// With a user namespace of its own, the container's root holds CAP_SYS_ADMIN
-// over its mount namespace: what keeps it from remounting a bind with fewer
-// flags, or unmounting a submount of one, is the lock the kernel puts on
-// mounts copied from a more privileged namespace (mount_namespaces(7)).
-describe.skipIf(!isRoot)('binds in a container with its own user namespace, whose root has CAP_SYS_ADMIN', () => {
+// With a user namespace of its own, or one it joins (the pods of Kubernetes
+// that share one, podman --userns=ns:PATH), the container's root holds
+// CAP_SYS_ADMIN over its mount namespace: what keeps it from remounting a bind
+// with fewer flags, or unmounting a submount of one, is the lock the kernel
+// puts on mounts copied from a more privileged namespace (mount_namespaces(7)).
+describe.skipIf(!isRoot)('binds in a container with a user namespace, whose root has CAP_SYS_ADMIN', () => {
+  const ownUserNamespace = (map: IdMapping[]) => (c: BundleConfig) => {
+    c.linux.namespaces.push({ type: 'user' });
+    c.linux.uidMappings = map;
+    c.linux.gidMappings = map;
+  };
+  const IDENTITY = [{ containerID: 0, hostID: 0, size: 65536 }];
+
   /**
-   * Runs each attack in a container whose root has CAP_SYS_ADMIN in its own
-   * user namespace (mapped as `map` says), expects every one refused, and
+   * Runs each attack in a container whose root has CAP_SYS_ADMIN in the user
+   * namespace that `userNamespace` gives it, expects every one refused, and
    * returns what the commands of `report` printed, its lines sorted.
    */
-  function attack(attacks: string[], report: string[], map: IdMapping[], mounts: BundleConfig['mounts']) {
+  function attack(attacks: string[], report: string[], userNamespace: (c: BundleConfig) => void, mounts: BundleConfig['mounts']) {
     const b = rt.bundle(['sh', '-c', [...attacks.map((a) => `( ${a} ) 2>/dev/null && echo "ALLOWED: ${a}"`), ...report].join('; ')], (c) => {
       c.root.readonly = false;
-      c.linux.namespaces.push({ type: 'user' });
-      c.linux.uidMappings = map;
-      c.linux.gidMappings = map;
+      userNamespace(c);
       for (const set of ['bounding', 'effective', 'permitted'] as const) c.process.capabilities![set]!.push('CAP_SYS_ADMIN');
       c.mounts.push(...mounts);
     });
@@ -224,7 +230,20 @@ describe.skipIf(!isRoot)('binds in a container with its own user namespace, whos
     return r.stdout.split('\n').filter(Boolean).sort();
   }
 
-  it('keep their flags and submounts against remount and umount', () => {
+  /** A container holding a user namespace of its own with `map`, for `use` to join: a pod's sandbox. */
+  function withUserNamespaceHolder(map: IdMapping[], use: (joined: (c: BundleConfig) => void) => void): void {
+    const holder = uniqueId('userns-holder');
+    rt.ok(['run', '-d', '--bundle', rt.bundle(['sleep', '100'], ownUserNamespace(map)).dir, holder]);
+    try {
+      const nsPath = `/proc/${rt.state(holder).pid}/ns/user`;
+      use((c) => c.linux.namespaces.push({ type: 'user', path: nsPath }));
+    } finally {
+      rt.ok(['delete', '--force', holder]);
+    }
+  }
+
+  /** The attacks on plain binds, read-only and nosuid, nodev, noexec by the config's or by the host's choice, and on an rbind's submount. */
+  function bindsKeepTheirLocks(userNamespace: (c: BundleConfig) => void): void {
     const host = rt.scratchPath(`locked-${uniqueId()}`);
     const [dir, readOnly, volume] = ['dir', 'read-only', 'volume'].map((d) => path.join(host, d));
     const covered = path.join(volume, 'covered');
@@ -242,26 +261,39 @@ describe.skipIf(!isRoot)('binds in a container with its own user namespace, whos
         'mount -o remount,rw,bind /ro',
         'mount -o remount,rw,bind /host-ro',
         'mount -o remount,bind,suid,dev /host-ro',
+        'mount -o remount,bind,suid,nodev,noexec /no-suid-dev-exec',
+        'mount -o remount,bind,nosuid,dev,noexec /no-suid-dev-exec',
+        'mount -o remount,bind,nosuid,nodev,exec /no-suid-dev-exec',
         'touch /ro/x',
         'touch /host-ro/x',
         'umount /volume/covered',
         'umount -l /volume/covered',
         'cat /volume/covered/hidden',
       ];
-      const report = attack(
-        attacks,
-        ['grep -E " /(ro|host-ro|volume/covered) " /proc/self/mountinfo | cut -d" " -f5,6'],
-        [{ containerID: 0, hostID: 0, size: 65536 }],
-        [
-          { destination: '/ro', type: 'bind', source: dir, options: ['bind', 'ro'] },
-          { destination: '/host-ro', type: 'bind', source: readOnly, options: ['bind'] },
-          { destination: '/volume', type: 'bind', source: volume, options: ['rbind'] },
-        ],
-      );
-      expect(report).toEqual(['/host-ro ro,nosuid,nodev,relatime', '/ro ro,relatime', '/volume/covered rw,relatime']);
+      const report = attack(attacks, ['grep -E " /(ro|host-ro|no-suid-dev-exec|volume/covered) " /proc/self/mountinfo | cut -d" " -f5,6'], userNamespace, [
+        { destination: '/ro', type: 'bind', source: dir, options: ['bind', 'ro'] },
+        { destination: '/host-ro', type: 'bind', source: readOnly, options: ['bind'] },
+        { destination: '/no-suid-dev-exec', type: 'bind', source: dir, options: ['bind', 'nosuid', 'nodev', 'noexec'] },
+        { destination: '/volume', type: 'bind', source: volume, options: ['rbind'] },
+      ]);
+      expect(report).toEqual([
+        '/host-ro ro,nosuid,nodev,relatime',
+        '/no-suid-dev-exec rw,nosuid,nodev,noexec,relatime',
+        '/ro ro,relatime',
+        '/volume/covered rw,relatime',
+      ]);
+      expect(readdirSync(dir), 'what the container wrote on the host').toEqual([]);
     } finally {
       for (const target of [covered, readOnly]) spawnSync('umount', ['-l', target]);
     }
+  }
+
+  it('keep their flags and submounts against remount and umount, in a user namespace of their own', () => {
+    bindsKeepTheirLocks(ownUserNamespace(IDENTITY));
+  });
+
+  it('keep their flags and submounts against remount and umount, in a joined user namespace', () => {
+    withUserNamespaceHolder(IDENTITY, (joined) => bindsKeepTheirLocks(joined));
   });
 
   it('an id-mapped volume keeps its mapping and its locks, as a Kubernetes pod without host users gets it', () => {
@@ -281,12 +313,9 @@ describe.skipIf(!isRoot)('binds in a container with its own user namespace, whos
       ];
       const commands = ['stat -c "owner %u:%g" /tmp', 'grep -E " /tmp(/covered)? " /proc/self/mountinfo | cut -d" " -f5,6'];
       // A destination the image has: the container's root may not make one in a root the host's root owns.
-      const report = attack(
-        attacks,
-        commands,
-        [{ containerID: 0, hostID: 100000, size: 65536 }],
-        [{ destination: '/tmp', type: 'bind', source: volume, options: ['rbind', 'ro', 'nosuid', 'noexec', 'ridmap'] }],
-      );
+      const report = attack(attacks, commands, ownUserNamespace([{ containerID: 0, hostID: 100000, size: 65536 }]), [
+        { destination: '/tmp', type: 'bind', source: volume, options: ['rbind', 'ro', 'nosuid', 'noexec', 'ridmap'] },
+      ]);
       // What the host's root owns is the container's root's, through the container's own maps.
       expect(report).toEqual(['/tmp ro,nosuid,noexec,relatime,idmapped', '/tmp/covered rw,relatime,idmapped', 'owner 0:0']);
     } finally {
