@@ -173,10 +173,11 @@ function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, roo
         close(fd);
       }
     } else if (isBindSource(m, options)) {
-      const tree = plan.bindSources?.get(index) ?? openBindSourceInInit(kernel, m, options, plan.bundle);
+      const opened = plan.bindSources?.get(index);
+      const tree = opened ?? openBindSourceInInit(kernel, m, options, plan.bundle);
       plan.bindSources?.delete(index);
       try {
-        attachBind(kernel, rootFd, m, tree, options, rootPropagation);
+        attachBind(kernel, rootFd, m, tree, options, rootPropagation, opened !== undefined);
       } finally {
         close(tree);
       }
@@ -193,19 +194,53 @@ function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, roo
 /**
  * A bind mount, the last of its steps (bind-sources.ts): the detached copy
  * of its source, with its flags already, gets the propagation a bind made
- * inside the container would have, then is attached.
+ * inside the container would have, then is attached. One the runtime opened
+ * is attached anew (attachedAnew) to list in its place.
  */
-function attachBind(kernel: Kernel, rootFd: number, m: Mount, tree: number, options: ParsedMountOptions, rootPropagation: number | undefined): void {
+function attachBind(
+  kernel: Kernel,
+  rootFd: number,
+  m: Mount,
+  tree: number,
+  options: ParsedMountOptions,
+  rootPropagation: number | undefined,
+  openedByRuntime: boolean,
+): void {
   const isDir = (statAt(tree, '', AT_EMPTY_PATH).mode & S_IFMT) === S_IFDIR;
   const recursive = clonesSubmounts(options);
   if (rootPropagation !== undefined) setPropagation(kernel, tree, (rootPropagation & ~MS.REC) | (recursive ? MS.REC : 0));
   const fd = openMountDestination(rootFd, m, isDir ? 'dir' : 'file');
+  let attached = tree;
   try {
     attachMount(kernel, tree, fd);
+    if (openedByRuntime) attached = attachedAnew(kernel, tree, fd);
+    for (const flag of options.propagation) setPropagation(kernel, attached, flag);
   } finally {
     close(fd);
+    if (attached !== tree) close(attached);
   }
-  for (const flag of options.propagation) setPropagation(kernel, tree, flag);
+}
+
+/**
+ * Since Linux 6.8, /proc/self/mountinfo lists a namespace's mounts in the
+ * order their ids were allocated. A tree the runtime opened before the init
+ * made its mount namespace has ids lower than every mount of it, and would be
+ * listed first, where config.mounts has it (runtime-spec config.md: mounts
+ * in the listed order). Once attached, the tree is a mount of this namespace,
+ * which open_tree(2) clones (a detached tree made in another namespace it
+ * refuses with EINVAL): the clone has new ids and keeps the flags, their
+ * locks and the id mapping. It takes the place of the tree, detached again.
+ */
+function attachedAnew(kernel: Kernel, tree: number, destFd: number): number {
+  const clone = cloneMountAt(kernel, tree);
+  try {
+    kernel.umount2(fdPath(tree), MNT_DETACH);
+    attachMount(kernel, clone, destFd);
+  } catch (err) {
+    close(clone);
+    throw err;
+  }
+  return clone;
 }
 
 /**
