@@ -4,7 +4,23 @@
 import { fstatSync } from 'node:fs';
 import path from 'node:path';
 import type { Mount, Spec } from '../spec/types.js';
-import { AT_EMPTY_PATH, MNT_DETACH, MOUNT_ATTR, MS, O, S_IFDIR, S_IFMT, chdir, close, fchdir, open, statAt, statfsFlags, statfsType } from '../sys/libc.js';
+import {
+  AT_EMPTY_PATH,
+  MNT_DETACH,
+  MOUNT_ATTR,
+  MS,
+  O,
+  S_IFDIR,
+  S_IFMT,
+  SysError,
+  chdir,
+  close,
+  fchdir,
+  open,
+  statAt,
+  statfsFlags,
+  statfsType,
+} from '../sys/libc.js';
 import type { Kernel } from '../sys/kernel.js';
 import { makedev, openNullDevice, setupDev } from './devices.js';
 import { TMPFS_MAGIC } from '../cgroups/host.js';
@@ -177,7 +193,7 @@ function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, roo
       const tree = opened ?? openBindSourceInInit(kernel, m, options, plan.bundle);
       plan.bindSources?.delete(index);
       try {
-        attachBind(kernel, rootFd, m, tree, options, rootPropagation, opened !== undefined);
+        attachBind(kernel, rootFd, m, tree, options, rootPropagation, opened !== undefined && plan.inUserNamespace);
       } finally {
         close(tree);
       }
@@ -195,7 +211,7 @@ function mountOne(rootFd: number, m: Mount, index: number, plan: RootfsPlan, roo
  * A bind mount, the last of its steps (bind-sources.ts): the detached copy
  * of its source, with its flags already, gets the propagation a bind made
  * inside the container would have, then is attached. One the runtime opened
- * is attached anew (attachedAnew) to list in its place.
+ * in a user namespace is attached anew (attachedAnew) to list in its place.
  */
 function attachBind(
   kernel: Kernel,
@@ -204,7 +220,7 @@ function attachBind(
   tree: number,
   options: ParsedMountOptions,
   rootPropagation: number | undefined,
-  openedByRuntime: boolean,
+  attachAnew: boolean,
 ): void {
   const isDir = (statAt(tree, '', AT_EMPTY_PATH).mode & S_IFMT) === S_IFDIR;
   const recursive = clonesSubmounts(options);
@@ -213,7 +229,7 @@ function attachBind(
   let attached = tree;
   try {
     attachMount(kernel, tree, fd);
-    if (openedByRuntime) attached = attachedAnew(kernel, tree, fd);
+    if (attachAnew) attached = attachedAnew(kernel, tree, fd);
     for (const flag of options.propagation) setPropagation(kernel, attached, flag);
   } finally {
     close(fd);
@@ -230,11 +246,21 @@ function attachBind(
  * which open_tree(2) clones (a detached tree made in another namespace it
  * refuses with EINVAL): the clone has new ids and keeps the flags, their
  * locks and the id mapping. It takes the place of the tree, detached again.
+ *
+ * Only in a user namespace, where the copy's mounts are locked: the kernel
+ * does not unmount a locked mount through propagation (fs/pnode.c). Without
+ * one, under a shared parent (rootfsPropagation shared, a shared volume), the
+ * unmount of the original spread to its peers and took their mounts along,
+ * one of the host's included; there an id-mapped bind stays listed first.
  */
 function attachedAnew(kernel: Kernel, tree: number, destFd: number): number {
   const clone = cloneMountAt(kernel, tree);
   try {
-    kernel.umount2(fdPath(tree), MNT_DETACH);
+    try {
+      kernel.umount2(fdPath(tree), MNT_DETACH);
+    } catch (err) {
+      throw err instanceof SysError ? new SysError('umount', err.errno, 'of the copy create had opened') : err;
+    }
     attachMount(kernel, clone, destFd);
   } catch (err) {
     close(clone);
