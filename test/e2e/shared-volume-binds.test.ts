@@ -1,4 +1,4 @@
-// An id-mapped rbind (no user namespace) under a shared volume, as with
+// An rbind the runtime opens (id-mapped, or in a user namespace) under a shared volume, as with
 // rootfsPropagation rshared and a bidirectional volume: the container sees
 // the submounts of its source, not what they cover, and the host keeps the
 // mounts of its volume.
@@ -11,8 +11,12 @@ import { isRoot, runInContainer, runtimeLeavingNoContainer, uniqueId } from '../
 const rt = runtimeLeavingNoContainer();
 const IDENTITY = [{ containerID: 0, hostID: 0, size: 65536 }];
 
-describe.skipIf(!isRoot)('an id-mapped rbind under a shared volume', () => {
-  it('keeps its submounts, and the host keeps the mounts of the volume', () => {
+describe.skipIf(!isRoot)('an rbind the runtime opened, under a shared volume', () => {
+  it.each([
+    ['id-mapped, without a user namespace', false, true],
+    ['id-mapped, with a user namespace', true, true],
+    ['with a user namespace', true, false],
+  ])('%s: keeps its submounts, and the host keeps the mounts of the volume', (_, userNamespace, idmapped) => {
     const vol = rt.scratchPath(`vol-${uniqueId()}`);
     const src = rt.scratchPath(`src-${uniqueId()}`);
     mkdirSync(path.join(vol, 'hostsub'), { recursive: true });
@@ -29,9 +33,16 @@ describe.skipIf(!isRoot)('an id-mapped rbind under a shared volume', () => {
 
       const r = runInContainer(rt, 'cat /vol/cmnt/sub/*; cat /vol/hostsub/*', (c) => {
         c.linux.rootfsPropagation = 'rshared';
+        if (userNamespace) {
+          c.linux.namespaces.push({ type: 'user' });
+          c.linux.uidMappings = IDENTITY;
+          c.linux.gidMappings = IDENTITY;
+        }
         c.mounts.push(
           { destination: '/vol', type: 'bind', source: vol, options: ['rbind', 'rshared'] },
-          { destination: '/vol/cmnt', type: 'bind', source: src, options: ['rbind', 'idmap'], uidMappings: IDENTITY, gidMappings: IDENTITY },
+          idmapped
+            ? { destination: '/vol/cmnt', type: 'bind', source: src, options: ['rbind', 'idmap'], uidMappings: IDENTITY, gidMappings: IDENTITY }
+            : { destination: '/vol/cmnt', type: 'bind', source: src, options: ['rbind'] },
         );
       });
       expect({ code: r.code, stdout: r.stdout }, r.stderr).toEqual({ code: 0, stdout: 'submount\nhost\n' });
