@@ -151,14 +151,10 @@ export function namespaceTypeOf(fd: number): NamespaceType | null {
 
 function orderJoins(plan: NamespacePlan): void {
   const user = plan.joins.find((j) => j.type === 'user');
-  if (user) {
-    const self = fstatSync(openSelfUserNs());
-    const target = fstatSync(user.fd);
-    // setns(2) into the user namespace one is already in fails with EINVAL: nothing to join.
-    if (self.ino === target.ino && self.dev === target.dev) {
-      closeSync(user.fd);
-      plan.joins = plan.joins.filter((j) => j !== user);
-    }
+  // setns(2) into the user namespace one is already in fails with EINVAL: nothing to join.
+  if (user && isOwnNamespace(user.fd, 'user')) {
+    closeSync(user.fd);
+    plan.joins = plan.joins.filter((j) => j !== user);
   }
   const joinedUser = plan.joins.find((j) => j.type === 'user');
   const step = (j: NamespaceJoin): number => {
@@ -178,12 +174,6 @@ export function isOwnNamespace(fd: number, type: NamespaceType): boolean {
   const proc = procfs();
   const link = readlinkat(proc.fd, `${proc.selfDir()}/ns/${NAMESPACES[type].procName}`);
   return link === `${NAMESPACES[type].procName}:[${fstatSync(fd, { bigint: true }).ino}]`;
-}
-
-let selfUserNsFd = -1;
-function openSelfUserNs(): number {
-  if (selfUserNsFd < 0) selfUserNsFd = openSync('/proc/self/ns/user', fsc.O_RDONLY);
-  return selfUserNsFd;
 }
 
 /** True when the namespace behind `fd` is owned by the user namespace behind `userFd` (NS_GET_USERNS). */
