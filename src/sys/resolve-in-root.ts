@@ -22,8 +22,11 @@ export const MAX_SYMLINKS = 40;
 const PROC_SUPER_MAGIC = 0x9fa0;
 /** The root directory of every procfs instance has inode 1 (fs/proc/root.c, PROC_ROOT_INO). */
 const PROC_ROOT_INO = 1n;
-/** Deeper than any path of PATH_MAX bytes can go ("a/" per level). */
-const MAX_DEPTH = 2048;
+/**
+ * Deeper than any lookup can go: a path of PATH_MAX bytes and MAX_SYMLINKS
+ * link targets of as many, "a/" per level.
+ */
+const MAX_DEPTH = (MAX_SYMLINKS + 1) * 2048;
 /** The resolve flags this resolver gives their openat2(2) meaning. */
 const SUPPORTED = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS | RESOLVE.NO_SYMLINKS;
 
