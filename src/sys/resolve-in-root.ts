@@ -46,11 +46,13 @@ export function resolveInRoot(rootFd: number, path: string, flags: number, resol
     throw new SysError('open', errno, path);
   };
   if (!canResolveInRoot(flags, resolve)) fail(E.EINVAL);
-  if (path === '') fail(E.ENOENT);
+  // The kernel is given a C string: it sees the path up to its first NUL.
+  const seen = path.split('\0', 1)[0];
+  if (seen === '') fail(E.ENOENT);
   const stack = [rootFd];
   // Components still to walk, the next one last. A trailing "/" asks for a
   // directory and follows a trailing symlink, as a trailing "/." does.
-  const todo = namesOf(path).reverse();
+  const todo = namesOf(seen).reverse();
   let links = 0;
   try {
     while (todo.length > 0) {

@@ -51,8 +51,21 @@ describe('resolveInRoot with procfs mounted below the root', () => {
   });
 
   it('never follows a magic link, wherever procfs or a process directory is mounted, as openat2 does', () => {
-    const paths = ['sub/proc/self/root', 'sub/proc/thread-self/root/etc', 'sub/proc/self/fd/0', 'sub/proc/self/ns/mnt', 'sub/proc/self',
-      'pid/root', 'pid/cwd/', 'pid/exe', 'pid/task/../root', 'fds/0', `fds/${rootFd}`, `fds/${rootFd}/..`, 'pid/../sub/proc/mounts'];
+    const paths = [
+      'sub/proc/self/root',
+      'sub/proc/thread-self/root/etc',
+      'sub/proc/self/fd/0',
+      'sub/proc/self/ns/mnt',
+      'sub/proc/self',
+      'pid/root',
+      'pid/cwd/',
+      'pid/exe',
+      'pid/task/../root',
+      'fds/0',
+      `fds/${rootFd}`,
+      `fds/${rootFd}/..`,
+      'pid/../sub/proc/mounts',
+    ];
     for (const p of paths) {
       for (const how of [RESOLVE.IN_ROOT, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS]) {
         const kernel = outcome(() => openat2(rootFd, p, O.PATH | O.CLOEXEC, 0, how, KERNEL_ONLY));
@@ -114,7 +127,11 @@ describe('resolveInRoot below the root', () => {
   it('opens a file deeper than a path reaches, as openat2 does, not EXDEV', () => {
     // 2,200 levels: a symlink to 1,500 of them, then 700 more in the path.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ocirun-resolve-deep-'));
-    execFileSync('python3', ['-c', 'import os,sys\nos.chdir(sys.argv[1])\nfor _ in range(2200):\n    os.mkdir("a"); os.chdir("a")\nopen("x","w").close()', dir]);
+    execFileSync('python3', [
+      '-c',
+      'import os,sys\nos.chdir(sys.argv[1])\nfor _ in range(2200):\n    os.mkdir("a"); os.chdir("a")\nopen("x","w").close()',
+      dir,
+    ]);
     symlinkSync(Array(1500).fill('a').join('/'), path.join(dir, 'deep'));
     const p = `deep/${Array(700).fill('a').join('/')}/x`;
     const rootFd = openat(AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
@@ -122,6 +139,24 @@ describe('resolveInRoot below the root', () => {
       const kernel = outcome(() => openat2(rootFd, p, O.PATH | O.CLOEXEC, 0, RESOLVE.IN_ROOT, KERNEL_ONLY));
       expect(kernel).toMatch(/^\d+:\d+\/\d+$/);
       expect(outcome(() => resolveInRoot(rootFd, p, O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT))).toBe(kernel);
+    } finally {
+      close(rootFd);
+      execFileSync('rm', ['-rf', dir]);
+    }
+  });
+});
+
+describe('resolveInRoot on a path with a NUL byte', () => {
+  it('looks up what the kernel is given, the path up to the NUL', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ocirun-resolve-nul-'));
+    mkdirSync(path.join(dir, 'a'));
+    writeFileSync(path.join(dir, 'b'), '');
+    const rootFd = openat(AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+    try {
+      for (const p of ['a\0/../b', '\0b', 'a/\0']) {
+        const kernel = outcome(() => openat2(rootFd, p, O.PATH | O.CLOEXEC, 0, RESOLVE.IN_ROOT, KERNEL_ONLY));
+        expect({ p, got: outcome(() => resolveInRoot(rootFd, p, O.PATH | O.CLOEXEC, RESOLVE.IN_ROOT)) }).toEqual({ p, got: kernel });
+      }
     } finally {
       close(rootFd);
       execFileSync('rm', ['-rf', dir]);
@@ -154,8 +189,16 @@ describe('resolveInRoot while the root is renamed and a directory of the path le
   const inside = new Set(['a/d/x', 'a/y'].map((p) => outcome(() => openat(rootFd, p, O.PATH | O.CLOEXEC))));
   const mover = spawn(
     'python3',
-    ['-c', ['import os, sys', 'os.chdir(sys.argv[1])', 'while True:',
-      '    os.rename("root/a/d", "outside/d"); os.rename("root", "moved"); os.rename("outside/d", "moved/a/d"); os.rename("moved", "root")'].join('\n'), dir],
+    [
+      '-c',
+      [
+        'import os, sys',
+        'os.chdir(sys.argv[1])',
+        'while True:',
+        '    os.rename("root/a/d", "outside/d"); os.rename("root", "moved"); os.rename("outside/d", "moved/a/d"); os.rename("moved", "root")',
+      ].join('\n'),
+      dir,
+    ],
     { stdio: 'ignore' },
   );
   afterAll(() => {
