@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AT_EMPTY_PATH, AT_FDCWD, O, RESOLVE, SysError, close, openat, openat2, statAt } from '../../src/sys/libc.js';
 import { canResolveInRoot, resolveInRoot } from '../../src/sys/resolve-in-root.js';
 
@@ -36,17 +36,27 @@ function outcome(open: () => number): string {
 const openFds = () => readdirSync('/proc/self/fd').length;
 
 describe('resolveInRoot with procfs mounted below the root', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ocirun-resolve-proc-'));
-  mkdirSync(path.join(dir, 'sub/proc'), { recursive: true });
-  mkdirSync(path.join(dir, 'pid'));
-  mkdirSync(path.join(dir, 'fds'));
-  execFileSync('mount', ['-t', 'proc', 'proc', path.join(dir, 'sub/proc')]);
-  execFileSync('mount', ['--bind', `/proc/${process.pid}`, path.join(dir, 'pid')]);
-  execFileSync('mount', ['--bind', `/proc/${process.pid}/fd`, path.join(dir, 'fds')]);
-  const rootFd = openat(AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  let dir = '';
+  const mounted: string[] = [];
+  let rootFd = -1;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'ocirun-resolve-proc-'));
+    mkdirSync(path.join(dir, 'sub/proc'), { recursive: true });
+    mkdirSync(path.join(dir, 'pid'));
+    mkdirSync(path.join(dir, 'fds'));
+    for (const [args, at] of [
+      [['-t', 'proc', 'proc'], 'sub/proc'],
+      [['--bind', `/proc/${process.pid}`], 'pid'],
+      [['--bind', `/proc/${process.pid}/fd`], 'fds'],
+    ] as const) {
+      execFileSync('mount', [...args, path.join(dir, at)]);
+      mounted.push(path.join(dir, at));
+    }
+    rootFd = openat(AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+  });
   afterAll(() => {
-    close(rootFd);
-    for (const m of ['sub/proc', 'pid', 'fds']) execFileSync('umount', ['-l', path.join(dir, m)]);
+    if (rootFd >= 0) close(rootFd);
+    for (const m of mounted) execFileSync('umount', ['-l', m]);
     execFileSync('rm', ['-rf', dir]);
   });
 
@@ -76,38 +86,38 @@ describe('resolveInRoot with procfs mounted below the root', () => {
 });
 
 describe('resolveInRoot on failing lookups', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ocirun-resolve-fds-'));
-  mkdirSync(path.join(dir, 'a/b/c'), { recursive: true });
-  writeFileSync(path.join(dir, 'a/b/file'), '');
-  symlinkSync('loop', path.join(dir, 'a/loop'));
-  symlinkSync('/a/b/nowhere', path.join(dir, 'a/b/dangling'));
-  const rootFd = openat(AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
-  const procFd = openat(AT_FDCWD, '/proc', O.PATH | O.DIRECTORY | O.CLOEXEC);
-  afterAll(() => {
-    close(rootFd);
-    close(procFd);
-    execFileSync('rm', ['-rf', dir]);
-  });
-
   it('leaves no file descriptor open, whatever the error', () => {
-    const failing: [number, string, number, number][] = [
-      [rootFd, 'a/b/c/nowhere/x', O.PATH, RESOLVE.IN_ROOT],
-      [rootFd, 'a/b/file/x', O.PATH, RESOLVE.IN_ROOT],
-      [rootFd, 'a/b/file', O.PATH | O.DIRECTORY, RESOLVE.IN_ROOT],
-      [rootFd, 'a/b/c/../../loop', O.PATH, RESOLVE.IN_ROOT],
-      [rootFd, 'a/b/dangling', O.RDONLY, RESOLVE.IN_ROOT],
-      [rootFd, 'a/b/c/../../b/dangling/', O.PATH, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS],
-      [rootFd, 'a/b/c/..', O.WRONLY, RESOLVE.IN_ROOT],
-      [rootFd, 'a/b/c', O.WRONLY, RESOLVE.IN_ROOT],
-      [procFd, 'self/task/../fd/0', O.PATH, RESOLVE.IN_ROOT],
-      [procFd, 'thread-self/root', O.PATH, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS],
-    ];
-    const before = openFds();
-    for (let i = 0; i < 1000; i++) {
-      const [fd, p, flags, how] = failing[i % failing.length];
-      expect(outcome(() => resolveInRoot(fd, p, flags | O.CLOEXEC, how))).toMatch(/^E/);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ocirun-resolve-fds-'));
+    mkdirSync(path.join(dir, 'a/b/c'), { recursive: true });
+    writeFileSync(path.join(dir, 'a/b/file'), '');
+    symlinkSync('loop', path.join(dir, 'a/loop'));
+    symlinkSync('/a/b/nowhere', path.join(dir, 'a/b/dangling'));
+    const rootFd = openat(AT_FDCWD, dir, O.PATH | O.DIRECTORY | O.CLOEXEC);
+    const procFd = openat(AT_FDCWD, '/proc', O.PATH | O.DIRECTORY | O.CLOEXEC);
+    try {
+      const failing: [number, string, number, number][] = [
+        [rootFd, 'a/b/c/nowhere/x', O.PATH, RESOLVE.IN_ROOT],
+        [rootFd, 'a/b/file/x', O.PATH, RESOLVE.IN_ROOT],
+        [rootFd, 'a/b/file', O.PATH | O.DIRECTORY, RESOLVE.IN_ROOT],
+        [rootFd, 'a/b/c/../../loop', O.PATH, RESOLVE.IN_ROOT],
+        [rootFd, 'a/b/dangling', O.RDONLY, RESOLVE.IN_ROOT],
+        [rootFd, 'a/b/c/../../b/dangling/', O.PATH, RESOLVE.IN_ROOT | RESOLVE.NO_SYMLINKS],
+        [rootFd, 'a/b/c/..', O.WRONLY, RESOLVE.IN_ROOT],
+        [rootFd, 'a/b/c', O.WRONLY, RESOLVE.IN_ROOT],
+        [procFd, 'self/task/../fd/0', O.PATH, RESOLVE.IN_ROOT],
+        [procFd, 'thread-self/root', O.PATH, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS],
+      ];
+      const before = openFds();
+      for (let i = 0; i < 1000; i++) {
+        const [fd, p, flags, how] = failing[i % failing.length];
+        expect(outcome(() => resolveInRoot(fd, p, flags | O.CLOEXEC, how))).toMatch(/^E/);
+      }
+      expect(openFds()).toBe(before);
+    } finally {
+      close(rootFd);
+      close(procFd);
+      execFileSync('rm', ['-rf', dir]);
     }
-    expect(openFds()).toBe(before);
   });
 });
 
@@ -178,43 +188,42 @@ describe('canResolveInRoot', () => {
 });
 
 describe('resolveInRoot while the root is renamed and a directory of the path leaves it', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ocirun-resolve-race-'));
-  mkdirSync(path.join(dir, 'root/a/d'), { recursive: true });
-  mkdirSync(path.join(dir, 'outside'));
-  writeFileSync(path.join(dir, 'root/a/d/x'), '');
-  writeFileSync(path.join(dir, 'root/a/y'), '');
-  // What a real ".." from the moved directory would reach.
-  writeFileSync(path.join(dir, 'outside/y'), '');
-  const rootFd = openat(AT_FDCWD, path.join(dir, 'root'), O.PATH | O.DIRECTORY | O.CLOEXEC);
-  const inside = new Set(['a/d/x', 'a/y'].map((p) => outcome(() => openat(rootFd, p, O.PATH | O.CLOEXEC))));
-  const mover = spawn(
-    'python3',
-    [
-      '-c',
-      [
-        'import os, sys',
-        'os.chdir(sys.argv[1])',
-        'while True:',
-        '    os.rename("root/a/d", "outside/d"); os.rename("root", "moved"); os.rename("outside/d", "moved/a/d"); os.rename("moved", "root")',
-      ].join('\n'),
-      dir,
-    ],
-    { stdio: 'ignore' },
-  );
-  afterAll(() => {
-    mover.kill('SIGKILL');
-    close(rootFd);
-    execFileSync('rm', ['-rf', dir]);
-  });
-
-  it('opens only what is inside the root, or fails', () => {
-    const seen = new Set<string>();
-    for (let i = 0; i < 20_000; i++) {
-      for (const p of ['a/d/x', 'a/d/../y', 'a/d/../../a/d/../y', 'a/d/../d/x']) {
-        const got = outcome(() => resolveInRoot(rootFd, p, (i & 1 ? O.PATH : O.RDONLY) | O.CLOEXEC, RESOLVE.IN_ROOT));
-        seen.add(/^E/.test(got) ? got : inside.has(got) ? 'inside' : `outside ${p}`);
+  it('opens only what is inside the root, or fails', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ocirun-resolve-race-'));
+    mkdirSync(path.join(dir, 'root/a/d'), { recursive: true });
+    mkdirSync(path.join(dir, 'outside'));
+    writeFileSync(path.join(dir, 'root/a/d/x'), '');
+    writeFileSync(path.join(dir, 'root/a/y'), '');
+    // What a real ".." from the moved directory would reach.
+    writeFileSync(path.join(dir, 'outside/y'), '');
+    const rootFd = openat(AT_FDCWD, path.join(dir, 'root'), O.PATH | O.DIRECTORY | O.CLOEXEC);
+    const inside = new Set(['a/d/x', 'a/y'].map((p) => outcome(() => openat(rootFd, p, O.PATH | O.CLOEXEC))));
+    const renames = [
+      ['root/a/d', 'outside/d'],
+      ['root', 'moved'],
+      ['outside/d', 'moved/a/d'],
+      ['moved', 'root'],
+    ];
+    const mover = spawn(
+      process.execPath,
+      ['-e', `process.chdir(process.argv[1]); for (;;) for (const [from, to] of ${JSON.stringify(renames)}) require('fs').renameSync(from, to);`, dir],
+      { stdio: 'ignore' },
+    );
+    const exited = new Promise((done) => mover.once('exit', done));
+    try {
+      const seen = new Set<string>();
+      for (let i = 0; i < 20_000; i++) {
+        for (const p of ['a/d/x', 'a/d/../y', 'a/d/../../a/d/../y', 'a/d/../d/x']) {
+          const got = outcome(() => resolveInRoot(rootFd, p, (i & 1 ? O.PATH : O.RDONLY) | O.CLOEXEC, RESOLVE.IN_ROOT));
+          seen.add(/^E/.test(got) ? got : inside.has(got) ? 'inside' : `outside ${p}`);
+        }
       }
+      expect([...seen].filter((s) => !['inside', 'ENOENT', 'EXDEV'].includes(s))).toEqual([]);
+    } finally {
+      mover.kill('SIGKILL');
+      await exited;
+      close(rootFd);
+      execFileSync('rm', ['-rf', dir]);
     }
-    expect([...seen].filter((s) => !['inside', 'ENOENT', 'EXDEV'].includes(s))).toEqual([]);
   });
 });
