@@ -2,13 +2,13 @@
 // the host races a lookup that goes through "..": every container path the
 // runtime resolves must survive a host (or a container) that renames files
 // in a loop, first by trying again, then by resolving in user space.
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AT_EMPTY_PATH, AT_FDCWD, O, RESOLVE, SysError, close, openat, openat2, statAt } from '../../src/sys/libc.js';
 import { resolveInRoot } from '../../src/sys/resolve-in-root.js';
+import { renameLoop } from '../helpers/rename-loop.js';
 
 /** Enough for a rename loop that runs at all to make 200 tries of the kernel fail. */
 const MAX_LOOKUPS = 1_000_000;
@@ -16,7 +16,7 @@ const PATH = 'a/b/c/up/c/../../b/c/up/c';
 
 describe('openat2 under a storm of renames', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ocirun-openat2-'));
-  let renamer: ReturnType<typeof spawn>;
+  let renamer: ReturnType<typeof renameLoop>;
   let rootFd: number;
   let expected: string;
 
@@ -24,23 +24,19 @@ describe('openat2 under a storm of renames', () => {
     mkdirSync(path.join(dir, 'root/a/b/c'), { recursive: true });
     symlinkSync('../../../a/b/c/../../b/c/../../b', path.join(dir, 'root/a/b/c/up'));
     mkdirSync(path.join(dir, 'storm'));
-    renamer = spawn(
-      'python3',
-      [
-        '-c',
-        ['import os, sys', 'os.chdir(sys.argv[1]); open("x", "w").close()', 'while True:', '    os.rename("x", "y"); os.rename("y", "x")'].join('\n'),
-        path.join(dir, 'storm'),
-      ],
-      { stdio: 'ignore' },
-    );
+    writeFileSync(path.join(dir, 'storm', 'x'), '');
+    renamer = renameLoop(path.join(dir, 'storm'), [
+      ['x', 'y'],
+      ['y', 'x'],
+    ]);
     rootFd = openat(AT_FDCWD, path.join(dir, 'root'), O.PATH | O.DIRECTORY | O.CLOEXEC);
     const st = statAt(AT_FDCWD, path.join(dir, 'root/a/b/c'), 0);
     expected = `${st.dev}/${st.ino}`;
-    // Python takes a while to start on a loaded machine: wait for the first lost race.
+    // The renamer takes a while to start on a loaded machine: wait for the first lost race.
     while (!raceLost()) await new Promise((r) => setTimeout(r, 1));
   });
-  afterAll(() => {
-    renamer.kill('SIGKILL');
+  afterAll(async () => {
+    await renamer.stop();
     close(rootFd);
     rmSync(dir, { recursive: true, force: true });
   });

@@ -2,13 +2,14 @@
 // tree: procfs and process directories mounted anywhere in it, file
 // descriptors left behind by failing lookups, trees deeper than a path,
 // FIFOs at the leaf, and flags it must leave to the kernel.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AT_EMPTY_PATH, AT_FDCWD, O, RESOLVE, SysError, close, openat, openat2, statAt } from '../../src/sys/libc.js';
 import { canResolveInRoot, resolveInRoot } from '../../src/sys/resolve-in-root.js';
+import { renameLoop } from '../helpers/rename-loop.js';
 
 const KERNEL_ONLY = {
   attempts: 1_000_000,
@@ -198,18 +199,13 @@ describe('resolveInRoot while the root is renamed and a directory of the path le
     writeFileSync(path.join(dir, 'outside/y'), '');
     const rootFd = openat(AT_FDCWD, path.join(dir, 'root'), O.PATH | O.DIRECTORY | O.CLOEXEC);
     const inside = new Set(['a/d/x', 'a/y'].map((p) => outcome(() => openat(rootFd, p, O.PATH | O.CLOEXEC))));
-    const renames = [
+    const renames: Array<[string, string]> = [
       ['root/a/d', 'outside/d'],
       ['root', 'moved'],
       ['outside/d', 'moved/a/d'],
       ['moved', 'root'],
     ];
-    const mover = spawn(
-      process.execPath,
-      ['-e', `process.chdir(process.argv[1]); for (;;) for (const [from, to] of ${JSON.stringify(renames)}) require('fs').renameSync(from, to);`, dir],
-      { stdio: 'ignore' },
-    );
-    const exited = new Promise((done) => mover.once('exit', done));
+    const mover = renameLoop(dir, renames);
     try {
       const seen = new Set<string>();
       for (let i = 0; i < 20_000; i++) {
@@ -220,8 +216,7 @@ describe('resolveInRoot while the root is renamed and a directory of the path le
       }
       expect([...seen].filter((s) => !['inside', 'ENOENT', 'EXDEV'].includes(s))).toEqual([]);
     } finally {
-      mover.kill('SIGKILL');
-      await exited;
+      await mover.stop();
       close(rootFd);
       execFileSync('rm', ['-rf', dir]);
     }

@@ -2,13 +2,13 @@
 // answering EAGAIN must open what openat2(2) with RESOLVE_IN_ROOT opens, or
 // fail the same way, on any tree a container can build.
 import fc from 'fast-check';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AT_EMPTY_PATH, AT_FDCWD, O, RESOLVE, SysError, close, openat, openat2, statAt } from '../../src/sys/libc.js';
 import { resolveInRoot } from '../../src/sys/resolve-in-root.js';
+import { renameLoop } from '../helpers/rename-loop.js';
 
 const IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
 /** The kernel's answer alone: enough tries that it answers, on a host where nothing renames in a loop. */
@@ -263,17 +263,12 @@ describe('resolveInRoot while a directory moves out of the root and back', () =>
   mkdirSync(path.join(dir, 'outside'));
   writeFileSync(path.join(dir, 'root/a/d/x'), '');
   const rootFd = openat(AT_FDCWD, path.join(dir, 'root'), O.PATH | O.DIRECTORY | O.CLOEXEC);
-  const mover = spawn(
-    'python3',
-    [
-      '-c',
-      ['import os, sys', 'os.chdir(sys.argv[1])', 'while True:', '    os.rename("root/a/d", "outside/d"); os.rename("outside/d", "root/a/d")'].join('\n'),
-      dir,
-    ],
-    { stdio: 'ignore' },
-  );
-  afterAll(() => {
-    mover.kill('SIGKILL');
+  const mover = renameLoop(dir, [
+    ['root/a/d', 'outside/d'],
+    ['outside/d', 'root/a/d'],
+  ]);
+  afterAll(async () => {
+    await mover.stop();
     close(rootFd);
     rmSync(dir, { recursive: true, force: true });
   });
