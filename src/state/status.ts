@@ -15,9 +15,13 @@ export type SpecStatus = Exclude<Status, 'paused'>;
  */
 export function currentStatus(store: Store, state: ContainerState | null, isPaused?: () => boolean): Status {
   if (state === null) return 'stopped';
+  // The FIFO first, the init second: delete kills the init before it removes
+  // the FIFO, so a FIFO found gone with the init still alive means start, not
+  // a delete that ran between the two looks (which read 'running').
+  const unstarted = existsSync(store.fifoPath(state.id));
   if (!isSameLiveProcess(state.pid, state.initStartTime)) return 'stopped';
   if (state.status === 'creating') return 'creating';
-  if (existsSync(store.fifoPath(state.id))) return 'created';
+  if (unstarted) return 'created';
   if (isPaused ? isPaused() : isCgroupFrozen(state.cgroupPaths)) return 'paused';
   return 'running';
 }
