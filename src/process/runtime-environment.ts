@@ -7,9 +7,9 @@
 // first thing: the container's processes get the environment their config
 // gives, and hooks run from the child (createContainer) get an empty one, as
 // runc's init, which carries only its own few variables, gives them.
-import { readFileSync } from 'node:fs';
 import { f } from '../sys/ffi.js';
 import { memset } from '../sys/libc.js';
+import { ownLayoutField } from '../sys/proc.js';
 
 export interface EnvironmentBlock {
   start: number;
@@ -22,11 +22,8 @@ export interface EnvironmentBlock {
  * child has them at the same addresses.
  */
 export function environmentBlock(): EnvironmentBlock {
-  const stat = readFileSync('/proc/self/stat', 'latin1');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const field = (n: number) => Number(fields[n - 3]); // numbered as in proc(5)
   void f.memset; // declared here: in the child, declaring it would allocate and touch pages
-  return { start: field(50), end: field(51) };
+  return { start: Number(ownLayoutField(50)), end: Number(ownLayoutField(51)) };
 }
 
 /**

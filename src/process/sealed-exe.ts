@@ -16,6 +16,7 @@
 import { fstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { OciError, wrap } from '../errors.js';
+import { ownLayoutField } from '../sys/proc.js';
 import {
   FSCONFIG_CMD_CREATE,
   FSMOUNT_CLOEXEC,
@@ -374,9 +375,7 @@ const MM_MAP_BRK = 40;
  * (auxv and auxv_size 0).
  */
 function mmMapWithExe(fd: number): Buffer {
-  const stat = readFileSync('/proc/self/stat', 'latin1');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const field = (n: number) => BigInt(fields[n - 3]); // numbered as in proc(5)
+  const field = (n: number) => BigInt(ownLayoutField(n));
   const map = Buffer.alloc(104);
   const layout = [
     field(26),

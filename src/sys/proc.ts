@@ -14,9 +14,26 @@ export function readProcStat(pid: number): ProcStat | null {
   } catch {
     return null;
   }
+  const field = statFields(text);
+  return { state: field(3), ppid: Number(field(4)), startTime: Number(field(22)) };
+}
+
+/** The fields of a /proc/<pid>/stat text by their number in proc(5). */
+function statFields(text: string): (n: number) => string {
   // comm (field 2) may contain spaces and parentheses: split after the last ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0], ppid: Number(fields[1]), startTime: Number(fields[19]) };
+  return (n) => fields[n - 3];
+}
+
+let ownLayout: ((n: number) => string) | undefined;
+/**
+ * A field of this process's /proc/self/stat, read once: for its memory
+ * layout only (fields 26-28 and 45-51), which execve sets and nothing moves
+ * after (the current brk, which does move, is not among them).
+ */
+export function ownLayoutField(n: number): string {
+  ownLayout ??= statFields(readFileSync('/proc/self/stat', 'latin1'));
+  return ownLayout(n);
 }
 
 /** True when pid is alive, not a zombie, and is the process that started at startTime. */
