@@ -39,7 +39,7 @@ import {
   write,
 } from '../sys/libc.js';
 import { recvFd, sendFd } from '../sys/fd-passing.js';
-import { forkProcess } from '../process/forkable.js';
+import { forkWithChannel } from '../process/forkable.js';
 import type { Kernel } from '../sys/kernel.js';
 import { attachMount, describeError, newFilesystem } from './detached-mounts.js';
 
@@ -67,19 +67,8 @@ export function lockedCopies(kernel: Kernel, mounts: DetachedMount[]): number[] 
 /** null when the child died without a word. */
 function copiesFromChild(kernel: Kernel, mounts: DetachedMount[]): number[] | null {
   const [ours, theirs] = socketpair(SOCK_SEQPACKET | SOCK_CLOEXEC);
-  let pid: number;
-  try {
-    pid = forkProcess(CLONE.NEWNS);
-  } catch (err) {
-    close(ours);
-    close(theirs);
-    throw err;
-  }
-  if (pid === 0) {
-    close(ours);
-    copyThroughUserNamespace(kernel, mounts, theirs);
-  }
-  close(theirs);
+  const pid = forkWithChannel(CLONE.NEWNS, [ours, theirs]);
+  if (pid === 0) copyThroughUserNamespace(kernel, mounts, theirs);
   const copies: number[] = [];
   try {
     const status = read(ours, 4096).toString();

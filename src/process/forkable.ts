@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { clone3, cloneArgs, madvise } from '../sys/libc.js';
+import { clone3, cloneArgs, close, madvise } from '../sys/libc.js';
 
 const MADV_DOFORK = 11;
 
@@ -13,6 +13,24 @@ export function forkProcess(flags: number, mapsFd?: number, cgroupFd?: number): 
   const args = cloneArgs(flags, cgroupFd);
   makeMappingsForkable(mapsFd);
   return clone3(args);
+}
+
+/**
+ * forkProcess with a channel to the child, made beforehand: `parentEnd` and
+ * `childEnd` (a pipe's or a socket pair's). Each side closes the other's end;
+ * a failed fork closes both.
+ */
+export function forkWithChannel(flags: number, [parentEnd, childEnd]: [number, number]): number {
+  let pid: number;
+  try {
+    pid = forkProcess(flags);
+  } catch (err) {
+    close(parentEnd);
+    close(childEnd);
+    throw err;
+  }
+  close(pid === 0 ? parentEnd : childEnd);
+  return pid;
 }
 
 /**

@@ -9,30 +9,21 @@ import { CLONE, O, close, exit, openat, pipe2, read, tryKill, waitpid } from '..
 import { mapText, namespaceTypeOf } from '../linux/namespaces.js';
 import { procfs } from '../linux/procfs.js';
 import { OciError } from '../errors.js';
-import { forkProcess } from './forkable.js';
+import { forkWithChannel } from './forkable.js';
 
 /** An fd of a new user namespace whose uid_map and gid_map are `uid` and `gid`. */
 export function userNamespaceWithMaps(uid: IdMapping[], gid: IdMapping[]): number {
   const [readEnd, writeEnd] = pipe2(O.CLOEXEC);
-  let pid: number;
-  try {
-    pid = forkProcess(CLONE.NEWUSER);
-  } catch (err) {
-    close(readEnd);
-    close(writeEnd);
-    throw err;
-  }
+  const pid = forkWithChannel(CLONE.NEWUSER, [writeEnd, readEnd]);
   if (pid === 0) {
     // The holder. Should the runtime die before it kills it, its end of the
     // pipe closes and the read returns: no holder outlives its runtime.
-    close(writeEnd);
     try {
       read(readEnd, 1);
     } finally {
       exit(0);
     }
   }
-  close(readEnd);
   try {
     // Through the runtime's verified procfs: the holder is its child, not yet reaped, so the pid is still its.
     procfs().write(`${pid}/uid_map`, mapText(uid));
